@@ -1,0 +1,170 @@
+"""The pure fold: statuses, progress, first terminal wins, idempotency by sequence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from trainjet.core.events import (
+    BatchProgress,
+    BatchRecord,
+    CancelRequested,
+    EpochCompleted,
+    OperationCancelled,
+    OperationCompleted,
+    OperationCreated,
+    OperationFailed,
+    OperationStarted,
+    OperationStatus,
+    OperationType,
+    PhaseChanged,
+    ProgressUpdated,
+    WarningRaised,
+)
+from trainjet.core.projections import batch_curve, evolve_metrics, fold
+from trainjet.core.projections.projector import OperationsView
+from trainjet.core.store.port import RejectedMessage, StoredEvent
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, event_type, **fields):
+        self.n += 1
+        return event_type(
+            event_id=f"e{self.n}",
+            operation_id=fields.pop("operation_id", "op1"),
+            occurred_at=T0 + timedelta(seconds=self.n),
+            **fields,
+        )
+
+
+def created(make, **kw):
+    return make(
+        OperationCreated,
+        operation_type=OperationType.TRAINING,
+        metadata={"symbol": "EURUSD", "timeframe": "1h", "parameters": {"epochs": 2}},
+        total_steps=2,
+        **kw,
+    )
+
+
+def test_lifecycle_to_completed() -> None:
+    make = Clock()
+    events = [
+        created(make),
+        make(OperationStarted, runner_id="r1"),
+        make(PhaseChanged, phase="loading", message="Loading market data", percentage=1.0),
+        make(
+            BatchProgress,
+            batches=[BatchRecord(1, 1, 1.0, 0.3), BatchRecord(1, 2, 0.9, 0.4)],
+            total_epochs=2,
+            batches_per_epoch=2,
+            items_processed=2,
+            items_total=4,
+            percentage=50.0,
+            eta_seconds=3.0,
+        ),
+        make(EpochCompleted, epoch=1, total_epochs=2, train_loss=0.95, train_accuracy=0.35,
+             val_loss=1.0, val_accuracy=0.3, percentage=50.0, items_processed=2, items_total=4),
+        make(WarningRaised, message="careful"),
+        make(OperationCompleted, result_summary={"ok": True}),
+    ]
+    info = fold(events[:4])
+    assert info is not None
+    assert info.status is OperationStatus.RUNNING
+    assert info.progress.current_step == "Epoch 1/2 · Batch 2/2"
+    assert info.progress.items_processed == 2 and info.progress.items_total == 4
+    assert info.progress.context["eta_seconds"] == 3.0
+    info = fold(events)
+    assert info is not None
+    assert info.status is OperationStatus.COMPLETED
+    assert info.progress.percentage == 100.0
+    assert info.result_summary == {"ok": True}
+    assert info.warnings == ["careful"]
+    assert info.metadata.symbol == "EURUSD"
+    assert info.metadata.parameters == {"epochs": 2}
+    assert info.started_at == T0 + timedelta(seconds=2)
+
+
+def test_context_is_replaced_not_merged() -> None:
+    """ktrdr merged context dicts so batch keys lingered on epoch updates (§8.6)."""
+    make = Clock()
+    info = fold(
+        [
+            created(make),
+            make(OperationStarted, runner_id="r1"),
+            make(BatchProgress, batches=[BatchRecord(1, 1, 1.0, 0.5)], total_epochs=1,
+                 batches_per_epoch=1, items_processed=1, items_total=1, percentage=90.0),
+            make(EpochCompleted, epoch=1, total_epochs=1, train_loss=1.0, train_accuracy=0.5),
+        ]
+    )
+    assert info is not None
+    assert "batch_number" not in info.progress.context
+    assert info.progress.context["epoch_index"] == 1
+
+
+def test_first_terminal_event_wins() -> None:
+    make = Clock()
+    base = [created(make), make(OperationStarted, runner_id="r1"), make(CancelRequested)]
+    cancelled = make(OperationCancelled, reason="user")
+    failed = make(OperationFailed, error="boom")
+    completed = make(OperationCompleted)
+    info = fold([*base, cancelled, failed, completed])
+    assert info is not None
+    assert info.status is OperationStatus.CANCELLED
+    assert info.errors == []
+    info = fold([*base, completed, cancelled])
+    assert info is not None
+    assert info.status is OperationStatus.COMPLETED
+
+
+def test_events_before_create_are_orphans() -> None:
+    make = Clock()
+    view = OperationsView()
+    view.apply(StoredEvent(1, "trainjet.ops.op1.operation_started", make(OperationStarted, runner_id="r")))
+    assert view.operations == {} and view.orphans == 1
+
+
+def test_view_skips_already_applied_sequences_and_records_rejects() -> None:
+    make = Clock()
+    view = OperationsView()
+    c = created(make)
+    p = make(ProgressUpdated, percentage=10.0, message="step")
+    view.apply(StoredEvent(1, "s", c))
+    view.apply(StoredEvent(2, "s", p))
+    snapshot = view.operations["op1"]
+    view.apply(StoredEvent(2, "s", p))  # redelivered
+    view.apply(StoredEvent(1, "s", c))
+    assert view.operations["op1"] is snapshot
+    assert snapshot.event_count == 2 and snapshot.last_sequence == 2
+    view.apply(RejectedMessage(3, "trainjet.ops.x.bad", b"nope", "not JSON"))
+    assert view.last_seq == 3 and len(view.rejected) == 1
+
+
+def test_metrics_replace_a_repeated_epoch_and_curve_keeps_every_batch() -> None:
+    make = Clock()
+    events = [
+        created(make),
+        make(EpochCompleted, epoch=1, total_epochs=3, train_loss=1.0, train_accuracy=0.1),
+        make(EpochCompleted, epoch=2, total_epochs=3, train_loss=0.9, train_accuracy=0.2),
+        # a resumed attempt re-runs epoch 2 from the epoch-1 checkpoint
+        make(EpochCompleted, epoch=2, total_epochs=3, train_loss=0.8, train_accuracy=0.3),
+    ]
+    metrics = None
+    for event in events:
+        metrics = evolve_metrics(metrics, event)
+    assert metrics is not None
+    assert [e.epoch for e in metrics.epochs] == [1, 2]
+    assert metrics.epochs[1].train_loss == 0.8
+
+    batches = [
+        make(BatchProgress, batches=[BatchRecord(1, b, 1.0 / b, 0.5) for b in (1, 2)],
+             total_epochs=1, batches_per_epoch=3, items_processed=2, items_total=3, percentage=1.0),
+        make(BatchProgress, batches=[BatchRecord(1, 3, 0.1, 0.5)], total_epochs=1,
+             batches_per_epoch=3, items_processed=3, items_total=3, percentage=1.0),
+    ]
+    curve = batch_curve(batches)
+    assert [(r.epoch, r.batch) for r in curve] == [(1, 1), (1, 2), (1, 3)]
