@@ -1,0 +1,83 @@
+"""The event store: ports, the in-memory adapters and the JetStream adapters.
+
+Importing this package does not import `nats`; the JetStream names load on first use, so code
+that only needs the ports or the memory adapters (projections' tests, the CLI's help) stays
+light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trainjet.core.store.errors import (
+    InvalidName,
+    StoreError,
+    StoreTimeout,
+    StoreUnavailable,
+    StreamConfigConflict,
+)
+from trainjet.core.store.memory import MemoryCommandQueue, MemoryEventStore, MemoryRunnerRegistry
+from trainjet.core.store.port import (
+    Claim,
+    CommandQueue,
+    EventStore,
+    Record,
+    RejectedMessage,
+    RunnerInfo,
+    RunnerRegistry,
+    StartCommand,
+    StoredEvent,
+)
+from trainjet.core.store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from trainjet.core.store.jetstream import ensure_streams
+    from trainjet.core.store.jetstream_commands import JetStreamClaim, JetStreamCommandQueue
+    from trainjet.core.store.jetstream_events import JetStreamEventStore
+    from trainjet.core.store.jetstream_registry import JetStreamRunnerRegistry
+
+_LAZY = {
+    "ensure_streams": "trainjet.core.store.jetstream",
+    "JetStreamClaim": "trainjet.core.store.jetstream_commands",
+    "JetStreamCommandQueue": "trainjet.core.store.jetstream_commands",
+    "JetStreamEventStore": "trainjet.core.store.jetstream_events",
+    "JetStreamRunnerRegistry": "trainjet.core.store.jetstream_registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Claim",
+    "CommandQueue",
+    "EventStore",
+    "InvalidName",
+    "JetStreamClaim",
+    "JetStreamCommandQueue",
+    "JetStreamEventStore",
+    "JetStreamRunnerRegistry",
+    "MemoryCommandQueue",
+    "MemoryEventStore",
+    "MemoryRunnerRegistry",
+    "Record",
+    "RejectedMessage",
+    "RunnerInfo",
+    "RunnerRegistry",
+    "StartCommand",
+    "StoreError",
+    "StoreSettings",
+    "StoreTimeout",
+    "StoreUnavailable",
+    "StoredEvent",
+    "StreamConfigConflict",
+    "ensure_streams",
+]

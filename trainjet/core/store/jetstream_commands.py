@@ -1,0 +1,138 @@
+"""The `CommandQueue` port on a work-queue stream with one durable pull consumer per pool.
+
+The lease is JetStream's ack wait: a runner that dies simply stops acking and the command is
+redelivered to another runner `lease_seconds` later; a living runner renews it with an
+in-progress ack. `Nats-Msg-Id` = `start-<operation_id>` makes a double submit (an API retry)
+a no-op within the duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from trainjet.core.events import subjects
+from trainjet.core.store.jetstream import ensure_pool_consumer, translate_errors
+from trainjet.core.store.port import StartCommand
+from trainjet.core.store.settings import StoreSettings, validate_pool
+
+_decode_command = msgspec.json.Decoder(StartCommand).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class JetStreamClaim:
+    """One delivery of a start command; `complete`/`release` end it, later calls do nothing."""
+
+    def __init__(
+        self, msg: Msg, command: StartCommand, delivery_count: int, timeout: float = 5.0
+    ) -> None:
+        self.command = command
+        self.delivery_count = delivery_count
+        self._msg = msg
+        self._timeout = timeout
+        self._done = False
+
+    async def extend(self) -> None:
+        if not self._done:
+            with translate_errors(f"extend lease of {self.command.operation_id}"):
+                await self._msg.in_progress()
+
+    async def complete(self) -> None:
+        if self._done:
+            return
+        with translate_errors(f"complete {self.command.operation_id}"):
+            # Synchronous ack: once this returns the command is gone for every runner.
+            await self._msg.ack_sync(timeout=self._timeout)
+        self._done = True
+
+    async def release(self) -> None:
+        if self._done:
+            return
+        with translate_errors(f"release {self.command.operation_id}"):
+            await self._msg.nak()
+        self._done = True
+
+
+class JetStreamCommandQueue:
+    """Start commands on the commands stream of `settings`."""
+
+    def __init__(self, nc: Client, settings: StoreSettings | None = None) -> None:
+        self.settings = settings or StoreSettings()
+        self.lease_seconds = self.settings.lease_seconds
+        self.stream = self.settings.commands_stream_name
+        self._js = nc.jetstream(timeout=self.settings.request_timeout)
+        self._subs: dict[str, JetStreamContext.PullSubscription] = {}
+        # One fetch at a time per pool and process: concurrent fetches on one inbox can take
+        # each other's "request expired" status and return early.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ensured: set[str] = set()
+
+    async def submit(self, command: StartCommand) -> None:
+        pool = validate_pool(command.pool)
+        subject = self.settings.wire(subjects.start_command_subject(pool))
+        with translate_errors(f"submit start of {command.operation_id} to pool {pool}"):
+            await self._js.publish(
+                subject,
+                _encode(command),
+                stream=self.stream,
+                headers={"Nats-Msg-Id": f"start-{command.operation_id}"},
+            )
+
+    async def _ensure_consumer(self, pool: str) -> None:
+        if pool not in self._ensured:
+            await ensure_pool_consumer(self._js, self.settings, pool)
+            self._ensured.add(pool)
+
+    async def _subscription(self, pool: str) -> JetStreamContext.PullSubscription:
+        sub = self._subs.get(pool)
+        if sub is None:
+            await self._ensure_consumer(pool)
+            with translate_errors(f"bind to pool {pool}"):
+                sub = await self._js.pull_subscribe_bind(
+                    durable=self.settings.consumer_name(pool), stream=self.stream
+                )
+            self._subs[pool] = sub
+        return sub
+
+    async def next_claim(self, pool: str, timeout: float) -> JetStreamClaim | None:
+        validate_pool(pool)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        lock = self._locks.setdefault(pool, asyncio.Lock())
+        try:
+            async with asyncio.timeout(timeout):
+                await lock.acquire()
+        except TimeoutError:
+            return None
+        try:
+            sub = await self._subscription(pool)
+            while (remaining := deadline - loop.time()) > 0.01:
+                with translate_errors(f"claim from pool {pool}"):
+                    try:
+                        msg = (await sub.fetch(1, timeout=remaining))[0]
+                    except nats.errors.TimeoutError:
+                        return None
+                    try:
+                        command = _decode_command(msg.data)
+                    except msgspec.DecodeError:
+                        # Not a start command (a foreign writer): drop it, never loop on it.
+                        await msg.term()
+                        continue
+                return JetStreamClaim(
+                    msg, command, msg.metadata.num_delivered, self.settings.request_timeout
+                )
+            return None
+        finally:
+            lock.release()
+
+    async def pending(self, pool: str) -> int:
+        validate_pool(pool)
+        await self._ensure_consumer(pool)
+        with translate_errors(f"consumer info of pool {pool}"):
+            info = await self._js.consumer_info(self.stream, self.settings.consumer_name(pool))
+        return int(info.num_pending or 0)

@@ -1,0 +1,138 @@
+"""The storage ports: small Protocols the rest of trainjet is written against.
+
+Adapters: `memory` (fast unit tests, one process) and `jetstream` (the real thing). Both pass the
+same contract tests in `tests/contract/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from trainjet.core.events import AnyEvent, Event
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as read back from the log, with its position in the stream."""
+
+    seq: int
+    subject: str
+    event: AnyEvent
+
+
+class RejectedMessage(msgspec.Struct, frozen=True):
+    """A message on an event subject that is not a decodable event. Recorded and skipped."""
+
+    seq: int
+    subject: str
+    data: bytes
+    error: str
+
+
+Record = StoredEvent | RejectedMessage
+
+
+class StartCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """Asks a pool to run an operation. The inputs live in the operation's `operation_created`."""
+
+    operation_id: str
+    operation_type: str
+    pool: str = "local"
+
+
+class RunnerInfo(msgspec.Struct, kw_only=True):
+    """A live runner's heartbeat: who it is, what it can do, what it is doing."""
+
+    runner_id: str
+    pool: str
+    host: str
+    pid: int
+    device: str = "cpu"
+    gpu: dict[str, Any] | None = None
+    concurrency: int = 1
+    current_operations: list[str] = msgspec.field(default_factory=list)
+    started_at: str = ""
+    last_seen: str = ""
+    version: str = ""
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Append-only log of operation events."""
+
+    async def append(self, event: Event) -> int:
+        """Store one event; return its stream sequence. Re-appending the same `event_id`
+        within the duplicate window stores nothing and returns the original sequence."""
+        ...
+
+    async def append_many(self, events: Sequence[Event]) -> list[int]:
+        """Store several events, pipelined; sequences in the given order."""
+        ...
+
+    async def read_operation(self, operation_id: str) -> list[Record]:
+        """Every record of one operation, in stream order."""
+        ...
+
+    async def last_sequence(self) -> int:
+        """The stream's last sequence (0 when empty)."""
+        ...
+
+    def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
+        """Every record from `from_seq` up to the end as of the call, then stop (replay)."""
+        ...
+
+    def subscribe(self, subject_filter: str, from_seq: int = 1) -> AsyncIterator[Record]:
+        """Records matching the filter from `from_seq`, then live ones for ever (tail)."""
+        ...
+
+
+@runtime_checkable
+class Claim(Protocol):
+    """A start command held by one runner under a lease."""
+
+    command: StartCommand
+    delivery_count: int
+
+    async def extend(self) -> None:
+        """Renew the lease (the runner is alive and working)."""
+        ...
+
+    async def complete(self) -> None:
+        """The operation reached a terminal state: remove the command."""
+        ...
+
+    async def release(self) -> None:
+        """Give the command back for another runner to take at once."""
+        ...
+
+
+@runtime_checkable
+class CommandQueue(Protocol):
+    """Work-queue of start commands, one consumer group per pool."""
+
+    lease_seconds: float
+
+    async def submit(self, command: StartCommand) -> None: ...
+
+    async def next_claim(self, pool: str, timeout: float) -> Claim | None:
+        """Take the next command of `pool` under a lease, or None after `timeout` seconds."""
+        ...
+
+    async def pending(self, pool: str) -> int:
+        """Commands waiting (not yet claimed) in `pool`."""
+        ...
+
+
+@runtime_checkable
+class RunnerRegistry(Protocol):
+    """Live runners by heartbeat; an entry not renewed within `ttl_seconds` disappears."""
+
+    ttl_seconds: float
+
+    async def heartbeat(self, info: RunnerInfo) -> None: ...
+
+    async def remove(self, runner_id: str) -> None: ...
+
+    async def list(self) -> list[RunnerInfo]: ...

@@ -1,0 +1,15 @@
+"""Running and reaching NATS: the embedded server and the connection helper."""
+
+from trainjet.natsd.connect import connect, disconnect, redact, redact_all, split_urls
+from trainjet.natsd.embedded import EmbeddedNats, NatsServerError, find_nats_server
+
+__all__ = [
+    "EmbeddedNats",
+    "NatsServerError",
+    "connect",
+    "disconnect",
+    "find_nats_server",
+    "redact",
+    "redact_all",
+    "split_urls",
+]

