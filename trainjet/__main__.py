@@ -1,0 +1,3 @@
+from trainjet.cli.app import main
+
+main()

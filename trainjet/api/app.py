@@ -1,0 +1,56 @@
+"""The FastAPI app factory. The lifespan owns the NATS connection, projector and lease
+monitor; nothing lives in module globals, so tests can build as many apps as they like."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from trainjet import __version__
+from trainjet.api.errors import install_error_handlers
+from trainjet.api.routes import dummy, health, operations
+from trainjet.config import Settings
+from trainjet.wiring import Backend
+
+BackendFactory = Callable[[Settings], Awaitable[Backend]]
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    backend_factory: BackendFactory | None = None,
+    *,
+    lease_monitor: bool = True,
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if backend_factory is None:
+            from trainjet.nats_backend import connect_backend
+
+            backend = await connect_backend(settings)
+        else:
+            backend = await backend_factory(settings)
+        try:
+            await backend.start_read_side(lease_monitor=lease_monitor)
+            app.state.backend = backend
+            yield
+        finally:
+            app.state.backend = None
+            await backend.close()
+
+    app = FastAPI(
+        title="trainjet",
+        version=__version__,
+        description="Event-sourced training orchestrator on NATS JetStream",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backend = None
+    install_error_handlers(app)
+    for router in (operations.router, dummy.router, health.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

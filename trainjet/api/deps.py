@@ -1,0 +1,34 @@
+"""Request dependencies: the backend of this app, and the bearer-token guard."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from trainjet.errors import ServiceUnavailable, Unauthorized
+from trainjet.wiring import Backend
+
+
+def get_backend(request: Request) -> Backend:
+    backend: Backend | None = getattr(request.app.state, "backend", None)
+    if backend is None:
+        raise ServiceUnavailable("trainjet API is starting: NATS connection not ready yet")
+    return backend
+
+
+def require_token(request: Request) -> None:
+    """Mutating endpoints need `Authorization: Bearer <TRAINJET_API_TOKEN>` when one is set."""
+    expected: str | None = request.app.state.settings.api_token
+    if not expected:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, supplied = header.partition(" ")
+    # compare_digest: the time taken must not reveal how much of the token matched
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        supplied.strip().encode(), expected.encode()
+    ):
+        raise Unauthorized(
+            "Missing or invalid API token: send 'Authorization: Bearer <token>' with the value "
+            "of TRAINJET_API_TOKEN"
+        )

@@ -1,0 +1,259 @@
+"""`/operations`: the read side (projections) and cancel/retry (the orchestrator)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from trainjet.api.deps import get_backend, require_token
+from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.schemas import (
+    CancelOperationRequest,
+    OperationCancelResponse,
+    OperationListResponse,
+    OperationStatusResponse,
+)
+from trainjet.core.events import (
+    TERMINAL_TYPES,
+    OperationCreated,
+    OperationStatus,
+    OperationType,
+    operation_filter,
+    to_builtins,
+    type_name,
+    utcnow,
+)
+from trainjet.core.projections import OperationInfo
+from trainjet.core.projections.trends import epoch_trends
+from trainjet.core.store.port import StoredEvent
+from trainjet.errors import InvalidRequest
+from trainjet.wiring import Backend
+
+router = APIRouter(prefix="/operations", tags=["Operations"])
+BackendDep = Annotated[Backend, Depends(get_backend)]
+
+
+def _get(backend: Backend, operation_id: str) -> OperationInfo:
+    return backend.orchestrator.get(operation_id)
+
+
+@router.get("", response_model=OperationListResponse)
+async def list_operations(
+    backend: BackendDep,
+    status: OperationStatus | None = None,
+    operation_type: OperationType | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    active_only: bool = False,
+) -> Response:
+    ops = backend.projector.view.operations.values()
+    active_count = sum(1 for op in ops if op.status.is_active)
+    selected = [
+        op
+        for op in ops
+        if (status is None or op.status is status)
+        and (operation_type is None or op.operation_type is operation_type)
+        and (not active_only or op.status.is_active)
+    ]
+    selected.sort(key=lambda op: (op.created_at, op.last_sequence), reverse=True)
+    now = utcnow()
+    page = [operation_summary(op, now) for op in selected[offset : offset + limit]]
+    return json_response(
+        {"success": True, "data": page, "total_count": len(selected), "active_count": active_count}
+    )
+
+
+@router.get("/{operation_id}", response_model=OperationStatusResponse)
+async def get_operation(operation_id: str, backend: BackendDep) -> Response:
+    return json_response({"success": True, "data": operation_dict(_get(backend, operation_id))})
+
+
+async def _cancel(
+    backend: Backend, operation_id: str, body: CancelOperationRequest | None
+) -> Response:
+    body = body or CancelOperationRequest()
+    outcome = await backend.orchestrator.cancel_operation(
+        operation_id, body.reason, force=body.force
+    )
+    info = outcome.operation
+    cancelled = info.status is OperationStatus.CANCELLED
+    data = {
+        "success": cancelled,
+        "operation_id": operation_id,
+        "status": info.status if outcome.confirmed else "cancelling",
+        "cancelled_at": info.completed_at if cancelled else None,
+        "cancellation_reason": info.cancellation_reason,
+        "task_cancelled": cancelled,
+        "training_session_cancelled": cancelled and "session_id" in info.metadata.parameters,
+        "confirmed": outcome.confirmed,
+        "cancel_latency_ms": round(outcome.latency_ms, 2),
+    }
+    if outcome.confirmed and not cancelled:
+        data["message"] = (
+            f"The operation ended {info.status.value} before the cancellation took effect"
+        )
+    # 202: accepted, the runner has not confirmed yet (it will, or the lease monitor ends it)
+    return json_response({"success": True, "data": data}, 200 if outcome.confirmed else 202)
+
+
+@router.delete(
+    "/{operation_id}", response_model=OperationCancelResponse, dependencies=[Depends(require_token)]
+)
+async def cancel_operation_delete(
+    operation_id: str,
+    backend: BackendDep,
+    body: Annotated[CancelOperationRequest | None, Body()] = None,
+) -> Response:
+    return await _cancel(backend, operation_id, body)
+
+
+@router.post(
+    "/{operation_id}/cancel",
+    response_model=OperationCancelResponse,
+    dependencies=[Depends(require_token)],
+)
+async def cancel_operation_post(
+    operation_id: str,
+    backend: BackendDep,
+    body: Annotated[CancelOperationRequest | None, Body()] = None,
+) -> Response:
+    return await _cancel(backend, operation_id, body)
+
+
+@router.get("/{operation_id}/results")
+async def get_results(operation_id: str, backend: BackendDep) -> Response:
+    info = _get(backend, operation_id)
+    if not info.status.is_terminal:
+        raise InvalidRequest(f"Operation not finished (status: {info.status.value})")
+    return json_response(
+        {
+            "success": True,
+            "operation_id": operation_id,
+            "operation_type": info.operation_type,
+            "status": info.status,
+            "error_message": info.error_message,
+            "results": info.result_summary or {},
+        }
+    )
+
+
+@router.get("/{operation_id}/metrics")
+async def get_metrics(operation_id: str, backend: BackendDep) -> Response:
+    info = _get(backend, operation_id)
+    metrics = backend.projector.view.metrics.get(operation_id)
+    epochs = [msgspec.to_builtins(e) for e in (metrics.epochs if metrics else ())]
+    return json_response(
+        {
+            "success": True,
+            "data": {
+                "operation_id": operation_id,
+                "operation_type": info.operation_type,
+                "metrics": {
+                    "epochs": epochs,
+                    "total_epochs": metrics.total_epochs if metrics else 0,
+                    "batches_recorded": metrics.batches_recorded if metrics else 0,
+                    **epoch_trends(metrics.epochs if metrics else ()),
+                },
+            },
+        }
+    )
+
+
+@router.get("/{operation_id}/events")
+async def get_events(
+    operation_id: str,
+    backend: BackendDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Response:
+    _get(backend, operation_id)
+    records = await backend.store.read_operation(operation_id)
+    events = [
+        {"seq": r.seq, "subject": r.subject, **to_builtins(r.event)}
+        for r in records
+        if isinstance(r, StoredEvent) and r.seq > after_seq
+    ][:limit]
+    return json_response(
+        {
+            "success": True,
+            "data": {"operation_id": operation_id, "count": len(events), "events": events},
+        }
+    )
+
+
+@router.get("/{operation_id}/stream", response_class=StreamingResponse)
+async def stream_operation(operation_id: str, request: Request, backend: BackendDep) -> Response:
+    """Live server-sent events of one operation: its history first, then new events, ending
+    after the terminal event. `Last-Event-ID` (a stream sequence) resumes a broken stream."""
+    _get(backend, operation_id)
+    last_id = request.headers.get("last-event-id", "")
+    from_seq = int(last_id) + 1 if last_id.isdigit() else 1
+    return StreamingResponse(
+        _sse(backend, operation_id, from_seq, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(
+    backend: Backend, operation_id: str, from_seq: int, request: Request
+) -> AsyncIterator[bytes]:
+    iterator = aiter(backend.store.subscribe(operation_filter(operation_id), from_seq))
+    try:
+        while True:
+            try:
+                record = await asyncio.wait_for(anext(iterator), timeout=15.0)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": keep-alive\n\n"
+                continue
+            if not isinstance(record, StoredEvent):
+                continue
+            event = record.event
+            name = type_name(type(event))
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (
+                record.seq,
+                name.encode(),
+                msgspec.json.encode(event),
+            )
+            if isinstance(event, TERMINAL_TYPES):
+                return
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@router.post(
+    "/{operation_id}/retry",
+    response_model=OperationStatusResponse,
+    dependencies=[Depends(require_token)],
+)
+async def retry_operation(operation_id: str, backend: BackendDep) -> Response:
+    info = _get(backend, operation_id)
+    if not info.status.is_terminal:
+        raise InvalidRequest(
+            f"Operation {operation_id} is still {info.status.value}; only a finished operation "
+            "can be retried"
+        )
+    records = await backend.store.read_operation(operation_id)
+    created = next(
+        r.event
+        for r in records
+        if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
+    )
+    new, _ = await backend.orchestrator.start_managed_operation(
+        created.operation_type,
+        metadata=created.metadata,
+        inputs=created.inputs,
+        pool=created.pool,
+        total_steps=created.total_steps,
+        retry_of=operation_id,
+    )
+    return json_response({"success": True, "data": operation_dict(new)})

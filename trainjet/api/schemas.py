@@ -1,0 +1,167 @@
+"""HTTP request and response schemas (pydantic, at the boundary only).
+
+Response models document the shapes in OpenAPI; the hot read paths encode the msgspec read
+models directly (same JSON), so the models here are never in the way of a GET.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainjet.core.events import OperationStatus, OperationType
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DummyStartRequest(StrictModel):
+    iterations: int = Field(100, ge=1, le=1_000_000, description="How many iterations to run")
+    interval_seconds: float = Field(
+        2.0, ge=0.0, le=3600.0, description="Seconds each iteration waits"
+    )
+    task_id: str | None = Field(
+        None, description="Client-chosen operation id; repeating it returns the same operation"
+    )
+
+
+class CancelOperationRequest(StrictModel):
+    reason: str | None = Field(None, max_length=1000)
+    force: bool = Field(
+        False,
+        description="End the operation as cancelled even if its runner does not confirm in time",
+    )
+
+
+class OperationProgressModel(BaseModel):
+    percentage: float = 0.0
+    current_step: str | None = None
+    steps_completed: int = 0
+    steps_total: int = 0
+    items_processed: int = 0
+    items_total: int | None = None
+    current_item: str | None = None
+    context: dict[str, Any] = {}
+
+
+class OperationMetadataModel(BaseModel):
+    symbol: str | None = None
+    timeframe: str | None = None
+    mode: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    parameters: dict[str, Any] = {}
+
+
+class OperationInfoModel(BaseModel):
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    progress: OperationProgressModel
+    metadata: OperationMetadataModel
+    error_message: str | None = None
+    warnings: list[str] = []
+    errors: list[str] = []
+    result_summary: dict[str, Any] | None = None
+    pool: str = "local"
+    runner_id: str | None = None
+    attempt: int = 0
+    cancel_requested_at: datetime | None = None
+    cancellation_reason: str | None = None
+    retry_of: str | None = None
+    last_sequence: int = 0
+    event_count: int = 0
+    duration_seconds: float | None = None
+
+
+class OperationStatusResponse(BaseModel):
+    success: bool = True
+    data: OperationInfoModel
+
+
+class OperationSummaryModel(BaseModel):
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus
+    created_at: datetime
+    progress_percentage: float
+    current_step: str | None = None
+    symbol: str | None = None
+    duration_seconds: float | None = None
+
+
+class OperationListResponse(BaseModel):
+    success: bool = True
+    data: list[OperationSummaryModel]
+    total_count: int
+    active_count: int
+
+
+class CancelData(BaseModel):
+    success: bool
+    operation_id: str
+    status: str
+    cancelled_at: datetime | None = None
+    cancellation_reason: str | None = None
+    task_cancelled: bool
+    training_session_cancelled: bool
+    confirmed: bool
+    cancel_latency_ms: float
+
+
+class OperationCancelResponse(BaseModel):
+    success: bool = True
+    data: CancelData
+
+
+class DummyStartData(BaseModel):
+    operation_id: str
+    status: str = "started"
+    message: str = "Started dummy_task operation"
+
+
+class DummyOperationResponse(BaseModel):
+    success: bool = True
+    data: DummyStartData | None = None
+    error: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    success: bool = False
+    detail: str
+    error: dict[str, Any]
+
+
+class TrainingStartRequest(StrictModel):
+    strategy_name: str = Field(..., min_length=1, max_length=200, description="Strategy file stem")
+    symbols: list[str] | None = Field(None, description="Defaults to the strategy's symbols")
+    timeframes: list[str] | None = Field(None, description="Defaults to the strategy's timeframes")
+    start_date: str | None = None
+    end_date: str | None = None
+    task_id: str | None = Field(
+        None, description="Client-chosen operation id; repeating it returns the same operation"
+    )
+    detailed_analytics: bool = False
+    training_mode: str | None = Field(None, description="local | host | auto")
+    epochs: int | None = Field(None, ge=1, le=100_000, description="Override the strategy's epochs")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed (recorded)")
+
+
+class TrainingStartResponse(BaseModel):
+    success: bool = True
+    task_id: str
+    operation_id: str
+    status: str = "training_started"
+    message: str
+    symbols: list[str]
+    timeframes: list[str]
+    strategy_name: str
+    estimated_duration_minutes: float
+    training_mode: str
+    warnings: list[str] = []

@@ -1,0 +1,66 @@
+"""The CLI's HTTP client: one place that turns transport and API errors into clear messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from trainjet.config import Settings
+
+
+class CliError(Exception):
+    """A failure to report to the user in one line, with the exit code to use."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+class ApiClient:
+    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+        self.base = settings.api_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+        self._client = httpx.Client(
+            base_url=f"{self.base}/api/v1", headers=headers, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise CliError(
+                f"cannot reach the trainjet API at {self.base} ({exc}). Start it with "
+                "`trainjet serve`, or set TRAINJET_API_URL / --api-url to where it runs."
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise CliError(
+                f"the trainjet API at {self.base} did not answer in time ({exc})"
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                message = (
+                    body.get("detail") or body.get("error", {}).get("message") or response.text
+                )
+            except ValueError:
+                message = response.text
+            code = 2 if 400 <= response.status_code < 500 else 1
+            raise CliError(f"{message} (HTTP {response.status_code})", code)
+        return response.json()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)

@@ -1,0 +1,128 @@
+"""Follow one operation's events live: straight from its NATS subjects when the CLI can reach
+NATS, else through the API's server-sent-events stream (same events, same order)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from trainjet.cli.client import CliError
+from trainjet.cli.serve import resolve_nats_url
+from trainjet.config import Settings
+from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
+from trainjet.core.store.port import StoredEvent
+
+TERMINAL_NAMES = {"operation_completed", "operation_cancelled", "operation_failed"}
+
+
+async def _nats_url(settings: Settings) -> str | None:
+    settings = resolve_nats_url(settings)
+    if settings.nats_url:
+        return settings.nats_url
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            health = (await client.get(f"{settings.api_url.rstrip('/')}/api/v1/health")).json()
+        url = health.get("nats", {}).get("url")
+        return str(url) if url else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+    """History then live events of one operation as JSON objects, ending after the terminal."""
+    url = await _nats_url(settings)
+    if url:
+        try:
+            async for item in _from_nats(replace(settings, nats_url=url), operation_id):
+                yield item
+            return
+        except ConnectionError:
+            pass  # fall back to the API's SSE stream below
+    async for item in _from_sse(settings, operation_id):
+        yield item
+
+
+async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+    from trainjet.core.store import JetStreamEventStore
+    from trainjet.nats_backend import store_settings
+    from trainjet.natsd.connect import connect
+
+    nc = await connect(
+        settings.nats_url or "",
+        user=settings.nats_user,
+        password=settings.nats_password,
+        token=settings.nats_token,
+        creds_file=settings.nats_creds,
+        name="trainjet-cli",
+    )
+    try:
+        store = JetStreamEventStore(nc, store_settings(settings))
+        async for record in store.subscribe(operation_filter(operation_id), 1):
+            if not isinstance(record, StoredEvent):
+                continue
+            yield {"seq": record.seq, "subject": record.subject, **to_builtins(record.event)}
+            if isinstance(record.event, TERMINAL_TYPES):
+                return
+    finally:
+        await nc.close()
+
+
+async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+    from httpx_sse import aconnect_sse
+
+    base = settings.api_url.rstrip("/")
+    try:
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client,
+            aconnect_sse(
+                client, "GET", f"{base}/api/v1/operations/{operation_id}/stream"
+            ) as source,
+        ):
+            if source.response.status_code >= 400:
+                await source.response.aread()
+                detail = source.response.json().get("detail", source.response.text)
+                raise CliError(f"{detail} (HTTP {source.response.status_code})", 2)
+            async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue
+                item = {"seq": int(sse.id) if sse.id else None, **json.loads(sse.data)}
+                yield item
+                if item.get("type") in TERMINAL_NAMES:
+                    return
+    except httpx.ConnectError as exc:
+        raise CliError(
+            f"cannot reach NATS or the trainjet API at {base} to follow {operation_id}; "
+            "start `trainjet serve` or set TRAINJET_API_URL / TRAINJET_NATS_URL"
+        ) from exc
+
+
+def follow_events(settings: Settings, operation_id: str) -> Iterator[dict[str, Any]]:
+    """A synchronous view of `aiter_events` for simple commands (runs a loop in a thread)."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
+
+    async def pump() -> None:
+        try:
+            async for item in aiter_events(settings, operation_id):
+                items.put(("item", item))
+        except BaseException as exc:
+            items.put(("error", exc))
+        finally:
+            items.put(("end", None))
+
+    thread = threading.Thread(target=lambda: asyncio.run(pump()), daemon=True)
+    thread.start()
+    while True:
+        kind, value = items.get()
+        if kind == "item":
+            yield value
+        elif kind == "error":
+            raise value
+        else:
+            return

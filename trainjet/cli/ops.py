@@ -1,0 +1,148 @@
+"""`trainjet ops list|show|cancel|tail|events`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from trainjet.cli.client import ApiClient, CliError
+from trainjet.cli.context import settings_from
+from trainjet.cli.output import (
+    console,
+    operation_table,
+    operations_table,
+    print_json,
+    status_text,
+)
+
+app = typer.Typer(help="Inspect, follow and cancel operations.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
+
+
+@app.command("list")
+def list_ops(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", "-s", help="pending|running|completed|failed|cancelled"),
+    ] = None,
+    operation_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="training, dummy, ...")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    active: Annotated[
+        bool, typer.Option("--active", "-a", help="Only pending and running")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List operations, newest first."""
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "active_only": active}
+    if status:
+        params["status"] = status
+    if operation_type:
+        params["operation_type"] = operation_type
+    with ApiClient(settings_from(ctx)) as api:
+        body = api.get("/operations", params=params)
+    if as_json:
+        print_json(body)
+        return
+    console.print(operations_table(body["data"], body["total_count"], body["active_count"]))
+
+
+@app.command("show")
+def show(ctx: typer.Context, operation_id: str, as_json: JsonOpt = False) -> None:
+    """Show one operation."""
+    with ApiClient(settings_from(ctx)) as api:
+        body = api.get(f"/operations/{operation_id}")
+    if as_json:
+        print_json(body["data"])
+        return
+    console.print(operation_table(body["data"]))
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    operation_id: str,
+    reason: Annotated[str | None, typer.Option("--reason", "-r")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="End it even if the runner does not confirm")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel an operation and wait for the runner to confirm."""
+    with ApiClient(settings_from(ctx)) as api:
+        body = api.post(
+            f"/operations/{operation_id}/cancel", json={"reason": reason, "force": force}
+        )
+    data = body["data"]
+    if as_json:
+        print_json(data)
+        return
+    if data["confirmed"]:
+        console.print(
+            f"{operation_id}: {status_text(str(data['status']))} "
+            f"(confirmed in {data['cancel_latency_ms']:.0f} ms)"
+        )
+    else:
+        console.print(f"{operation_id}: cancelling… the runner has not confirmed yet")
+
+
+@app.command("events")
+def events(
+    ctx: typer.Context,
+    operation_id: str,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the raw event history of an operation."""
+    with ApiClient(settings_from(ctx)) as api:
+        body = api.get(f"/operations/{operation_id}/events")
+    items = body["data"]["events"]
+    if as_json:
+        for item in items:
+            print_json(item)
+        return
+    for item in items:
+        console.print(_event_line(item))
+
+
+@app.command("tail")
+def tail(
+    ctx: typer.Context,
+    operation_id: str,
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow an operation's events live until it ends (exit code: 0 completed, 1 failed,
+    130 cancelled)."""
+    from trainjet.cli.follow import follow_events
+
+    settings = settings_from(ctx)
+    last: dict[str, Any] = {}
+    for item in follow_events(settings, operation_id):
+        last = item
+        if as_json:
+            print_json(item)
+        else:
+            console.print(_event_line(item))
+    raise typer.Exit(_exit_code_for(last.get("type")))
+
+
+def _exit_code_for(event_type: str | None) -> int:
+    return {"operation_completed": 0, "operation_cancelled": 130}.get(event_type or "", 1)
+
+
+def _event_line(item: dict[str, Any]) -> str:
+    skip = {"type", "event_id", "operation_id", "occurred_at", "schema_version", "seq", "subject"}
+    rest = {k: v for k, v in item.items() if k not in skip and v not in (None, {}, [])}
+    stamp = str(item.get("occurred_at", ""))[11:23]
+    return (
+        f"[dim]{item.get('seq', '')!s:>6} {stamp}[/dim] [bold]{item['type']}[/bold] "
+        + json.dumps(rest, default=str)[:300]
+    )
+
+
+__all__ = ["CliError", "app"]

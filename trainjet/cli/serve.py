@@ -1,0 +1,137 @@
+"""`trainjet serve | api | runner`: the long-running parts, alone or all together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import uvicorn
+
+from trainjet.config import Settings
+from trainjet.runtime import read_runtime, remove_runtime, write_runtime
+
+log = logging.getLogger("trainjet")
+
+
+def resolve_nats_url(settings: Settings) -> Settings:
+    """Settings with a NATS URL: configured, or the one a local `serve` recorded."""
+    if settings.nats_url:
+        return settings
+    recorded = read_runtime(settings.data_dir).get("nats_url")
+    if recorded:
+        return replace(settings, nats_url=recorded)
+    return settings
+
+
+def run_api(settings: Settings) -> None:
+    from trainjet.api.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(1)
+
+
+def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
+    asyncio.run(_runner_main(settings, pool, concurrency))
+
+
+async def _runner_main(settings: Settings, pool: str, concurrency: int) -> None:
+    from trainjet.nats_backend import connect_backend
+    from trainjet.runners.executors import executors_for
+    from trainjet.runners.worker import Runner
+
+    backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
+    runner = Runner(
+        store=backend.store,
+        commands=backend.commands,
+        registry=backend.registry,
+        executors=executors_for(pool),
+        pool=pool,
+        concurrency=concurrency,
+        device=_device_name(pool),
+        resources={"settings": settings},
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("runner %s serving pool %s (concurrency %d)", runner.runner_id, pool, concurrency)
+    try:
+        await runner.run(stop)
+    finally:
+        await backend.close()
+
+
+def _device_name(pool: str) -> str:
+    # Only a host runner pays for importing torch up front to report its device.
+    if pool != "host":
+        return "cpu"
+    from trainjet.training.devices import pick_device
+
+    return str(pick_device())
+
+
+def spawn_runners(
+    settings: Settings, count: int, pool: str = "local"
+) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "TRAINJET_NATS_URL": settings.nats_url or ""}
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "trainjet", "runner", "--pool", pool],
+            env=env,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(settings: Settings, runners: int) -> None:
+    """Embedded NATS (unless a URL is configured) + the API + `runners` local runners."""
+    # Until uvicorn installs its own handlers, make SIGTERM unwind like Ctrl-C so the
+    # ExitStack below still stops the children it started.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with contextlib.ExitStack() as stack:
+        if not settings.nats_url:
+            from trainjet.natsd.embedded import EmbeddedNats
+
+            nats = EmbeddedNats(settings.data_dir)
+            url = nats.start()
+            stack.callback(nats.stop)
+            settings = replace(settings, nats_url=url)
+            log.info("embedded nats-server %s (store %s)", url, nats.store_dir)
+        write_runtime(
+            Path(settings.data_dir),
+            nats_url=settings.nats_url,
+            api_url=f"http://{settings.api_host}:{settings.api_port}",
+        )
+        stack.callback(remove_runtime, Path(settings.data_dir))
+        procs = spawn_runners(settings, runners)
+        stack.callback(stop_processes, procs)
+        run_api(settings)

@@ -1,0 +1,1 @@
+"""The pure domain and the event store. Nothing here imports FastAPI, Typer or torch."""

@@ -1,0 +1,201 @@
+"""The write side: `ServiceOrchestrator` validates and appends, the runners do the work.
+
+`start_managed_operation` keeps the name of the design trainjet replaces. It appends
+`operation_created` (with everything needed to run the operation), queues the start command
+for the pool, waits until the projection shows the operation (read-your-writes) and returns it.
+Cancellation appends `cancel_requested` and waits for the runner's terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from trainjet.core.events import (
+    AnyEvent,
+    CancelRequested,
+    EventFactory,
+    OperationCancelled,
+    OperationCreated,
+    OperationFailed,
+    OperationStatus,
+    OperationType,
+    WarningRaised,
+    is_valid_operation_id,
+    new_operation_id,
+    utcnow,
+)
+from trainjet.core.projections import OperationInfo
+from trainjet.core.projections.projector import Projector
+from trainjet.core.store.port import CommandQueue, EventStore, StartCommand
+from trainjet.errors import Conflict, InvalidRequest, NotFound
+
+
+class CancelOutcome(msgspec.Struct, kw_only=True):
+    operation: OperationInfo
+    confirmed: bool
+    latency_ms: float
+    already_requested: bool = False
+
+
+class ServiceOrchestrator:
+    def __init__(
+        self,
+        store: EventStore,
+        commands: CommandQueue,
+        projector: Projector,
+        *,
+        cancel_wait_seconds: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.commands = commands
+        self.projector = projector
+        self.cancel_wait_seconds = cancel_wait_seconds
+
+    def get(self, operation_id: str) -> OperationInfo:
+        info = self.projector.view.operations.get(operation_id)
+        if info is None:
+            raise NotFound(f"Operation not found: {operation_id}")
+        return info
+
+    async def start_managed_operation(
+        self,
+        operation_type: OperationType,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        pool: str = "local",
+        total_steps: int = 0,
+        operation_id: str | None = None,
+        retry_of: str | None = None,
+        warnings: Sequence[str] = (),
+    ) -> tuple[OperationInfo, bool]:
+        """Create and queue an operation. Returns (info, created); `created` is False when a
+        client-chosen `operation_id` already exists (the idempotent replay of a request)."""
+        if operation_id is not None:
+            if not is_valid_operation_id(operation_id):
+                raise InvalidRequest(
+                    f"task_id {operation_id!r} is not a valid operation id: use 1-128 letters, "
+                    "digits, '_' or '-'"
+                )
+            existing = self.projector.view.operations.get(operation_id)
+            if existing is not None:
+                if existing.operation_type != operation_type:
+                    raise Conflict(
+                        f"task_id {operation_id} is already used by a {existing.operation_type} "
+                        "operation; choose another id"
+                    )
+                return existing, False
+        op_id = operation_id or new_operation_id(operation_type.value)
+        factory = EventFactory(op_id)
+        created = OperationCreated(
+            # A deterministic id makes concurrent duplicates of one request collapse in
+            # JetStream's dedup window instead of creating two operations.
+            event_id=f"created-{op_id}",
+            operation_id=op_id,
+            occurred_at=utcnow(),
+            operation_type=operation_type,
+            pool=pool,
+            metadata=dict(metadata or {}),
+            total_steps=total_steps,
+            inputs=dict(inputs or {}),
+            idempotency_key=operation_id,
+            retry_of=retry_of,
+        )
+        seq = await self.store.append(created)
+        if warnings:
+            seqs = await self.store.append_many(
+                [factory.make(WarningRaised, message=message) for message in warnings]
+            )
+            seq = max(seqs)
+        try:
+            await self.commands.submit(
+                StartCommand(operation_id=op_id, operation_type=operation_type.value, pool=pool)
+            )
+        except Exception as exc:
+            # Never leave a pending operation that no runner will ever see.
+            seq = await self.store.append(
+                factory.make(
+                    OperationFailed,
+                    error=f"Could not queue the operation for the '{pool}' pool: {exc}",
+                    error_code="queue_unavailable",
+                )
+            )
+            await self.projector.wait_until(seq)
+            raise
+        await self.projector.wait_until(seq)
+        return self.get(op_id), True
+
+    async def cancel_operation(
+        self, operation_id: str, reason: str | None = None, *, force: bool = False
+    ) -> CancelOutcome:
+        """Ask the runner to stop and wait (bounded) for its confirmation.
+
+        A pending operation that no runner has started is cancelled here at once. With
+        `force`, a runner that does not confirm in time is overruled: the operation is ended
+        `cancelled` by the orchestrator (the runner stops when it sees that terminal event).
+        """
+        info = self.get(operation_id)
+        if info.status.is_terminal:
+            raise InvalidRequest(
+                f"Operation {operation_id} cannot be cancelled (status: {info.status.value})"
+            )
+        reason = reason or "Operation cancelled by user"
+        started = time.perf_counter()
+        factory = EventFactory(operation_id)
+        already = info.cancel_requested_at is not None
+        done = self._terminal_waiter(operation_id)
+        try:
+            if not already:
+                await self.store.append(factory.make(CancelRequested, reason=reason))
+            if info.status is OperationStatus.PENDING and info.runner_id is None:
+                await self.store.append(factory.make(OperationCancelled, reason=reason))
+            confirmed = await self._wait_terminal(operation_id, done, self.cancel_wait_seconds)
+            if not confirmed and force:
+                seq = await self.store.append(
+                    factory.make(
+                        OperationCancelled,
+                        reason=f"{reason} (forced: runner {info.runner_id} did not confirm "
+                        f"within {self.cancel_wait_seconds:g}s)",
+                    )
+                )
+                await self.projector.wait_until(seq)
+                confirmed = True
+        finally:
+            self.projector.remove_listener(done.listener)
+        return CancelOutcome(
+            operation=self.get(operation_id),
+            confirmed=confirmed,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            already_requested=already,
+        )
+
+    def _terminal_waiter(self, operation_id: str) -> _TerminalWaiter:
+        waiter = _TerminalWaiter(operation_id)
+        self.projector.add_listener(waiter.listener)
+        return waiter
+
+    async def _wait_terminal(
+        self, operation_id: str, waiter: _TerminalWaiter, timeout: float
+    ) -> bool:
+        if self.get(operation_id).status.is_terminal:
+            return True
+        try:
+            await asyncio.wait_for(waiter.event.wait(), timeout)
+        except TimeoutError:
+            return self.get(operation_id).status.is_terminal
+        return True
+
+
+class _TerminalWaiter:
+    def __init__(self, operation_id: str) -> None:
+        self.operation_id = operation_id
+        self.event = asyncio.Event()
+
+    def listener(self, info: OperationInfo, _event: AnyEvent) -> None:
+        if info.operation_id == self.operation_id and info.status.is_terminal:
+            self.event.set()

@@ -1,0 +1,102 @@
+"""Build a `Backend` on a real NATS server: connect, ensure the streams, wrap the adapters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainjet.config import Settings
+from trainjet.core.store import (
+    JetStreamCommandQueue,
+    JetStreamEventStore,
+    JetStreamRunnerRegistry,
+    ensure_streams,
+)
+from trainjet.core.store.settings import StoreSettings
+from trainjet.natsd.connect import connect, redact_all
+from trainjet.wiring import Backend
+
+
+def store_settings(settings: Settings, **overrides: Any) -> StoreSettings:
+    return StoreSettings(
+        replicas=settings.stream_replicas,
+        lease_seconds=settings.lease_seconds,
+        runner_ttl_seconds=settings.runner_ttl_seconds,
+        **overrides,
+    )
+
+
+async def connect_backend(
+    settings: Settings, *, name: str = "trainjet-api", store: StoreSettings | None = None
+) -> Backend:
+    if not settings.nats_url:
+        raise ValueError(
+            "connect_backend needs settings.nats_url (serve starts an embedded server)"
+        )
+    nc = await connect(
+        settings.nats_url,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        token=settings.nats_token,
+        creds_file=settings.nats_creds,
+        name=name,
+    )
+    layout = store or store_settings(settings)
+    js = nc.jetstream(timeout=layout.request_timeout)
+    try:
+        await ensure_streams(js, layout)
+    except Exception:
+        await nc.close()
+        raise
+
+    async def describe() -> dict[str, Any]:
+        info = nc._server_info  # nats-py keeps the INFO the server sent
+        events = await js.stream_info(layout.events_stream_name)
+        commands = await js.stream_info(layout.commands_stream_name)
+        return {
+            "nats": {
+                "connected": nc.is_connected,
+                "connected_url": redact_all(str(nc.connected_url.geturl()))
+                if nc.connected_url
+                else None,
+                "server_version": info.get("version"),
+                "server_name": info.get("server_name"),
+                "jetstream": bool(info.get("jetstream")),
+                "cluster": info.get("cluster"),
+            },
+            "streams": {
+                "events": _stream(events),
+                "commands": _stream(commands),
+            },
+        }
+
+    backend = Backend(
+        store=JetStreamEventStore(nc, layout),
+        commands=JetStreamCommandQueue(nc, layout),
+        registry=JetStreamRunnerRegistry(nc, layout),
+        settings=settings,
+        nats_url=redact_all(settings.nats_url),
+        describe=describe,
+    )
+    backend.closers.append(nc.close)
+    return backend
+
+
+def _stream(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.config.name,
+        "subjects": info.config.subjects,
+        "retention": _enum_text(info.config.retention),
+        "storage": _enum_text(info.config.storage),
+        "replicas": info.config.num_replicas,
+        "messages": info.state.messages,
+        "bytes": info.state.bytes,
+        "first_seq": info.state.first_seq,
+        "last_seq": info.state.last_seq,
+    }
+
+
+def _enum_text(value: Any) -> str | None:
+    """nats-py gives enums or plain strings depending on the path; show either as text."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))

@@ -1,0 +1,47 @@
+"""The reference operation: N iterations of waiting, for checking the orchestration alone."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from trainjet.core.cancellation import CancellationError
+from trainjet.core.events import ProgressUpdated
+from trainjet.runners.context import OperationContext
+
+DEFAULT_ITERATIONS = 100
+DEFAULT_INTERVAL_SECONDS = 2.0
+
+
+async def run_dummy(ctx: OperationContext) -> dict[str, Any]:
+    iterations = int(ctx.inputs.get("iterations", DEFAULT_ITERATIONS))
+    interval = float(ctx.inputs.get("interval_seconds", DEFAULT_INTERVAL_SECONDS))
+    started = time.monotonic()
+    for i in range(iterations):
+        if await ctx.sleep_or_cancel(interval):
+            ctx.partial_result = {
+                "status": "cancelled",
+                "iterations_completed": i,
+                "iterations_total": iterations,
+                "message": f"Stopped after {i} iterations",
+            }
+            raise CancellationError(ctx.token.reason or "Operation cancelled", ctx.operation_id)
+        done = i + 1
+        ctx.emit(
+            ProgressUpdated,
+            percentage=done / iterations * 100.0,
+            message=f"Working hard on iteration {done}!",
+            steps_completed=done,
+            steps_total=iterations,
+            items_processed=done,
+            items_total=iterations,
+            current_item=f"Processing step {done}",
+            context={"current_step": f"Iteration {done}/{iterations}"},
+        )
+    elapsed = time.monotonic() - started
+    return {
+        "status": "success",
+        "iterations_completed": iterations,
+        "total_duration_seconds": round(elapsed, 3),
+        "message": f"Completed all {iterations} iterations!",
+    }

@@ -1,0 +1,146 @@
+"""The bounded, non-blocking path by which events leave a runner.
+
+`emit` may be called from any thread (the training thread included) and never waits on the
+network: it appends to a deque and nudges the event loop. A drain task publishes everything
+pending in one pipelined `append_many`, retrying (same event ids, so JetStream dedups) while
+NATS is unreachable.
+
+Bounded: past `max_pending` events, a new `batch_progress` is merged into the newest pending
+one of the same operation instead of growing the queue. Every batch record is kept (the log
+must hold every batch's loss); only the number of messages is bounded. Lifecycle events
+(phase, epoch, terminal) are never merged: there are few of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import threading
+
+import msgspec
+from msgspec.structs import replace
+
+from trainjet.core.events import BatchProgress, Event, encode
+from trainjet.core.store.port import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class EventOutbox:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        max_pending: int = 256,
+        retry_seconds: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.max_pending = max_pending
+        self.retry_seconds = retry_seconds
+        self.published = 0
+        self.merged = 0
+        self.dropped = 0
+        self._pending: collections.deque[Event] = collections.deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._task = asyncio.create_task(self._drain(), name="trainjet-outbox")
+
+    def emit(self, event: Event) -> None:
+        """Queue an event for publication. Thread-safe, never blocks on I/O.
+
+        The event is encoded once here (microseconds, at most a few times a second): a value
+        that cannot be encoded is a bug in the caller, and must fail there, loudly, rather
+        than block every event queued behind it.
+        """
+        try:
+            encode(event)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise TypeError(f"{type(event).__name__} cannot be encoded as JSON: {exc}") from exc
+        with self._lock:
+            if len(self._pending) >= self.max_pending and isinstance(event, BatchProgress):
+                # Merge only into this operation's newest pending event, and only if that is
+                # a batch_progress: merging across an epoch or phase event would reorder them.
+                for index in range(len(self._pending) - 1, -1, -1):
+                    queued = self._pending[index]
+                    if queued.operation_id != event.operation_id:
+                        continue
+                    if isinstance(queued, BatchProgress):
+                        self._pending[index] = _merge(queued, event)
+                        self.merged += 1
+                        return
+                    break
+            self._pending.append(event)
+        loop = self._loop
+        if loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._nudge()
+        else:
+            loop.call_soon_threadsafe(self._nudge)
+
+    def _nudge(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until everything emitted so far is stored."""
+        while True:
+            with self._lock:
+                empty = not self._pending
+            if empty and self._idle.is_set():
+                return
+            self._nudge()
+            await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    batch = list(self._pending)
+                    self._pending.clear()
+                if not batch:
+                    break
+                await self._publish(batch)
+            self._idle.set()
+
+    async def _publish(self, batch: list[Event]) -> None:
+        while True:
+            try:
+                await self.store.append_many(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS down: keep the events and try again
+                if not getattr(exc, "retryable", isinstance(exc, (ConnectionError, TimeoutError))):
+                    log.error("dropping %d event(s) the store refused: %s", len(batch), exc)
+                    self.dropped += len(batch)
+                    return
+                log.warning("publishing %d event(s) failed (%s); retrying", len(batch), exc)
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            self.published += len(batch)
+            return
+
+
+def _merge(older: BatchProgress, newer: BatchProgress) -> BatchProgress:
+    return replace(newer, event_id=older.event_id, batches=[*older.batches, *newer.batches])

@@ -1,0 +1,56 @@
+"""`<data dir>/runtime.json`: where a running `trainjet serve` can be reached.
+
+`serve` writes it (embedded NATS picks a free port, so nobody else could know); `runner`,
+`api` and the CLI read it when no URL was configured. Removed again on a clean exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+FILENAME = "runtime.json"
+
+
+def write_runtime(data_dir: Path, **fields: Any) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / FILENAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**fields, "pid": os.getpid()}, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def read_runtime(data_dir: Path) -> dict[str, Any]:
+    """The runtime record of a live `serve`, or {} when there is none (or it died)."""
+    path = data_dir / FILENAME
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    pid = data.get("pid")
+    if isinstance(pid, int) and not _alive(pid):
+        return {}
+    return data
+
+
+def remove_runtime(data_dir: Path) -> None:
+    path = data_dir / FILENAME
+    try:
+        data = json.loads(path.read_text())
+        if data.get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
