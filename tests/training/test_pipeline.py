@@ -1,0 +1,193 @@
+"""End to end on the bundled strategies and data: train -> evaluate -> save, cancellation that
+leaves no model, seeded repeatability and resume at the pipeline level."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trainjet.core.cancellation import CancellationError
+from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.predict import predict
+from trainjet.training.results import SECTIONS, TrainingCancelled, partial_result
+from trainjet.training.storage import ModelStorage
+
+REPO = Path(__file__).resolve().parents[2]
+DATA, STRATEGIES = REPO / "data", REPO / "strategies"
+
+
+class Reporter:
+    """Records everything; cancels after `cancel_after_batches` batches or at `cancel_at_phase`."""
+
+    def __init__(
+        self, cancel_after_batches: int | None = None, cancel_at_phase: str | None = None
+    ) -> None:
+        self.cancel_after_batches, self.cancel_at_phase = cancel_after_batches, cancel_at_phase
+        self.phases: list[tuple[str, dict[str, Any]]] = []
+        self.batches: list[tuple[Any, ...]] = []
+        self.epochs: list[dict[str, Any]] = []
+        self._cancelled = False
+
+    def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
+        if phase == self.cancel_at_phase:
+            self._cancelled = True
+        self.check_cancelled()
+        self.phases.append((phase, context))
+
+    def on_batch(self, *args: Any) -> None:
+        self.batches.append(args)
+        if self.cancel_after_batches is not None and len(self.batches) >= self.cancel_after_batches:
+            self._cancelled = True
+
+    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
+        self.epochs.append(metrics)
+
+    def check_cancelled(self) -> None:
+        if self._cancelled:
+            raise CancellationError("Operation cancelled by test", "op_test")
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+def train(
+    tmp_path: Path, reporter: Reporter | None = None, **spec: Any
+) -> tuple[dict[str, Any], Reporter]:
+    rep = reporter or Reporter()
+    request = TrainingRequestSpec(
+        **{
+            "strategy_name": "eurusd_rsi_mlp",
+            "strategies_dir": str(STRATEGIES),
+            "epochs": 2,
+            **spec,
+        }
+    )
+    return run_training(request, rep, models_dir=tmp_path / "models", data_dir=DATA), rep
+
+
+def version_dirs(models: Path) -> list[Path]:
+    return [p for p in models.rglob("*_v*") if p.is_dir()] if models.exists() else []
+
+
+def test_end_to_end_trains_evaluates_and_saves(tmp_path: Path) -> None:
+    summary, rep = train(
+        tmp_path, detailed_analytics=True, operation_id="op_e2e", seed=5, session_id="s1"
+    )
+    assert set(summary) == set(SECTIONS)
+    assert [p for p, _ in rep.phases][-3:] == ["training", "evaluating", "saving"]
+    t = summary["training_metrics"]
+    assert t["epochs_completed"] == 2 == len(rep.epochs)
+    assert t["training_time_minutes"] > 0
+    assert len(rep.batches) == 2 * t["batches_per_epoch"]
+    assert 0.0 <= summary["test_metrics"]["test_accuracy"] <= 1.0
+    assert summary["test_metrics"]["sample_count"] == summary["data_summary"]["test_samples"] > 0
+    assert set(summary["validation_metrics"]["per_symbol"]) == {"EURUSD"}
+    assert summary["session_info"]["operation_id"] == "op_e2e"
+    assert summary["session_info"]["seed"] == 5
+    assert summary["model_info"]["architecture"] == "mlp_32_16"
+    # the model version on disk, with analytics because the request asked for them
+    art = summary["artifacts"]
+    path = Path(art["model_path"])
+    assert path == tmp_path / "models" / "eurusd_rsi_mlp" / "EURUSD_1h_v1"
+    assert art["model_version"] == 1
+    assert {"model.pt", "config.json", "metrics.json", "features.json", "metadata.json"} <= set(
+        art["files"]
+    )
+    assert art["analytics_files"]
+    assert all((path / f).is_file() for f in art["analytics_files"])
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["operation_id"] == "op_e2e"
+    assert meta["seed"] == 5
+    assert meta["data_hashes"]
+    record = meta["run_record"]
+    assert record["strategy_yaml"].startswith("#")
+    assert record["seed"] == 5
+    assert record["data_hashes"] == meta["data_hashes"]
+    assert record["versions"]["torch"]
+    training_ctx = next(ctx for p, ctx in rep.phases if p == "training")
+    assert training_ctx["run_record"] == record
+    # the stored model is listed and predicts
+    listed = ModelStorage(tmp_path / "models").list_models()
+    assert [e["model_id"] for e in listed] == ["eurusd_rsi_mlp/EURUSD_1h_v1"]
+    assert listed[0]["test_accuracy"] == summary["test_metrics"]["test_accuracy"]
+    n_features = summary["data_summary"]["feature_count"]
+    out = predict(
+        "eurusd_rsi_mlp",
+        np.full((2, n_features), 0.5, dtype=np.float32),
+        models_dir=tmp_path / "models",
+    )
+    assert sum(out[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_analytics_off_by_default(tmp_path: Path) -> None:
+    summary, _ = train(tmp_path, epochs=1)
+    assert summary["artifacts"]["analytics_files"] == []
+    assert summary["artifacts"]["analytics_dir"] is None
+
+
+@pytest.mark.parametrize(
+    "where",
+    [{"cancel_after_batches": 3}, {"cancel_at_phase": "evaluating"}, {"cancel_at_phase": "saving"}],
+)
+def test_cancelled_training_saves_no_model(tmp_path: Path, where: dict[str, Any]) -> None:
+    rep = Reporter(**where)
+    with pytest.raises(TrainingCancelled) as info:
+        train(tmp_path, rep, operation_id="op_c")
+    assert version_dirs(tmp_path / "models") == []
+    partial = partial_result(info.value)
+    assert partial is not None
+    assert set(partial) == set(SECTIONS)
+    assert partial["session_info"]["cancellation_reason"] == "Operation cancelled by test"
+    assert partial["artifacts"]["model_path"] is None
+    assert partial["data_summary"]["total_samples"] > 0
+    if "cancel_after_batches" in where:
+        assert len(rep.batches) == 3
+        assert partial["training_metrics"]["epochs_completed"] == 0
+    else:
+        assert partial["training_metrics"]["epochs_completed"] == 2
+
+
+def test_seeded_runs_repeat_and_resume_matches(tmp_path: Path) -> None:
+    checkpoints: dict[int, bytes] = {}
+
+    def keep(epoch: int, state: bytes) -> None:
+        checkpoints[epoch] = state
+
+    request: dict[str, Any] = {"epochs": 3, "seed": 3}
+    first = run_training(TrainingRequestSpec("eurusd_rsi_mlp", str(STRATEGIES), **request), Reporter(),
+                         models_dir=tmp_path / "a", data_dir=DATA, checkpoint_fn=keep)  # fmt: skip
+    again, _ = train(tmp_path / "b", **request)
+    resumed, rep = train(tmp_path / "c", resume_checkpoint=checkpoints[2], **request)
+    assert sorted(checkpoints) == [1, 2, 3]
+    assert [m["epoch"] for m in rep.epochs] == [3]
+    for other in (again, resumed):
+        assert (
+            other["test_metrics"]["confusion_matrix"] == first["test_metrics"]["confusion_matrix"]
+        )
+        assert other["test_metrics"]["test_loss"] == first["test_metrics"]["test_loss"]
+        assert (
+            other["training_metrics"]["final_val_loss"]
+            == first["training_metrics"]["final_val_loss"]
+        )
+
+
+def test_multi_symbol_strategy_uses_the_embedding(tmp_path: Path) -> None:
+    summary, _ = train(tmp_path, strategy_name="multi_symbol_daily", epochs=2, seed=1)
+    assert summary["model_info"]["architecture"].startswith("multi_symbol_mlp_2symbols")
+    assert summary["model_info"]["symbol_embedding_dim"] == 4
+    assert set(summary["validation_metrics"]["per_symbol"]) == {"EURUSD", "GOOG"}
+    assert Path(summary["artifacts"]["model_path"]).name == "EURUSD-GOOG_1d_v1"
+
+
+def test_request_spec_from_mapping_ignores_unknown_keys() -> None:
+    spec = TrainingRequestSpec.from_mapping(
+        {"strategy_name": "x", "epochs": 3, "use_host_service": True}
+    )
+    assert spec.strategy_name == "x"
+    assert spec.epochs == 3
+    assert spec.training_mode == "local"

@@ -1,0 +1,229 @@
+"""The indicator formulas: vectorised pandas/numpy, one function per indicator.
+
+Each takes an OHLCV frame with lower-case columns plus its parameters, and returns its outputs
+by name, primary output first (the registry and the ktrdr names live in `indicators.py`).
+Warm-up bars are NaN, never zero. Recursive smoothers (RSI, ATR, ADX) use Wilder's method
+seeded with a simple mean, as TA-Lib does, so values match the usual references.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+Outputs = dict[str, pd.Series]
+
+
+def _src(df: pd.DataFrame, source: str) -> pd.Series:
+    s = source.lower()
+    h, lo, c = df["high"], df["low"], df["close"]
+    derived = {"hl2": lambda: (h + lo) / 2, "hlc3": lambda: (h + lo + c) / 3,
+               "ohlc4": lambda: (df["open"] + h + lo + c) / 4}
+    return derived[s]() if s in derived else df[s]
+
+
+def _wilder(x: pd.Series, period: int) -> pd.Series:
+    """Wilder smoothing seeded with the mean of the first `period` values (as TA-Lib does)."""
+    out = pd.Series(np.nan, index=x.index)
+    pos = np.flatnonzero(x.notna().to_numpy())
+    if len(pos) < period:
+        return out
+    start = int(pos[period - 1])
+    tail = x.iloc[start:].copy()
+    tail.iloc[0] = x.iloc[pos[:period]].mean()
+    out.iloc[start:] = tail.ewm(alpha=1.0 / period, adjust=False).mean().to_numpy()
+    return out
+
+
+def _ratio(num: pd.Series, den: pd.Series, scale: float = 1.0, flat: float = np.nan) -> pd.Series:
+    """num/den, with `flat` where den is 0 (a flat range) instead of inf."""
+    den_ok = den.where(den != 0)
+    return (scale * num / den_ok).where(den != 0, flat).where(den.notna() & num.notna())
+
+
+def _true_range(df: pd.DataFrame) -> pd.Series:
+    prev = df["close"].shift(1)
+    return pd.concat([df["high"] - df["low"], (df["high"] - prev).abs(),
+                    (df["low"] - prev).abs()], axis=1).max(axis=1)
+
+
+def _roll(s: pd.Series, n: int) -> Any:
+    return s.rolling(n, min_periods=n)
+
+
+def rsi(df: pd.DataFrame, period: int, source: str) -> Outputs:
+    delta = _src(df, source).diff()
+    gain, loss = _wilder(delta.clip(lower=0), period), _wilder(-delta.clip(upper=0), period)
+    rsi = 100 - 100 / (1 + gain / loss.where(loss != 0))
+    rsi = rsi.where(loss != 0, np.where(gain > 0, 100.0, 50.0)).where(gain.notna())
+    return {"rsi": rsi}
+
+
+def sma(df: pd.DataFrame, period: int, source: str) -> Outputs:
+    return {"sma": _roll(_src(df, source), period).mean()}
+
+
+def ema(df: pd.DataFrame, period: int, source: str, adjust: bool) -> Outputs:
+    return {"ema": _src(df, source).ewm(span=period, adjust=adjust, min_periods=period).mean()}
+
+
+def macd(df: pd.DataFrame, fast_period: int, slow_period: int, signal_period: int,
+          source: str) -> Outputs:
+    s = _src(df, source)
+    line = (s.ewm(span=fast_period, adjust=False).mean()
+            - s.ewm(span=slow_period, adjust=False).mean())
+    line = line.where(s.notna().cumsum() >= slow_period)
+    signal = line.ewm(span=signal_period, adjust=False, min_periods=signal_period).mean()
+    return {"line": line, "signal": signal, "histogram": line - signal}
+
+
+def bbands(df: pd.DataFrame, period: int, multiplier: float, source: str) -> Outputs:
+    s = _src(df, source)
+    mid, std = _roll(s, period).mean(), _roll(s, period).std(ddof=0)
+    upper, lower = mid + multiplier * std, mid - multiplier * std
+    return {"upper": upper, "middle": mid, "lower": lower,
+            "width": _ratio(upper - lower, mid), "percent_b": _ratio(s - lower, upper - lower,
+                                                                     flat=0.5)}
+
+
+def bb_width(df: pd.DataFrame, period: int, multiplier: float, source: str) -> Outputs:
+    return {"width": bbands(df, period, multiplier, source)["width"]}
+
+
+def atr(df: pd.DataFrame, period: int) -> Outputs:
+    return {"atr": _wilder(_true_range(df), period)}
+
+
+def stochastic(df: pd.DataFrame, k_period: int, d_period: int, smooth_k: int) -> Outputs:
+    lo, hi = _roll(df["low"], k_period).min(), _roll(df["high"], k_period).max()
+    k = _roll(_ratio(df["close"] - lo, hi - lo, 100.0, flat=50.0), smooth_k).mean()
+    return {"k": k, "d": _roll(k, d_period).mean()}
+
+
+def williams_r(df: pd.DataFrame, period: int) -> Outputs:
+    lo, hi = _roll(df["low"], period).min(), _roll(df["high"], period).max()
+    return {"williams_r": _ratio(hi - df["close"], hi - lo, -100.0, flat=-50.0)}
+
+
+def roc(df: pd.DataFrame, period: int, source: str) -> Outputs:
+    s = _src(df, source)
+    return {"roc": _ratio(s - s.shift(period), s.shift(period), 100.0)}
+
+
+def momentum(df: pd.DataFrame, period: int, source: str) -> Outputs:
+    s = _src(df, source)
+    return {"momentum": s - s.shift(period)}
+
+
+def cci(df: pd.DataFrame, period: int) -> Outputs:
+    tp = (df["high"] + df["low"] + df["close"]) / 3
+    mad = np.full(len(tp), np.nan)
+    if len(tp) >= period:
+        win = sliding_window_view(tp.to_numpy(dtype=float), period)
+        mad[period - 1:] = np.abs(win - win.mean(axis=1, keepdims=True)).mean(axis=1)
+    dev = pd.Series(mad, index=tp.index)
+    return {"cci": _ratio(tp - _roll(tp, period).mean(), 0.015 * dev, flat=0.0)}
+
+
+def obv(df: pd.DataFrame) -> Outputs:
+    direction = np.sign(df["close"].diff().fillna(0.0))
+    return {"obv": (direction * df["volume"]).cumsum()}
+
+
+def adx(df: pd.DataFrame, period: int) -> Outputs:
+    up, down = df["high"].diff(), -df["low"].diff()
+    plus_dm = up.where((up > down) & (up > 0), 0.0).where(up.notna())
+    minus_dm = down.where((down > up) & (down > 0), 0.0).where(down.notna())
+    atr = _wilder(_true_range(df).where(up.notna()), period)
+    plus_di = _ratio(_wilder(plus_dm, period), atr, 100.0, flat=0.0)
+    minus_di = _ratio(_wilder(minus_dm, period), atr, 100.0, flat=0.0)
+    dx = _ratio((plus_di - minus_di).abs(), plus_di + minus_di, 100.0, flat=0.0)
+    return {"adx": _wilder(dx, period), "plus_di": plus_di, "minus_di": minus_di}
+
+
+def mfi(df: pd.DataFrame, period: int) -> Outputs:
+    tp = (df["high"] + df["low"] + df["close"]) / 3
+    flow, change = tp * df["volume"], tp.diff()
+    pos = _roll(flow.where(change > 0, 0.0).where(change.notna()), period).sum()
+    neg = _roll(flow.where(change < 0, 0.0).where(change.notna()), period).sum()
+    mfi = (100 - 100 / (1 + pos / neg.where(neg != 0))).where(neg != 0, 100.0)
+    return {"mfi": mfi.where(pos.notna())}
+
+
+def vwap(df: pd.DataFrame, period: int) -> Outputs:
+    tp = (df["high"] + df["low"] + df["close"]) / 3
+    return {"vwap": _ratio(_roll(tp * df["volume"], period).sum(),
+                           _roll(df["volume"], period).sum(), flat=np.nan)}
+
+
+def aroon(df: pd.DataFrame, period: int) -> Outputs:
+    n = len(df)
+    up, down = np.full(n, np.nan), np.full(n, np.nan)
+    if n > period:  # window of period+1 bars; position `period` is the current bar
+        hi = sliding_window_view(df["high"].to_numpy(dtype=float), period + 1)
+        lo = sliding_window_view(df["low"].to_numpy(dtype=float), period + 1)
+        # last occurrence of the extreme: argmax on the reversed window
+        up[period:] = 100.0 * (period - np.argmax(hi[:, ::-1], axis=1)) / period
+        down[period:] = 100.0 * (period - np.argmin(lo[:, ::-1], axis=1)) / period
+    u, d = pd.Series(up, index=df.index), pd.Series(down, index=df.index)
+    return {"up": u, "down": d, "oscillator": u - d}
+
+
+def donchian(df: pd.DataFrame, period: int) -> Outputs:
+    upper, lower = _roll(df["high"], period).max(), _roll(df["low"], period).min()
+    return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
+
+
+def keltner(df: pd.DataFrame, period: int, atr_period: int, multiplier: float) -> Outputs:
+    mid = df["close"].ewm(span=period, adjust=False, min_periods=period).mean()
+    atr = _wilder(_true_range(df), atr_period)
+    return {"middle": mid, "upper": mid + multiplier * atr, "lower": mid - multiplier * atr}
+
+
+def _clv_volume(df: pd.DataFrame) -> pd.Series:
+    h, lo, c = df["high"], df["low"], df["close"]
+    return _ratio((c - lo) - (h - c), h - lo, flat=0.0) * df["volume"]
+
+
+def ad_line(df: pd.DataFrame) -> Outputs:
+    return {"ad_line": _clv_volume(df).cumsum()}
+
+
+def cmf(df: pd.DataFrame, period: int) -> Outputs:
+    return {"cmf": _ratio(_roll(_clv_volume(df), period).sum(),
+                          _roll(df["volume"], period).sum(), flat=0.0)}
+
+
+def volume_ratio(df: pd.DataFrame, period: int) -> Outputs:
+    return {"volume_ratio": _ratio(df["volume"], _roll(df["volume"], period).mean(), flat=1.0)}
+
+
+def distance_from_ma(df: pd.DataFrame, period: int, ma_type: str, source: str) -> Outputs:
+    s = _src(df, source)
+    ma = (_roll(s, period).mean() if ma_type.lower() == "sma"
+          else s.ewm(span=period, adjust=False, min_periods=period).mean())
+    return {"distance": _ratio(s - ma, ma)}
+
+
+def rvi(df: pd.DataFrame, period: int) -> Outputs:
+    def swma(x: pd.Series) -> pd.Series:  # symmetric 1-2-2-1 weighting over 4 bars
+        return (x + 2 * x.shift(1) + 2 * x.shift(2) + x.shift(3)) / 6
+
+    rvi = _ratio(_roll(swma(df["close"] - df["open"]), period).sum(),
+                 _roll(swma(df["high"] - df["low"]), period).sum(), flat=0.0)
+    return {"rvi": rvi, "signal": swma(rvi)}
+
+
+def ichimoku(df: pd.DataFrame, tenkan_period: int, kijun_period: int, senkou_b_period: int,
+              displacement: int) -> Outputs:
+    # No chikou span: it is the close shifted *back*, i.e. tomorrow's data in today's row.
+    def mid(n: int) -> pd.Series:
+        return (_roll(df["high"], n).max() + _roll(df["low"], n).min()) / 2
+
+    tenkan, kijun = mid(tenkan_period), mid(kijun_period)
+    return {"tenkan": tenkan, "kijun": kijun,
+            "senkou_a": ((tenkan + kijun) / 2).shift(displacement),
+            "senkou_b": mid(senkou_b_period).shift(displacement)}

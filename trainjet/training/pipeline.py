@@ -1,0 +1,298 @@
+"""One training, end to end: strategy -> dataset -> model -> loop -> evaluation -> storage.
+
+Runs in a worker thread and talks to the outside only through the `TrainingReporter`. Phases
+after the dataset: `training`, `evaluating`, `saving` (each `on_phase` also checks for a
+cancel). A cancelled run never creates a model version; it raises `TrainingCancelled` whose
+`partial` is a result summary of the same shape as a completed one, with
+`session_info.cancellation_reason` set.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainjet.core.cancellation import CancellationError
+from trainjet.training.analytics import AnalyticsSettings, write_analytics
+from trainjet.training.dataset import prepare_dataset
+from trainjet.training.devices import gpu_snapshot, peak_memory_mb, reset_peak_memory, select_device
+from trainjet.training.model import build_model, model_info
+from trainjet.training.predict import (
+    SplitTensors,
+    loss_and_accuracy,
+    per_symbol_metrics,
+    permutation_importance,
+)
+from trainjet.training.protocol import PreparedDataset, TrainingReporter
+from trainjet.training.reproducibility import run_record, seed_everything, strategy_dict
+from trainjet.training.results import (
+    CLASS_NAMES,
+    ResultAggregator,
+    TrainingCancelled,
+    TrainOutcome,
+    classification_metrics,
+    evaluation_section,
+    training_section,
+)
+from trainjet.training.storage import ModelStorage
+from trainjet.training.strategy import StrategyConfig, load_strategy, parse_strategy
+from trainjet.training.trainer import CheckpointFn, train_model
+
+
+@dataclass(frozen=True)
+class TrainingRequestSpec:
+    """What a runner needs to run one training (built from the operation's inputs)."""
+
+    strategy_name: str
+    strategies_dir: str = "strategies"
+    # The YAML text recorded when the operation was created. When present it is what runs,
+    # so a retry reproduces the original run even if the file changed since.
+    strategy_yaml: str | None = field(default=None, repr=False)
+    symbols: list[str] | None = None  # None: the strategy's own
+    timeframes: list[str] | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    epochs: int | None = None  # overrides model.training.epochs
+    seed: int | None = None  # None: the strategy's seed, else a fresh one (recorded)
+    detailed_analytics: bool = False
+    operation_id: str | None = None
+    training_mode: str = "local"
+    session_id: str | None = None
+    resume_checkpoint: bytes | None = field(default=None, repr=False)
+    device: str | None = None  # None: auto (CUDA, MPS, CPU) or $TRAINJET_DEVICE
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> TrainingRequestSpec:
+        """From a dict such as an operation's `inputs`; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _data_summary(dataset: PreparedDataset, spec: TrainingRequestSpec) -> dict[str, Any]:
+    splits = (dataset.train, dataset.val, dataset.test)
+    sym = np.concatenate([s.symbol_idx for s in splits])
+    labels = np.bincount(dataset.train.y.astype(np.int64), minlength=len(CLASS_NAMES))
+    computed = {
+        "symbols": list(dataset.symbols),
+        "timeframes": list(dataset.timeframes),
+        "start_date": spec.start_date,
+        "end_date": spec.end_date,
+        "total_samples": int(sum(len(s.y) for s in splits)),
+        "train_samples": len(dataset.train.y),
+        "val_samples": len(dataset.val.y),
+        "test_samples": len(dataset.test.y),
+        "feature_count": len(dataset.feature_names),
+        "symbol_distribution": {
+            name: int((sym == i).sum()) for i, name in enumerate(dataset.symbols)
+        },
+        "train_label_distribution": dict(zip(CLASS_NAMES, labels.tolist(), strict=False)),
+    }
+    return {**computed, **dataset.data_summary}  # the dataset's own figures win
+
+
+def _resource_usage(device: Any, cpu0: float) -> dict[str, Any]:
+    snap = gpu_snapshot(device, max_age_s=0.0)
+    return {
+        "device": snap["device"],
+        "device_type": snap["device_type"],
+        "gpu_used": snap["gpu_used"],
+        "gpu_name": snap["name"] if snap["gpu_used"] else None,
+        "gpu_memory_total_mb": snap["memory_total_mb"],
+        "gpu_utilization_percent": snap["utilization_percent"],
+        "peak_memory_mb": peak_memory_mb(device),
+        "cpu_time_s": round(time.process_time() - cpu0, 3),  # whole process, all threads
+    }
+
+
+def run_training(
+    request: TrainingRequestSpec,
+    reporter: TrainingReporter,
+    *,
+    models_dir: str | Path,
+    data_dir: str | Path,
+    checkpoint_fn: CheckpointFn | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and save one model; return the result summary."""
+    cpu0 = time.process_time()
+    started = datetime.now(UTC)
+    strategy = (
+        parse_strategy(request.strategy_yaml, name=request.strategy_name)
+        if request.strategy_yaml
+        else load_strategy(request.strategy_name, request.strategies_dir)
+    )
+    symbols = list(request.symbols or strategy.symbols)
+    timeframes = list(request.timeframes or strategy.timeframes)
+    seed = request.seed if request.seed is not None else strategy.seed
+    if seed is None:
+        seed = secrets.randbelow(2**31)  # still recorded, so the run can be repeated
+    agg = ResultAggregator(
+        strategy_name=strategy.name,
+        symbols=symbols,
+        timeframes=timeframes,
+        operation_id=request.operation_id,
+        session_id=request.session_id,
+        training_mode=request.training_mode,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        seed=int(seed),
+        started_at=started,
+    )
+    parts: dict[str, Any] = {}  # summary sections known so far (for a partial result)
+    done: dict[str, TrainOutcome] = {}
+    try:
+        dataset = prepare_dataset(
+            strategy,
+            data_dir=data_dir,
+            symbols=symbols,
+            timeframes=timeframes,
+            start_date=request.start_date,
+            end_date=request.end_date,
+            reporter=reporter,
+        )
+        # the dataset's order is canonical (timeframes by frequency): it names the model dir
+        agg.symbols, agg.timeframes = list(dataset.symbols), list(dataset.timeframes)
+        parts["data_summary"] = _data_summary(dataset, request)
+        return _train_evaluate_save(
+            request, reporter, strategy, dataset, agg, parts, done, models_dir, checkpoint_fn, cpu0
+        )
+    except CancellationError as exc:
+        # a cancel inside the loop carries its outcome; one at a later phase finds it in `done`
+        outcome = exc.outcome if isinstance(exc, TrainingCancelled) else done.get("outcome")
+        partial = agg.summary(outcome, cancellation_reason=exc.reason, **parts)
+        raise TrainingCancelled(
+            exc.reason, exc.operation_id, partial=partial, outcome=outcome
+        ) from exc
+
+
+def _train_evaluate_save(
+    request: TrainingRequestSpec,
+    reporter: TrainingReporter,
+    strategy: StrategyConfig,
+    dataset: PreparedDataset,
+    agg: ResultAggregator,
+    parts: dict[str, Any],
+    done: dict[str, TrainOutcome],
+    models_dir: str | Path,
+    checkpoint_fn: CheckpointFn | None,
+    cpu0: float,
+) -> dict[str, Any]:
+    seed = int(agg.seed or 0)
+    model_cfg: dict[str, Any] = dict(strategy.model)
+    training_cfg: dict[str, Any] = dict(model_cfg.get("training") or {})
+    if request.epochs is not None:
+        training_cfg["epochs"] = request.epochs
+    device = select_device(request.device)
+    record = run_record(strategy, dataset, seed)
+    seed_everything(seed)  # before the model is built: its initial weights depend on it
+    model = build_model(model_cfg, len(dataset.feature_names), len(dataset.symbols))
+    parts["model_info"] = model_info(model)
+    reporter.on_phase(
+        "training",
+        f"Training {parts['model_info']['architecture']} on {device}",
+        device=str(device),
+        parameters_count=parts["model_info"]["parameters_count"],
+        run_record=record,
+    )
+    reset_peak_memory(device)
+    outcome: TrainOutcome = train_model(
+        model,
+        dataset,
+        training_cfg,
+        reporter,
+        device=device,
+        seed=seed,
+        initial_state=request.resume_checkpoint,
+        checkpoint_fn=checkpoint_fn,
+    )
+    done["outcome"] = outcome
+    parts["resource_usage"] = _resource_usage(device, cpu0)
+
+    reporter.on_phase("evaluating", "Evaluating the best model on the test set")
+    test, val = SplitTensors.of(dataset.test), SplitTensors.of(dataset.val)
+    test_metrics: dict[str, Any] | None = None
+    test_loss: float | None = None
+    if len(test):
+        test_loss, _, pred = loss_and_accuracy(model, test)
+        test_metrics = classification_metrics(test.y.numpy(), pred.numpy())
+    per_symbol: dict[str, Any] = {}
+    if len(val):
+        val_pred = loss_and_accuracy(model, val)[2].numpy()
+        per_symbol = per_symbol_metrics(
+            val.y.numpy(), val_pred, val.symbol_idx.numpy(), dataset.symbols
+        )
+    importance = permutation_importance(model, val, dataset.feature_names, seed=seed)
+
+    reporter.on_phase("saving", "Saving the model")
+    analytics = AnalyticsSettings.resolve(
+        strategy.analytics,
+        training_cfg.get("analytics"),
+        detailed_analytics=request.detailed_analytics,
+    )
+    analytics_files: list[str] = []
+    final = {"stop_reason": outcome.stop_reason, "best_epoch_restored": outcome.restored_best}
+
+    def extras(model_dir: Path) -> None:  # runs inside the not-yet-published version dir
+        analytics_files.extend(
+            write_analytics(
+                model_dir, outcome.history, settings=analytics, run_info=record, final=final
+            )
+        )
+
+    saved = ModelStorage(models_dir).save_model(
+        model,
+        strategy=strategy.name,
+        symbols=agg.symbols,
+        timeframes=agg.timeframes,
+        strategy_config={**strategy_dict(strategy), "resolved_training": training_cfg},
+        metrics={
+            "training_metrics": training_section(outcome),
+            "test_metrics": evaluation_section(test_metrics, test_loss),
+            "per_symbol_metrics": per_symbol,
+            "feature_importance": importance,
+            "history": outcome.history,
+        },
+        features={
+            "feature_names": list(dataset.feature_names),
+            "feature_count": len(dataset.feature_names),
+            "timeframes": agg.timeframes,
+            "scaling_info": {
+                "requires_scaling": False,
+                "reason": "fuzzy_values_already_normalized",
+            },
+        },
+        metadata={
+            "operation_id": request.operation_id,
+            "session_id": request.session_id,
+            "training_mode": request.training_mode,
+            "seed": seed,
+            "data_hashes": dict(dataset.data_hashes),
+            "run_record": record,
+            "description": "",
+        },
+        extras=extras if analytics.enabled else None,
+    )
+    return agg.summary(
+        outcome,
+        test_metrics=test_metrics,
+        test_loss=test_loss,
+        per_symbol_metrics=per_symbol,
+        feature_importance=importance,
+        artifacts={
+            "model_path": str(saved.path),
+            "model_id": saved.model_id,
+            "model_version": saved.version,
+            "files": saved.files,
+            "model_size_bytes": (saved.path / "model.pt").stat().st_size,
+            "analytics_dir": str(saved.path / "analytics") if analytics_files else None,
+            "analytics_files": analytics_files,
+        },
+        completed_at=datetime.now(UTC),
+        **parts,
+    )

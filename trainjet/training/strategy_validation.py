@@ -1,0 +1,337 @@
+"""Normalise a parsed strategy mapping and collect every problem on the way (§1.1-1.11).
+
+One pass both validates and normalises, so what `validate_strategy` accepts is exactly what
+`load_strategy` builds. Problems are collected, not raised, so a user sees all of them at once.
+Messages quote ktrdr's (§1.11) where ktrdr has one. Deliberate differences from ktrdr:
+`list:` is an alias of `symbols:`/`timeframes:` (§8.18), flat indicator parameters are used,
+unknown parameters/activations/optimizers are errors instead of silent fallbacks, and a
+`data_split` written with S2's `test_size`/`validation_size` is converted with a warning (§8.20).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainjet.training.data import SYMBOL_RE, TIMEFRAME_RE
+from trainjet.training.features import fuzzy_targets, order_timeframes
+from trainjet.training.fuzzy import FuzzyParse, parse_fuzzy_sets
+from trainjet.training.indicators import (
+    IndicatorSpec,
+    available_indicators,
+    check_params,
+    resolve_indicator,
+    unsupported_reason,
+)
+from trainjet.training.strategy_defaults import (
+    DEFAULT_DECISIONS,
+    DEFAULT_MODEL,
+    KNOWN_TOP_LEVEL,
+    merge,
+    normalise_model,
+    normalise_training,
+)
+
+_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_INDICATOR_META = ("name", "type", "feature_id", "params")
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    severity: str  # "error" | "warning"
+    category: str  # "structure" | "data" | "indicators" | "fuzzy_sets" | "model" | "training"
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    is_valid: bool
+    errors: list[str]
+    warnings: list[str]
+    suggestions: list[str]
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    def message(self, strategy_name: str) -> str:
+        """The validate endpoint's sentence (§1.11a)."""
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        if n_err:
+            extra = f" and {n_warn} warning(s)" if n_warn else ""
+            return f"Strategy '{strategy_name}' has {n_err} error(s){extra}"
+        if n_warn:
+            return f"Strategy '{strategy_name}' is valid with {n_warn} warning(s)"
+        return f"Strategy '{strategy_name}' is valid"
+
+    def error_lines(self) -> list[str]:
+        """`"<category>: <message>"` per error, as ktrdr's training start joins them."""
+        return [f"{i.category}: {i.message}" for i in self.issues if i.severity == "error"]
+
+
+@dataclass
+class Normalized:
+    """Best-effort normal form; only trustworthy when the result has no errors."""
+
+    name: str = ""
+    version: str = "1.0"
+    description: str = ""
+    format: str = "v1"
+    scope: str | None = None
+    symbols: list[str] = field(default_factory=list)
+    timeframes: list[str] = field(default_factory=list)
+    history_required: int = 200
+    start_date: str | None = None
+    end_date: str | None = None
+    indicators: list[IndicatorSpec] = field(default_factory=list)
+    fuzzy: FuzzyParse = field(default_factory=FuzzyParse)
+    model: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    data_split: dict[str, float] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+    analytics: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+
+class Issues:
+    def __init__(self) -> None:
+        self.issues: list[ValidationIssue] = []
+        self.suggestions: list[str] = []
+
+    def error(self, category: str, message: str, **details: Any) -> None:
+        self.issues.append(ValidationIssue("error", category, message, details))
+
+    def warn(self, category: str, message: str, **details: Any) -> None:
+        self.issues.append(ValidationIssue("warning", category, message, details))
+
+    def result(self) -> ValidationResult:
+        errors = [i.message for i in self.issues if i.severity == "error"]
+        warnings = [i.message for i in self.issues if i.severity == "warning"]
+        return ValidationResult(not errors, errors, warnings, list(self.suggestions),
+                                list(self.issues))
+
+
+def is_v2(raw: Mapping[str, Any]) -> bool:
+    """ktrdr's detection rule (§1.1)."""
+    if any(k in raw for k in ("scope", "training_data", "deployment")):
+        return True
+    td = raw.get("training_data")
+    return isinstance(td, Mapping) and isinstance(td.get("symbols"), Mapping) \
+        and "mode" in td["symbols"]
+
+
+def normalise(raw: Mapping[str, Any], fallback_name: str | None = None
+              ) -> tuple[Normalized, ValidationResult]:
+    issues, out = Issues(), Normalized()
+    out.format = "v2" if is_v2(raw) else "v1"
+    _identity(raw, fallback_name, out, issues)
+    _symbols_timeframes(raw, out, issues)
+    _indicators(raw, out, issues)
+    model = raw.get("model", {})
+    if not isinstance(model, Mapping):
+        issues.error("model", "Section 'model' must be of type dict")
+        model = {}
+    out.model, out.analytics, model_seed = normalise_model(merge(DEFAULT_MODEL, model), issues)
+    seed = raw.get("seed", model_seed)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        issues.error("structure", f"seed must be a non-negative integer, got {seed!r}")
+    out.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    out.labels, out.data_split = normalise_training(raw.get("training", {}), issues)
+    decisions = raw.get("decisions", {})
+    out.decisions = merge(DEFAULT_DECISIONS, decisions if isinstance(decisions, Mapping) else {})
+    for key in raw:
+        close = difflib.get_close_matches(str(key), KNOWN_TOP_LEVEL, n=1, cutoff=0.8)
+        if str(key) not in KNOWN_TOP_LEVEL and close:
+            issues.suggestions.append(f"Top-level key '{key}' is ignored; did you mean "
+                                      f"'{close[0]}'?")
+    return out, issues.result()
+
+
+def _identity(raw: Mapping[str, Any], fallback: str | None, out: Normalized,
+              issues: Issues) -> None:
+    name = raw.get("name")
+    if name is None:
+        if fallback is None:
+            issues.error("structure", "Missing required section: 'name'")
+        else:
+            issues.warn("structure", f"Missing 'name': using the file name '{fallback}'")
+    elif not isinstance(name, str) or not name.strip():
+        issues.error("structure", "Section 'name' must be of type str")
+    elif fallback is not None and name != fallback:
+        issues.warn("structure", f"name '{name}' differs from the file name '{fallback}'; "
+                    "the API and CLI refer to the strategy by its file name")
+    out.name = name if isinstance(name, str) and name.strip() else (fallback or "")
+    version = raw.get("version")
+    if version is None and out.format == "v2":
+        issues.warn("structure", "v2 strategy without 'version': using '1.0'")
+    out.version = str(version) if version is not None else "1.0"
+    out.description = str(raw.get("description") or "")
+    scope = raw.get("scope")
+    if scope is not None and scope not in ("universal", "symbol_group", "symbol_specific"):
+        issues.error("structure", f"scope must be universal, symbol_group or symbol_specific, "
+                     f"got {scope!r}")
+    out.scope = str(scope) if scope is not None else None
+    for section in ("indicators", "fuzzy_sets"):
+        if section not in raw:
+            issues.error("structure", f"Missing required section: '{section}'")
+
+
+def _pick_list(entry: Mapping[str, Any], plural: str, single: str, where: str,
+               issues: Issues) -> list[Any] | None:
+    """The list under `plural` or its alias `list` (ktrdr's shipped files use `list:`)."""
+    a, b = entry.get(plural), entry.get("list")
+    if a is not None and b is not None and a != b:
+        issues.error("data", f"{where}: both '{plural}' and 'list' given with different values")
+    values = a if a is not None else b
+    if values is None and entry.get(single) is not None:
+        values = [entry[single]]
+    if values is None:
+        return None
+    return values if isinstance(values, list) else [values]
+
+
+def _parse_axis(entry: Any, plural: str, single: str, multi_mode: str, where: str,
+                issues: Issues) -> list[str]:
+    if entry is None:
+        return []
+    if not isinstance(entry, Mapping):
+        values: list[Any] | None = entry if isinstance(entry, list) else [entry]
+    else:
+        mode = entry.get("mode")
+        if mode not in (None, "single", multi_mode):
+            issues.error("data", f"{where}.mode must be 'single' or '{multi_mode}', got {mode!r}")
+        values = _pick_list(entry, plural, single, where, issues)
+        if values is None and "selection_criteria" in entry:
+            issues.warn("data", f"{where}: selection_criteria cannot be resolved to a list; "
+                        "pass symbols with the training request")
+            return []
+        if values is None:
+            need = f"'{single}'" if mode == "single" else f"'{plural}' (or 'list')"
+            issues.error("data", f"{where}: mode {mode or multi_mode!r} needs {need}")
+            return []
+        if mode == "single" and len(values) != 1:
+            issues.error("data", f"{where}: mode 'single' needs exactly one {single}")
+        if mode == multi_mode and plural == "timeframes" and len(values) < 2:
+            issues.error("data", f"{where}: mode 'multi_timeframe' needs at least 2 timeframes")
+    pattern = SYMBOL_RE if plural == "symbols" else TIMEFRAME_RE
+    result = [str(v) for v in values or []]
+    for bad in (v for v in result if not pattern.match(v)):
+        issues.error("data", f"{where}: invalid {single} {bad!r}")
+    if len(set(result)) != len(result):
+        issues.error("data", f"{where}: duplicate {plural} in {result}")
+    return result
+
+
+def _symbols_timeframes(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None:
+    section = "training_data" if out.format == "v2" else "data"
+    td = raw.get(section)
+    if td is None and out.format == "v2":
+        issues.error("structure", "Missing required section: 'training_data'")
+    td = td if isinstance(td, Mapping) else {}
+    out.symbols = _parse_axis(td.get("symbols"), "symbols", "symbol", "multi_symbol",
+                              f"{section}.symbols", issues)
+    tfs = td.get("timeframes")
+    tf_list = _parse_axis(tfs, "timeframes", "timeframe", "multi_timeframe",
+                          f"{section}.timeframes", issues)
+    if out.format == "v1":  # §1.10 legacy defaults
+        out.symbols = out.symbols if "symbols" in td else ["AAPL"]
+        tf_list = tf_list if "timeframes" in td else ["1h"]
+    if all(TIMEFRAME_RE.match(t) for t in tf_list):
+        out.timeframes = order_timeframes(tf_list)
+    base = tfs.get("base_timeframe") if isinstance(tfs, Mapping) else None
+    if base is not None and base not in tf_list:
+        issues.error("data", f"base_timeframe {base!r} is not in the timeframes {tf_list}")
+    elif base is not None and out.timeframes and base != out.timeframes[0]:
+        issues.warn("data", f"base_timeframe {base!r} ignored: features are aligned on the "
+                    f"finest timeframe {out.timeframes[0]!r}")
+    history = td.get("history_required", 200)
+    if not isinstance(history, int) or isinstance(history, bool) or history < 50:
+        issues.error("data", "History required must be at least 50 bars")
+    else:
+        out.history_required = history
+    out.start_date = str(td["start_date"]) if td.get("start_date") else None
+    out.end_date = str(td["end_date"]) if td.get("end_date") else None
+
+
+def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None:
+    items = raw.get("indicators", [])
+    if not isinstance(items, list):
+        issues.error("indicators", "'indicators' section must be a list")
+        items = []
+    missing: list[str] = []
+    placeholder_ids: list[str] = []  # unresolved ids: keep their fuzzy sets from piling on
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            issues.error("indicators", f"Indicator at index {i} must be a dictionary")
+            continue
+        if not item.get("name"):
+            issues.error("indicators", f"Indicator at index {i} missing 'name' field")
+            continue
+        name = str(item["name"])
+        ind_id = str(item.get("feature_id") or name)
+        type_name = str(item.get("type") or name)
+        if not _ID_RE.match(ind_id):
+            issues.error("indicators", f"Indicator id '{ind_id}' may only contain letters, "
+                         "digits and '_' (and must start with a letter)")
+        if ind_id in seen:
+            issues.error("indicators", f"Duplicate indicator id '{ind_id}' (indices "
+                         f"{seen[ind_id]} and {i}); give one a 'feature_id'")
+        seen[ind_id] = i
+        resolved = resolve_indicator(type_name)
+        if resolved is None:
+            placeholder_ids.append(ind_id)
+            reason = unsupported_reason(type_name)
+            if reason:
+                issues.error("indicators", f"Indicator '{name}': {reason}")
+            else:
+                missing.append(name)
+            continue
+        definition, overrides = resolved
+        nested = item.get("params") or {}
+        flat = {k: v for k, v in item.items() if k not in _INDICATOR_META}
+        if not isinstance(nested, Mapping):
+            issues.error("indicators", f"Indicator '{name}': 'params' must be a mapping")
+            nested = {}
+        for key in set(flat) & set(nested):
+            if flat[key] != nested[key]:
+                issues.error("indicators", f"Indicator '{name}': '{key}' given twice with "
+                             "different values (flat and under 'params')")
+        params = {**overrides, **nested, **flat}
+        for problem in check_params(definition, params):
+            issues.error("indicators", f"Indicator '{name}' ({definition.name}): {problem}")
+        out.indicators.append(IndicatorSpec(ind_id, definition.name,
+                                            {**definition.defaults, **params}))
+    if missing:
+        available = available_indicators()
+        issues.error("indicators", f"Missing indicators: {', '.join(missing)} referenced by the "
+                     f"strategy. Available indicators are: {', '.join(available)}",
+                     missing_indicators=missing, available_indicators=available,
+                     strategy_indicators=[str(i.get("name")) for i in items
+                                          if isinstance(i, Mapping)])
+        for name in missing:
+            close = difflib.get_close_matches(name.lower(), [a.lower() for a in available], n=1)
+            if close:
+                issues.suggestions.append(f"Indicator '{name}': did you mean '{close[0]}'?")
+    _fuzzy(raw, out, issues, placeholder_ids)
+
+
+def _fuzzy(raw: Mapping[str, Any], out: Normalized, issues: Issues,
+           placeholder_ids: list[str]) -> None:
+    targets = fuzzy_targets(out.indicators)
+    if "fuzzy_sets" not in raw:
+        return
+    out.fuzzy = parse_fuzzy_sets(raw["fuzzy_sets"], set(targets), placeholder_ids)
+    for message in out.fuzzy.errors:
+        issues.error("fuzzy_sets", message)
+    for message in out.fuzzy.warnings:
+        issues.warn("fuzzy_sets", message)
+    issues.suggestions.extend(out.fuzzy.suggestions)
+    used = {targets[t][0] for t in out.fuzzy.sets if t in targets}
+    for spec in out.indicators:
+        if spec.id not in used:
+            issues.warn("indicators", f"Indicator '{spec.id}' has no fuzzy set, so it "
+                        "contributes no features (it is not computed)")
+    if not out.fuzzy.sets and not out.fuzzy.errors and isinstance(raw["fuzzy_sets"], Mapping):
+        issues.error("fuzzy_sets", "No features: fuzzy_sets define no membership functions")

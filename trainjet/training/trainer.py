@@ -1,0 +1,393 @@
+"""The training loop (inventory §2.10-2.12), with ktrdr's known defects fixed.
+
+* Data stay on the CPU as tensors; each epoch gathers one shuffled copy (into pinned memory
+  on CUDA) and every batch is a contiguous slice copied with `non_blocking` (§8 #13: ktrdr
+  moved the whole set to the GPU, then shuffled it there, and lost to the CPU).
+* Per batch: one device sync (loss and correct count read together), one cancellation check
+  before the batch and one `on_batch` after it, so a cancel lands within one batch. The
+  loss/accuracy passed to `on_batch` are the epoch's running averages (as ktrdr sent them).
+* Early stopping honours `patience`, `monitor` and `min_delta` (§8 #23); the best weights,
+  chosen by the same monitor, are a real copy (`clone()`), so restoring them restores them.
+* Seeded: `torch.manual_seed` (dropout, init), a private `torch.Generator` for the shuffle.
+  A checkpoint carries both generators' states, so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from trainjet.core.cancellation import CancellationError
+from trainjet.errors import TrainjetError
+from trainjet.training.model import TradingMLP
+from trainjet.training.predict import SplitTensors, loss_and_accuracy
+from trainjet.training.protocol import PreparedDataset, TrainingReporter
+from trainjet.training.reproducibility import seed_everything
+from trainjet.training.results import TrainingCancelled, TrainOutcome, training_section
+
+__all__ = [
+    "LoopSettings",
+    "TrainOutcome",
+    "TrainingDivergedError",
+    "load_checkpoint",
+    "train_model",
+]
+
+CheckpointFn = Callable[[int, bytes], None]
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDivergedError(TrainjetError):
+    code = "TRAINJET-TrainingDiverged"
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """`model.training` of the strategy (§1.5), validated; unknown choices raise."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    gradient_clip: float = 0.0
+    early_stopping: bool = False
+    patience: int = 10
+    monitor: str = "val_loss"
+    min_delta: float = 1e-4
+    scheduler: Mapping[str, Any] | None = None
+    restore_best: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> LoopSettings:
+        es = cfg.get("early_stopping")
+        es = es if isinstance(es, Mapping) else {}
+        sched = cfg.get("scheduler", cfg.get("lr_scheduler"))
+        settings = cls(
+            epochs=int(cfg.get("epochs", 100)),
+            batch_size=int(cfg.get("batch_size", 32)),
+            learning_rate=float(cfg.get("learning_rate", 1e-3)),
+            optimizer=str(cfg.get("optimizer", "adam")).lower(),
+            weight_decay=float(cfg.get("weight_decay", 1e-4)),
+            momentum=float(cfg.get("momentum", 0.9)),
+            gradient_clip=float(cfg.get("gradient_clip") or 0.0),
+            # ktrdr: present means on; `enabled: false` turns a present block off
+            early_stopping=bool(es) and bool(es.get("enabled", True)),
+            patience=int(es.get("patience", 10)),
+            monitor=str(es.get("monitor", "val_loss")),
+            min_delta=float(es.get("min_delta", 1e-4)),
+            scheduler=sched
+            if isinstance(sched, Mapping) and sched.get("type") not in (None, "none")
+            else None,
+            restore_best=bool(cfg.get("restore_best", True)),
+        )
+        if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+        if settings.monitor not in ("val_loss", "val_accuracy"):
+            raise ValueError(
+                f"early_stopping.monitor must be val_loss or val_accuracy, got {settings.monitor!r}"
+            )
+        return settings
+
+
+def _optimizer(model: torch.nn.Module, s: LoopSettings) -> torch.optim.Optimizer:
+    params, lr, wd = model.parameters(), s.learning_rate, s.weight_decay
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=s.momentum, weight_decay=wd)
+    if s.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"Unknown optimizer {s.optimizer!r}; use adam, sgd or rmsprop")
+
+
+def _scheduler(opt: torch.optim.Optimizer, s: LoopSettings) -> Any:
+    if s.scheduler is None:
+        return None
+    cfg, kind = s.scheduler, str(s.scheduler["type"]).lower()
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(
+            opt, step_size=int(cfg.get("step_size", 30)), gamma=float(cfg.get("gamma", 0.1))
+        )
+    if kind == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("gamma", 0.95)))
+    if kind in ("plateau", "reduce_on_plateau"):
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt,
+            mode="min",
+            factor=float(cfg.get("factor", 0.5)),
+            patience=int(cfg.get("patience", 5)),
+        )
+    raise ValueError(f"Unknown lr scheduler {kind!r}; use step, exponential or plateau")
+
+
+def load_checkpoint(data: bytes) -> dict[str, Any]:
+    """A checkpoint written by `checkpoint_fn`; tensors only, so `weights_only` loading works."""
+    state: dict[str, Any] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError("Not a trainjet training checkpoint")
+    return state
+
+
+class _Tracker:
+    """Best-weights snapshot and early-stopping counter, both on the monitored metric.
+
+    The snapshot follows the best value itself; the patience counter resets only on a gain
+    larger than `min_delta` over the value that last reset it (Keras' rule), so a slow drift
+    of tiny gains still stops training while the best of those epochs is what gets restored.
+    """
+
+    def __init__(self, s: LoopSettings) -> None:
+        self.s = s
+        self.sign = 1.0 if s.monitor == "val_loss" else -1.0  # compare as "lower is better"
+        self.best_epoch: int | None = None
+        self.best_value: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stop_ref: float | None = None
+        self.wait = 0
+
+    def update(self, epoch: int, value: float, model: torch.nn.Module) -> bool:
+        """Record an epoch's monitored value; True when early stopping says stop."""
+        score = self.sign * value
+        if self.best_value is None or score < self.sign * self.best_value:
+            self.best_epoch, self.best_value = epoch, value
+            # clone(): state_dict() tensors alias the live weights (ktrdr's §8 #23 bug)
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if self.stop_ref is None or score < self.sign * self.stop_ref - self.s.min_delta:
+            self.stop_ref, self.wait = value, 0
+        else:
+            self.wait += 1
+        return self.s.early_stopping and self.wait >= self.s.patience
+
+    def state(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("best_epoch", "best_value", "best_state", "stop_ref", "wait")
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class _Loop:
+    """One run's mutable state: model, optimiser, scheduler, tracker, generators, history."""
+
+    def __init__(
+        self,
+        model: TradingMLP,
+        dataset: PreparedDataset,
+        s: LoopSettings,
+        dev: torch.device,
+        seed: int,
+    ) -> None:
+        self.model, self.s, self.dev = model.to(dev), s, dev
+        self.train, self.val = SplitTensors.of(dataset.train), SplitTensors.of(dataset.val)
+        self.n = len(self.train)
+        if self.n == 0:
+            raise ValueError("The training split is empty")
+        self.bpe = math.ceil(self.n / s.batch_size)
+        self.shuffle_gen = torch.Generator().manual_seed(seed)
+        self.opt = _optimizer(model, s)
+        self.sched = _scheduler(self.opt, s)
+        self.tracker = _Tracker(s)
+        self.history: list[dict[str, Any]] = []
+        self.elapsed = 0.0
+        # CUDA: gather each epoch into pinned buffers, reused; the per-batch sync (.tolist())
+        # guarantees the previous epoch's asynchronous copies have finished before a reuse.
+        sources = (self.train.X, self.train.y, self.train.symbol_idx)
+        self.pinned = (
+            [torch.empty_like(t).pin_memory() for t in sources] if dev.type == "cuda" else None
+        )
+
+    def resume(self, ckpt: Mapping[str, Any]) -> int:
+        """Restore everything a checkpoint holds; return the next epoch to run."""
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        if self.sched is not None and ckpt.get("scheduler") is not None:
+            self.sched.load_state_dict(ckpt["scheduler"])
+        self.tracker.restore(ckpt["tracker"])
+        self.history, self.elapsed = list(ckpt["history"]), float(ckpt["elapsed_s"])
+        torch.set_rng_state(ckpt["rng_torch"])
+        if self.dev.type == "cuda" and ckpt.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"], self.dev)
+        self.shuffle_gen.set_state(ckpt["rng_shuffle"])
+        return int(ckpt["epoch"]) + 1
+
+    def _shuffled(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        perm = torch.randperm(self.n, generator=self.shuffle_gen)
+        sources = (self.train.X, self.train.y, self.train.symbol_idx)
+        if self.pinned is None:
+            return sources[0][perm], sources[1][perm], sources[2][perm]
+        for src, buf in zip(sources, self.pinned, strict=True):
+            torch.index_select(src, 0, perm, out=buf)
+        return self.pinned[0], self.pinned[1], self.pinned[2]
+
+    def train_epoch(
+        self, epoch: int, reporter: TrainingReporter, outcome: TrainOutcome
+    ) -> dict[str, Any]:
+        s, dev, model, opt = self.s, self.dev, self.model, self.opt
+        model.train()
+        X, y, sym = self._shuffled()
+        uses_symbols = model.uses_symbols
+        loss_sum, correct, seen = 0.0, 0.0, 0
+        norm_sum: torch.Tensor | None = None
+        norm_max: torch.Tensor | None = None
+        for b in range(self.bpe):
+            reporter.check_cancelled()
+            lo, hi = b * s.batch_size, min((b + 1) * s.batch_size, self.n)
+            xb, yb = X[lo:hi].to(dev, non_blocking=True), y[lo:hi].to(dev, non_blocking=True)
+            sb = sym[lo:hi].to(dev, non_blocking=True) if uses_symbols else None
+            opt.zero_grad(set_to_none=True)
+            logits = model(xb, sb)
+            loss = F.cross_entropy(logits, yb)
+            torch.autograd.backward(loss)
+            if s.gradient_clip > 0:  # the norm comes free with clipping; read once per epoch
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), s.gradient_clip)
+                norm_sum = norm if norm_sum is None else norm_sum + norm
+                norm_max = norm if norm_max is None else torch.maximum(norm_max, norm)
+            opt.step()
+            hits = (logits.detach().argmax(dim=1) == yb).sum().to(loss.dtype)
+            loss_v, hits_v = torch.stack((loss.detach(), hits)).tolist()  # the one sync
+            if not math.isfinite(loss_v):
+                raise TrainingDivergedError(
+                    f"Loss became {loss_v} at epoch {epoch}, batch {b + 1}: "
+                    "lower the learning rate or check the features"
+                )
+            k = hi - lo
+            loss_sum, correct, seen = loss_sum + loss_v * k, correct + hits_v, seen + k
+            outcome.batches_done_in_epoch = b + 1
+            reporter.on_batch(epoch, b + 1, self.bpe, s.epochs, loss_sum / seen, correct / seen)
+        stats: dict[str, Any] = {"train_loss": loss_sum / seen, "train_accuracy": correct / seen}
+        if norm_sum is not None and norm_max is not None:
+            stats["grad_norm_avg"], stats["grad_norm_max"] = (
+                float(norm_sum) / self.bpe,
+                float(norm_max),
+            )
+        return stats
+
+    def end_epoch(
+        self, epoch: int, t0: float, stats: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Validate, update best/early stopping and the LR; the epoch record and `stop`."""
+        s, tracker = self.s, self.tracker
+        val_loss, val_acc = (
+            loss_and_accuracy(self.model, self.val)[:2] if len(self.val) else (None, None)
+        )
+        lr = float(self.opt.param_groups[0]["lr"])  # the rate this epoch trained with
+        # without a validation split the monitor falls back to the training figure
+        if s.monitor == "val_loss":
+            monitored = val_loss if val_loss is not None else stats["train_loss"]
+        else:
+            monitored = val_acc if val_acc is not None else stats["train_accuracy"]
+        stop = tracker.update(epoch, monitored, self.model)
+        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(val_loss if val_loss is not None else stats["train_loss"])
+        elif self.sched is not None:
+            self.sched.step()
+        duration = time.perf_counter() - t0
+        self.elapsed += duration
+        metrics = {
+            "epoch": epoch,
+            "train_loss": stats.pop("train_loss"),
+            "train_accuracy": stats.pop("train_accuracy"),
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "learning_rate": lr,
+            "duration_seconds": duration,
+            "batches": self.bpe,
+            "samples": self.n,
+            "best_epoch": tracker.best_epoch,
+            "is_best": tracker.best_epoch == epoch,
+            "epochs_without_improvement": tracker.wait,
+            **stats,
+        }
+        self.history.append(metrics)
+        return metrics, stop
+
+    def checkpoint(self, epoch: int) -> bytes:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict() if self.sched is not None else None,
+            "tracker": self.tracker.state(),
+            "history": self.history,
+            "elapsed_s": self.elapsed,
+            "rng_torch": torch.get_rng_state(),
+            "rng_shuffle": self.shuffle_gen.get_state(),
+            # dropout on a GPU draws from that device's generator
+            "rng_cuda": torch.cuda.get_rng_state(self.dev) if self.dev.type == "cuda" else None,
+        }
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        return buf.getvalue()
+
+
+def train_model(
+    model: TradingMLP,
+    dataset: PreparedDataset,
+    training_cfg: Mapping[str, Any],
+    reporter: TrainingReporter,
+    *,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    start_epoch: int | None = None,
+    initial_state: bytes | Mapping[str, Any] | None = None,
+    checkpoint_fn: CheckpointFn | None = None,
+) -> TrainOutcome:
+    """Train in place (best weights restored at the end) and say what happened.
+
+    Resumes from `initial_state` (checkpoint bytes from `checkpoint_fn`, or their loaded dict);
+    `start_epoch`, if given, must be the epoch after the checkpoint's. Raises
+    `TrainingCancelled` (a `CancellationError`) carrying `partial` metrics when the reporter
+    reports a cancel, and `TrainingDivergedError` on a non-finite loss.
+    """
+    s = LoopSettings.from_config(training_cfg)
+    seed_everything(seed)
+    loop = _Loop(model, dataset, s, torch.device(device), seed)
+    first = 1
+    if initial_state is not None:
+        ckpt = load_checkpoint(initial_state) if isinstance(initial_state, bytes) else initial_state
+        first = loop.resume(ckpt)
+    if start_epoch is not None and start_epoch != first:
+        raise ValueError(
+            f"start_epoch {start_epoch} does not match the checkpoint (next epoch {first})"
+        )
+    out = TrainOutcome(
+        loop.history, s.epochs, loop.bpe, epochs_completed=first - 1, monitor=s.monitor,
+        best_epoch=loop.tracker.best_epoch, best_metric=loop.tracker.best_value,
+        training_time_s=loop.elapsed, device=str(loop.dev), start_epoch=first,
+    )  # fmt: skip
+    try:
+        for epoch in range(first, s.epochs + 1):
+            t0 = time.perf_counter()
+            stats = loop.train_epoch(epoch, reporter, out)
+            reporter.check_cancelled()
+            metrics, stop = loop.end_epoch(epoch, t0, stats)
+            out.epochs_completed, out.training_time_s = epoch, loop.elapsed
+            out.best_epoch, out.best_metric = loop.tracker.best_epoch, loop.tracker.best_value
+            out.batches_done_in_epoch = 0
+            reporter.on_epoch(epoch, s.epochs, metrics)
+            if checkpoint_fn is not None:
+                checkpoint_fn(epoch, loop.checkpoint(epoch))
+            if stop:
+                out.early_stopped, out.stop_reason = True, "early_stopping"
+                break
+    except CancellationError as exc:
+        out.stop_reason = "cancelled"
+        partial = {"training_metrics": training_section(out), "epochs": list(loop.history)}
+        raise TrainingCancelled(exc.reason, exc.operation_id, partial=partial, outcome=out) from exc
+    if s.restore_best and loop.tracker.best_state is not None:
+        model.load_state_dict(loop.tracker.best_state)
+        out.restored_best = True
+    return out
