@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
-from trainjet.api.routes import dummy, health, operations
+from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -51,6 +51,6 @@ def create_app(
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
-    for router in (operations.router, dummy.router, health.router):
+    for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

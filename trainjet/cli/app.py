@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from trainjet import __version__
-from trainjet.cli import ops
+from trainjet.cli import models, ops, strategies
 from trainjet.cli.client import CliError
 from trainjet.cli.context import settings_from
-from trainjet.cli.output import err_console
+from trainjet.cli.output import err_console, print_json
 
 app = typer.Typer(
     name="trainjet",
@@ -23,6 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ops.app, name="ops")
+app.add_typer(models.app, name="models")
+app.add_typer(strategies.app, name="strategies")
 
 
 def _version(value: bool) -> None:
@@ -113,6 +115,82 @@ def runner(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
     run_runner(settings, pool, concurrency)
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    strategy: Annotated[
+        str, typer.Argument(help="Strategy name (a file stem in the strategies dir)")
+    ],
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", "-s", help="Repeat for several")
+    ] = None,
+    timeframe: Annotated[
+        list[str] | None, typer.Option("--timeframe", "-t", help="Repeat for several")
+    ] = None,
+    start_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    end_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Override the strategy's epochs")
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="local | host | auto")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed (recorded)")] = None,
+    task_id: Annotated[
+        str | None, typer.Option(help="Your own operation id (idempotency key)")
+    ] = None,
+    detailed_analytics: Annotated[bool, typer.Option("--detailed-analytics")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Print the operation id and return")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event, then a summary")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary")] = False,
+) -> None:
+    """Train a strategy and follow it live (Ctrl-C cancels; exit 0 completed, 1 failed,
+    2 bad input, 130 cancelled)."""
+    from trainjet.cli.train import follow_training, start_training
+
+    if mode is not None and mode not in ("local", "host", "auto"):
+        raise CliError(f"unknown mode {mode!r}: use local, host or auto", 2)
+    settings = settings_from(ctx)
+    body = {
+        "strategy_name": strategy,
+        "symbols": symbol or None,
+        "timeframes": timeframe or None,
+        "start_date": start_date,
+        "end_date": end_date,
+        "epochs": epochs,
+        "training_mode": mode,
+        "seed": seed,
+        "task_id": task_id,
+        "detailed_analytics": detailed_analytics,
+    }
+    started = start_training(settings, {k: v for k, v in body.items() if v is not None})
+    op_id = started["task_id"]
+    if detach:
+        if as_json:
+            print_json(started)
+        else:
+            typer.echo(op_id)
+        return
+    if not as_json and not quiet:
+        err_console.print(f"[dim]{started['message']} · operation {op_id}[/dim]")
+    raise typer.Exit(follow_training(settings, op_id, as_json=as_json, quiet=quiet))
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    strategy: Annotated[str, typer.Option(help="Example strategy to train")] = "eurusd_rsi_mlp",
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Start everything (embedded NATS, API, one runner), train the example strategy with live
+    progress, print the result table, and stop everything again."""
+    from trainjet.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(settings_from(ctx), strategy, epochs))
 
 
 def main() -> None:

@@ -1,0 +1,68 @@
+"""`/trainings`: start a training, read its performance (ktrdr S1 shapes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from trainjet.api.deps import get_backend, require_token
+from trainjet.api.encoding import json_response
+from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
+from trainjet.core.events import OperationStatus, OperationType
+from trainjet.errors import NotFound
+from trainjet.services.training import TrainingRequestData, TrainingService
+from trainjet.training.results import performance_view
+from trainjet.wiring import Backend
+
+router = APIRouter(prefix="/trainings", tags=["Training"])
+
+
+def get_training_service(request: Request) -> TrainingService:
+    backend = get_backend(request)
+    return TrainingService(backend.orchestrator, backend.registry, backend.settings)
+
+
+@router.post("/start", response_model=TrainingStartResponse, dependencies=[Depends(require_token)])
+async def start_training(
+    body: TrainingStartRequest,
+    service: Annotated[TrainingService, Depends(get_training_service)],
+) -> Response:
+    info, _, strategy = await service.start_training(TrainingRequestData(**body.model_dump()))
+    params = info.metadata.parameters
+    symbols = list(params.get("symbols", []))
+    return json_response(
+        {
+            "success": True,
+            "task_id": info.operation_id,
+            "operation_id": info.operation_id,
+            "status": "training_started",
+            "message": f"Neural network training started for {', '.join(symbols)} using "
+            f"{strategy.name} strategy",
+            "symbols": symbols,
+            "timeframes": list(params.get("timeframes", [])),
+            "strategy_name": strategy.name,
+            "estimated_duration_minutes": service.estimated_minutes(strategy),
+            "training_mode": params.get("training_mode", info.pool),
+            "warnings": list(info.warnings),
+        }
+    )
+
+
+@router.get("/{task_id}/performance")
+async def get_performance(
+    task_id: str, backend: Annotated[Backend, Depends(get_backend)]
+) -> Response:
+    info = backend.projector.view.operations.get(task_id)
+    if info is None or info.operation_type is not OperationType.TRAINING:
+        raise NotFound(f"Training task {task_id} not found")
+    if info.status is not OperationStatus.COMPLETED:
+        raise NotFound(f"Training task {task_id} is not completed (status: {info.status.value})")
+    return json_response(
+        {
+            "success": True,
+            "task_id": task_id,
+            "status": "completed",
+            **performance_view(info.result_summary),
+        }
+    )

@@ -1,0 +1,1 @@
+"""The local pool: training in this machine's runner processes."""
