@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,9 +46,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(
-            422, _describe_validation(exc), "TRAINJET-ValidationError", {"errors": exc.errors()}
-        )
+        # jsonable_encoder: a validator's ValueError sits in `ctx` and is not JSON by itself
+        details = {"errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str})}
+        return error_response(422, _describe_validation(exc), "TRAINJET-ValidationError", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
