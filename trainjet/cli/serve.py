@@ -108,15 +108,17 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) ->
             proc.wait()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _exit_cleanly(signum: int, frame: object) -> None:
+    # SystemExit unwinds the ExitStack like any exception; uvicorn re-raises the SIGTERM it
+    # captured once it has shut down, which lands here too.
+    raise SystemExit(0)
 
 
 def serve(settings: Settings, runners: int) -> None:
     """Embedded NATS (unless a URL is configured) + the API + `runners` local runners."""
-    # Until uvicorn installs its own handlers, make SIGTERM unwind like Ctrl-C so the
-    # ExitStack below still stops the children it started.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM must unwind the ExitStack below (stopping NATS and the runners), before, during
+    # and after uvicorn's own handling of it. Ctrl-C does so as KeyboardInterrupt (exit 130).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     with contextlib.ExitStack() as stack:
         if not settings.nats_url:
             from trainjet.natsd.embedded import EmbeddedNats
