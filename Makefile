@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/trainjet demo
 
+# Lint and types first: they take seconds and fail faster than the suite.
 test: $(STAMP)
+	$(BIN)/ruff check trainjet tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -15,8 +15,6 @@ import pytest
 from tests.integration.harness import TERMINAL, Stack
 from trainjet.core.events import decode
 from trainjet.core.projections import fold
-from trainjet.core.projections.projector import OperationsView
-from trainjet.core.store.port import StoredEvent
 
 TERMINAL_TYPES = {"operation_completed", "operation_cancelled", "operation_failed"}
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 import httpx
+from fastapi import FastAPI
 from pydantic import BaseModel, field_validator
 
 from trainjet.api.errors import install_error_handlers

@@ -9,7 +9,13 @@ import threading
 import pytest
 
 from trainjet.core.cancellation import CancellationError, CancellationToken
-from trainjet.core.events import BatchProgress, EpochCompleted, EventFactory, OperationCreated, OperationType
+from trainjet.core.events import (
+    BatchProgress,
+    EpochCompleted,
+    EventFactory,
+    OperationCreated,
+    OperationType,
+)
 from trainjet.core.projections import batch_curve, fold
 from trainjet.core.store import MemoryEventStore, StoredEvent
 from trainjet.runners.bridge import TrainingProgressBridge

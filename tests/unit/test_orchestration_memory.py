@@ -17,6 +17,7 @@ from trainjet.core.events import (
     OperationStatus,
     OperationType,
 )
+from trainjet.core.projections import OperationInfo
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.runners.executors import executors_for
 from trainjet.runners.worker import Runner
@@ -47,11 +48,18 @@ async def running(backend: Backend, runners: int = 1, concurrency: int = 1) -> A
 
 
 async def wait_status(backend: Backend, op_id: str, *statuses: OperationStatus, timeout: float = 10) -> None:
-    async def _poll() -> None:
-        while backend.projector.view.operations[op_id].status not in statuses:
-            await asyncio.sleep(0.01)
+    reached = asyncio.Event()
 
-    await asyncio.wait_for(_poll(), timeout)
+    def listener(info: OperationInfo, _event: object) -> None:
+        if info.operation_id == op_id and info.status in statuses:
+            reached.set()
+
+    backend.projector.add_listener(listener)
+    try:
+        if backend.projector.view.operations[op_id].status not in statuses:
+            await asyncio.wait_for(reached.wait(), timeout)
+    finally:
+        backend.projector.remove_listener(listener)
 
 
 async def start_dummy(backend: Backend, iterations: int = 3, interval: float = 0.01, **kw):

@@ -78,9 +78,9 @@ def _device_name(pool: str) -> str:
     # Only a host runner pays for importing torch up front to report its device.
     if pool != "host":
         return "cpu"
-    from trainjet.training.devices import pick_device
+    from trainjet.training.devices import select_device
 
-    return str(pick_device())
+    return str(select_device())
 
 
 def spawn_runners(

@@ -61,7 +61,7 @@ class UpcasterRegistry:
 UPCASTERS = UpcasterRegistry()
 
 _encoder = msgspec.json.Encoder()
-_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)  # type: ignore[arg-type]
+_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 
 
 class EventCodec:
@@ -92,9 +92,10 @@ class EventCodec:
             raise MalformedEvent("event payload must be a JSON object")
         payload = self.upcasters.upcast(payload)
         try:
-            return msgspec.convert(payload, AnyEvent)  # type: ignore[arg-type]
+            event: AnyEvent = msgspec.convert(payload, AnyEvent)
         except msgspec.ValidationError as exc:
             raise MalformedEvent(f"{payload.get('type')}: {exc}") from exc
+        return event
 
 
 CODEC = EventCodec()

@@ -7,6 +7,7 @@ suite decodes on every run: a change that breaks reading stored events fails the
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from trainjet.core.events.enums import OperationType
 from trainjet.core.events.model import (
@@ -30,7 +31,7 @@ AT = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def examples() -> list[Event]:
-    common = {"operation_id": OP, "occurred_at": AT}
+    common: dict[str, Any] = {"operation_id": OP, "occurred_at": AT}
     return [
         OperationCreated(
             event_id="created-" + OP,
