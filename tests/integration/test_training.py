@@ -148,9 +148,14 @@ def test_eurusd_example_completes_with_test_metrics_and_a_stored_model(stack: St
 def test_multi_timeframe_and_multi_symbol_examples_complete(
     stack: Stack, strategy: str, symbol: str, timeframes: list[str]
 ) -> None:
-    op = finish(stack, train(stack, strategy, epochs=2))
+    op = finish(stack, train(stack, strategy, epochs=2, detailed_analytics=True))
     assert op["status"] == "completed", op["error_message"]
     assert op["metadata"]["symbol"] == symbol
+    assert op["metadata"]["parameters"]["analytics_enabled"] is True
+    artifacts = op["result_summary"]["artifacts"]
+    analytics = stack.workdir / artifacts["analytics_dir"]
+    for name in ("metrics.csv", "detailed_metrics.json"):
+        assert (analytics / name).is_file(), (name, artifacts["analytics_files"])
     summary = op["result_summary"]["data_summary"]
     assert sorted(summary["timeframes"]) == sorted(timeframes)
     assert op["result_summary"]["test_metrics"]["test_accuracy"] is not None
