@@ -167,7 +167,14 @@ def train(
         "task_id": task_id,
         "detailed_analytics": detailed_analytics,
     }
-    started = start_training(settings, {k: v for k, v in body.items() if v is not None})
+    try:
+        started = start_training(settings, {k: v for k, v in body.items() if v is not None})
+    except KeyboardInterrupt:
+        raise CliError(
+            "interrupted while starting; the training may have been accepted: "
+            "see `trainjet ops list --active`",
+            130,
+        ) from None
     op_id = started["task_id"]
     if detach:
         if as_json:
@@ -178,6 +185,75 @@ def train(
     if not as_json and not quiet:
         err_console.print(f"[dim]{started['message']} · operation {op_id}[/dim]")
     raise typer.Exit(follow_training(settings, op_id, as_json=as_json, quiet=quiet))
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    operation_id: Annotated[
+        str | None,
+        typer.Argument(help="Operation to rebuild", autocompletion=ops.complete_operation_id),
+    ] = None,
+    all_ops: Annotated[
+        bool, typer.Option("--all", help="Every operation in the stream (with --audit: all)")
+    ] = False,
+    audit: Annotated[
+        bool,
+        typer.Option("--audit", help="Compare with what the API serves; exit 1 on a difference"),
+    ] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Audit against a saved JSON snapshot instead of the live API "
+            "(`replay --audit --json` output, or `ops show ID --json`)",
+            dir_okay=False,
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="State as of a stream sequence (42) or a time (ISO, UTC)"),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write the events to FILE (.jsonl, or .parquet)"),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw the training curves to FILE.png")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Rebuild an operation's state from its events on JetStream: audit it against the API,
+    show it as it was at any point, export the events, plot the training curves."""
+    from trainjet.cli.replay import run_replay
+
+    settings = settings_from(ctx)
+    settings = replace(settings, nats_url=nats_url or settings.nats_url)
+    raise typer.Exit(
+        run_replay(
+            settings,
+            operation_id,
+            all_ops=all_ops,
+            audit=audit,
+            against=against,
+            at=at,
+            export=export,
+            plot=plot,
+            as_json=as_json,
+        )
+    )
+
+
+@app.command("runners")
+def runners_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")] = False,
+) -> None:
+    """The live runners: pool, host, device, what each is running, last heartbeat."""
+    from trainjet.cli.runners import show_runners
+
+    raise typer.Exit(show_runners(settings_from(ctx), as_json=as_json))
 
 
 @app.command()

@@ -4,40 +4,105 @@ NATS, else through the API's server-sent-events stream (same events, same order)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from trainjet.cli.client import CliError
-from trainjet.cli.serve import resolve_nats_url
 from trainjet.config import Settings
 from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
 from trainjet.core.store.port import StoredEvent
+from trainjet.runtime import read_runtime
+
+if TYPE_CHECKING:
+    from trainjet.core.store import JetStreamEventStore
 
 TERMINAL_NAMES = {"operation_completed", "operation_cancelled", "operation_failed"}
 
 
-async def _nats_url(settings: Settings) -> str | None:
-    settings = resolve_nats_url(settings)
+@dataclass
+class NatsLookup:
+    """Where the CLI looked for NATS, so a failure can say what was tried."""
+
+    url: str | None = None
+    tried: list[str] = field(default_factory=list)
+
+    def hint(self) -> str:
+        return (
+            "tried " + "; ".join(self.tried) + ". Set TRAINJET_NATS_URL (or --nats-url) to the "
+            "server the API uses, or start everything with `trainjet serve`"
+        )
+
+
+async def find_nats_url(settings: Settings) -> NatsLookup:
+    """TRAINJET_NATS_URL, else the `runtime.json` a local `trainjet serve` wrote, else the
+    URL the API reports in /health (the server it is connected to, without credentials)."""
+    found = NatsLookup()
     if settings.nats_url:
-        return settings.nats_url
+        found.url = settings.nats_url
+        return found
+    found.tried.append("TRAINJET_NATS_URL (unset)")
+    recorded = read_runtime(settings.data_dir).get("nats_url")
+    if recorded:
+        found.url = str(recorded)
+        return found
+    found.tried.append(f"{settings.data_dir / 'runtime.json'} (no live `trainjet serve`)")
+    health_url = f"{settings.api_url.rstrip('/')}/api/v1/health"
     try:
         async with httpx.AsyncClient(timeout=5.0) as client:
-            health = (await client.get(f"{settings.api_url.rstrip('/')}/api/v1/health")).json()
+            health = (await client.get(health_url)).json()
         url = health.get("nats", {}).get("url")
-        return str(url) if url else None
-    except (httpx.HTTPError, ValueError):
-        return None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        url = None
+    if url:
+        found.url = str(url)
+    else:
+        found.tried.append(f"{health_url} (unreachable or no nats.url)")
+    return found
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventStore, str]]:
+    """The event store on the NATS server trainjet uses, and its (redacted) URL; a `CliError`
+    that says what was tried when there is none to reach."""
+    from trainjet.core.store import JetStreamEventStore
+    from trainjet.core.store.errors import StoreError
+    from trainjet.nats_backend import store_settings
+    from trainjet.natsd.connect import connect, redact_all
+
+    lookup = await find_nats_url(settings)
+    if not lookup.url:
+        raise CliError(f"cannot find the NATS server to read events from: {lookup.hint()}")
+    try:
+        nc = await connect(
+            lookup.url,
+            user=settings.nats_user,
+            password=settings.nats_password,
+            token=settings.nats_token,
+            creds_file=settings.nats_creds,
+            name="trainjet-cli",
+        )
+    except StoreError as exc:
+        raise CliError(exc.message) from exc
+    try:
+        yield JetStreamEventStore(nc, store_settings(settings)), redact_all(lookup.url)
+    except StoreError as exc:
+        raise CliError(
+            f"reading events from NATS at {redact_all(lookup.url)}: {exc.message}"
+        ) from exc
+    finally:
+        await nc.close()
 
 
 async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
     """History then live events of one operation as JSON objects, ending after the terminal."""
-    url = await _nats_url(settings)
+    url = (await find_nats_url(settings)).url
     if url:
         try:
             async for item in _from_nats(replace(settings, nats_url=url), operation_id):

@@ -4,6 +4,10 @@
 a replay, or a test's recorded events. `render()` returns a rich renderable: the overall bar
 with percentage and ETA, the phase or "Epoch k/N · Batch b/B", the latest figures, a GPU line
 when the run reports one, and a table of finished epochs.
+
+The view is itself renderable (`__rich__`): rich's `Live` asks it for a fresh rendering on every
+frame, so the screen shows the state as of the last event applied before that frame (never more
+than one frame behind) and no event pays for a rendering nobody sees.
 """
 
 from __future__ import annotations
@@ -54,9 +58,12 @@ class TrainingView:
     error: str | None = None
     runner: str | None = None
     cancelling: bool = False
+    cancel_recorded: bool = False  # the log holds a cancel_requested
     events_seen: int = 0
     started: float = field(default_factory=time.monotonic)
+    ended: float | None = None  # when the terminal event arrived: the clocks stop there
     warnings: list[str] = field(default_factory=list)
+    _sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0], repr=False)
 
     def apply(self, event: dict[str, Any]) -> None:
         self.events_seen += 1
@@ -65,6 +72,15 @@ class TrainingView:
             self.status = "running"
             self.runner = event.get("runner_id")
             self.step = f"Started on {event.get('host') or event.get('runner_id')}"
+            if (event.get("attempt") or 1) > 1:
+                resumed = event.get("resumed_from_epoch")
+                self.step = f"Resumed on {event.get('runner_id')} (attempt {event['attempt']}" + (
+                    f", from epoch {resumed})" if resumed is not None else ")"
+                )
+        elif kind == "runner_lost":
+            self.warnings.append(
+                f"runner {event.get('runner_id')} lost; the operation waits for another runner"
+            )
         elif kind == "phase_changed":
             self.phase = event.get("phase")
             self.step = event.get("message") or str(self.phase)
@@ -74,16 +90,22 @@ class TrainingView:
             self.percentage = float(event.get("percentage", self.percentage))
             self.step = event.get("message") or self.step
         elif kind == "batch_progress":
-            last = event["batches"][-1] if event.get("batches") else None
-            if last:
-                self.epoch, self.batch, self.loss, self.accuracy = last
+            # Each batch is logged with its own figures; show the epoch's running mean, which
+            # reads steadily at 10 frames a second where single batches jump about.
+            for epoch, batch, loss, accuracy in event.get("batches") or []:
+                if epoch != self.epoch:
+                    self._sums = [0.0, 0.0, 0]
+                self._sums = [self._sums[0] + loss, self._sums[1] + accuracy, self._sums[2] + 1]
+                self.epoch, self.batch = epoch, batch
+                self.loss = self._sums[0] / self._sums[2]
+                self.accuracy = self._sums[1] / self._sums[2]
             self.total_epochs = event.get("total_epochs", self.total_epochs)
             self.batches_per_epoch = event.get("batches_per_epoch", self.batches_per_epoch)
             self.percentage = float(event.get("percentage", self.percentage))
             self._eta(event.get("eta_seconds"))
             self.step = f"Epoch {self.epoch}/{self.total_epochs} · Batch {self.batch}/{self.batches_per_epoch}"
             usage = (event.get("context") or {}).get("resource_usage")
-            if usage:
+            if usage and usage.get("gpu_used", True):  # a CPU snapshot is no GPU line
                 self.gpu = usage
         elif kind == "epoch_completed":
             self.epochs.append(event)
@@ -93,9 +115,10 @@ class TrainingView:
         elif kind == "warning_raised":
             self.warnings.append(str(event.get("message")))
         elif kind == "cancel_requested":
-            self.cancelling = True
+            self.cancelling = self.cancel_recorded = True
         elif kind in TERMINAL:
             self.status = TERMINAL[kind]
+            self.ended = time.monotonic()
             if kind == "operation_completed":
                 self.percentage = 100.0
                 self.result = event.get("result_summary") or {}
@@ -110,7 +133,7 @@ class TrainingView:
 
     @property
     def eta_now(self) -> float | None:
-        if self.eta_seconds is None:
+        if self.eta_seconds is None or self.finished:
             return None
         return self.eta_seconds - (time.monotonic() - self.eta_at)
 
@@ -119,6 +142,9 @@ class TrainingView:
         return self.status in TERMINAL.values()
 
     # -- rendering -------------------------------------------------------------------------
+
+    def __rich__(self) -> RenderableType:
+        return self.render()
 
     def render(self) -> RenderableType:
         header = Text.assemble(
@@ -131,7 +157,10 @@ class TrainingView:
             ProgressBar(total=100.0, completed=self.percentage, width=40),
             Text(f"{self.percentage:5.1f}%", style="bold"),
             Text(f"ETA {fmt_seconds(self.eta_now)}", style="cyan"),
-            Text(f"elapsed {fmt_seconds(time.monotonic() - self.started)}", style="dim"),
+            Text(
+                f"elapsed {fmt_seconds((self.ended or time.monotonic()) - self.started)}",
+                style="dim",
+            ),
         )
         lines: list[RenderableType] = [header, bar, Text(self.step, style="bold cyan")]
         figures = []
@@ -182,7 +211,7 @@ def epochs_table(epochs: list[dict[str, Any]]) -> Table:
             _num(e.get("val_loss"), 4),
             _num(e.get("val_accuracy"), 3),
             _num(e.get("learning_rate"), 6),
-            f"{e.get('duration_seconds', 0):.1f}s",
+            f"{e.get('duration_seconds', 0):.2f}s",
         )
     return table
 

@@ -2,24 +2,67 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from trainjet.cli.client import ApiClient, CliError
 from trainjet.cli.context import settings_from
 from trainjet.cli.output import (
     console,
+    err_console,
     operation_table,
     operations_table,
     print_json,
     status_text,
 )
+from trainjet.config import Settings
 
 app = typer.Typer(help="Inspect, follow and cancel operations.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
+
+
+def complete_operation_id(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion: recent operation ids from the API (nothing when it is not up)."""
+    api_url = ctx.find_root().params.get("api_url")
+    settings = Settings.from_env(api_url=api_url)
+    try:
+        body = httpx.get(
+            f"{settings.api_url.rstrip('/')}/api/v1/operations",
+            params={"limit": 200},
+            timeout=2.0,
+        ).json()
+        rows = body["data"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return []
+    return [
+        (row["operation_id"], f"{row['operation_type']} {row['status']}")
+        for row in rows
+        if str(row.get("operation_id", "")).startswith(incomplete)
+    ]
+
+
+OperationArg = Annotated[
+    str, typer.Argument(help="Operation id", autocompletion=complete_operation_id)
+]
+
+
+@contextlib.contextmanager
+def unknown_id_hint() -> Iterator[None]:
+    """A 404 from the API gets the way to find the right id."""
+    try:
+        yield
+    except CliError as exc:
+        if "(HTTP 404)" in exc.message:
+            raise CliError(
+                f"{exc.message}; `trainjet ops list` shows the known operation ids", exc.exit_code
+            ) from exc
+        raise
 
 
 @app.command("list")
@@ -54,9 +97,9 @@ def list_ops(
 
 
 @app.command("show")
-def show(ctx: typer.Context, operation_id: str, as_json: JsonOpt = False) -> None:
+def show(ctx: typer.Context, operation_id: OperationArg, as_json: JsonOpt = False) -> None:
     """Show one operation."""
-    with ApiClient(settings_from(ctx)) as api:
+    with unknown_id_hint(), ApiClient(settings_from(ctx)) as api:
         body = api.get(f"/operations/{operation_id}")
     if as_json:
         print_json(body["data"])
@@ -67,7 +110,7 @@ def show(ctx: typer.Context, operation_id: str, as_json: JsonOpt = False) -> Non
 @app.command("cancel")
 def cancel(
     ctx: typer.Context,
-    operation_id: str,
+    operation_id: OperationArg,
     reason: Annotated[str | None, typer.Option("--reason", "-r")] = None,
     force: Annotated[
         bool, typer.Option("--force", "-f", help="End it even if the runner does not confirm")
@@ -75,7 +118,7 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an operation and wait for the runner to confirm."""
-    with ApiClient(settings_from(ctx)) as api:
+    with unknown_id_hint(), ApiClient(settings_from(ctx)) as api:
         body = api.post(
             f"/operations/{operation_id}/cancel", json={"reason": reason, "force": force}
         )
@@ -95,11 +138,11 @@ def cancel(
 @app.command("events")
 def events(
     ctx: typer.Context,
-    operation_id: str,
+    operation_id: OperationArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the raw event history of an operation."""
-    with ApiClient(settings_from(ctx)) as api:
+    """Print the raw event history of an operation (one JSON object a line with --json)."""
+    with unknown_id_hint(), ApiClient(settings_from(ctx)) as api:
         body = api.get(f"/operations/{operation_id}/events")
     items = body["data"]["events"]
     if as_json:
@@ -113,7 +156,7 @@ def events(
 @app.command("tail")
 def tail(
     ctx: typer.Context,
-    operation_id: str,
+    operation_id: OperationArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Follow an operation's events live until it ends (exit code: 0 completed, 1 failed,
@@ -121,13 +164,27 @@ def tail(
     from trainjet.cli.follow import follow_events
 
     settings = settings_from(ctx)
+    # A live tail of an id nobody wrote would wait for ever: ask the API first when it is up.
+    try:
+        with ApiClient(settings, timeout=5.0) as api:
+            api.get(f"/operations/{operation_id}")
+    except CliError as exc:
+        if "(HTTP 404)" in exc.message:
+            with unknown_id_hint():
+                raise
+        # Any other failure (the API is down) is no reason to stop: NATS may still answer.
     last: dict[str, Any] = {}
-    for item in follow_events(settings, operation_id):
-        last = item
-        if as_json:
-            print_json(item)
-        else:
-            console.print(_event_line(item))
+    try:
+        for item in follow_events(settings, operation_id):
+            last = item
+            if as_json:
+                print_json(item)
+            else:
+                console.print(_event_line(item))
+    except KeyboardInterrupt:
+        # Watching is not owning: Ctrl-C stops the tail, never the operation.
+        err_console.print(f"stopped following {operation_id}; it keeps running")
+        raise typer.Exit(130) from None
     raise typer.Exit(_exit_code_for(last.get("type")))
 
 

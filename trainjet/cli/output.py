@@ -32,22 +32,34 @@ def status_text(status: str) -> str:
 
 
 def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Table:
+    """Ids are what people copy into the next command, so they are never cut: the other
+    columns keep their widths and the step (last) gets what is left of the terminal."""
     table = Table(title=f"Operations ({len(rows)} of {total}, {active} active)")
-    for column in ("operation id", "type", "status", "progress", "step", "created"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["operation_id"],
-            row["operation_type"],
-            status_text(row["status"]),
-            f"{row['progress_percentage']:.1f}%",
-            row.get("current_step") or "",
-            str(row["created_at"])[:19].replace("T", " "),
-        )
+    columns = {
+        "operation id": [r["operation_id"] for r in rows],
+        "type": [str(r["operation_type"]) for r in rows],
+        "status": [str(r["status"]) for r in rows],
+        "done": [f"{r['progress_percentage']:.1f}%" for r in rows],
+        "created UTC": [str(r["created_at"])[5:19].replace("T", " ") for r in rows],
+    }
+    used = 1
+    for name, values in columns.items():
+        width = max([len(name), *map(len, values)])
+        table.add_column(name, no_wrap=True, min_width=width, justify="left")
+        used += width + 3  # padding both sides and a border
+    step_width = console.width - used - 3
+    if step_width >= 8:
+        table.add_column("step", no_wrap=True, overflow="ellipsis", max_width=step_width)
+    for i, row in enumerate(rows):
+        cells = [values[i] for values in columns.values()]
+        cells[2] = status_text(cells[2])
+        if step_width >= 8:
+            cells.append(row.get("current_step") or "")
+        table.add_row(*cells)
     return table
 
 
-def operation_table(op: dict[str, Any]) -> Table:
+def operation_table(op: dict[str, Any], *, with_result: bool = True) -> Table:
     table = Table(show_header=False, title=op["operation_id"])
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -67,6 +79,6 @@ def operation_table(op: dict[str, Any]) -> Table:
         table.add_row(key, value)
     for warning in op.get("warnings", []):
         table.add_row("warning", f"[yellow]{warning}[/yellow]")
-    if op.get("result_summary"):
+    if with_result and op.get("result_summary"):
         table.add_row("result", json.dumps(op["result_summary"], default=str)[:500])
     return table

@@ -1,7 +1,9 @@
 """`trainjet train`: start a training through the API and follow it live from its events.
 
 Ctrl-C once asks the API to cancel and keeps following until the runner confirms (exit 130);
-Ctrl-C twice leaves at once. Exit codes: 0 completed, 1 failed, 2 bad input, 130 cancelled.
+Ctrl-C twice leaves without waiting for the runner (as soon as the log shows the cancel
+request, so the training does not go on). Exit codes: 0 completed, 1 failed, 2 bad input,
+130 cancelled.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from trainjet.cli.client import ApiClient, CliError
 from trainjet.cli.follow import aiter_events
 from trainjet.cli.live import TrainingView, fmt_seconds
-from trainjet.cli.output import console, print_json
+from trainjet.cli.output import console, err_console, print_json
 from trainjet.config import Settings
 
 EXIT = {"completed": 0, "failed": 1, "cancelled": 130}
@@ -56,33 +60,62 @@ def follow_training(
 
 async def _follow(settings: Settings, view: TrainingView, *, as_json: bool, quiet: bool) -> None:
     loop = asyncio.get_running_loop()
+    live_display = console.is_terminal and not as_json and not quiet
+    # What the user reads about the cancellation never goes into a stream a script parses.
+    notices = console if live_display or not (as_json or quiet) else err_console
     interrupts = 0
+    live: Live | None = None
+    # Set once the cancel request is in the log (or could not be made): see leave_soon.
+    settled = asyncio.Event()
+    leaving: set[asyncio.Task[None]] = set()
+
+    def leave() -> None:
+        if live is not None:
+            live.stop()  # shows the cursor again and ends the display's last line
+        sys.stdout.flush()
+        os._exit(130)
+
+    async def leave_soon() -> None:
+        # The first Ctrl-C's request may still be on its way: leaving before the API recorded
+        # it would leave the training running. The log says when it is recorded; wait for
+        # that, briefly.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(settled.wait(), 3.0)
+        leave()
+
+    def cancel_failed() -> None:
+        loop.call_soon_threadsafe(settled.set)
 
     def on_sigint() -> None:
         nonlocal interrupts
         interrupts += 1
-        if interrupts > 1:
-            console.print("[red]interrupted again: leaving without waiting[/red]")
-            sys.stdout.flush()
-            os._exit(130)
+        if interrupts > 2:
+            leave()
+        if interrupts == 2:
+            notices.print("[red]interrupted again: leaving without waiting for the runner[/red]")
+            task = loop.create_task(leave_soon())
+            leaving.add(task)
+            return
         view.cancelling = True
-        if not as_json:
-            console.print("[magenta]cancelling… (Ctrl-C again to leave at once)[/magenta]")
-        loop.run_in_executor(None, _cancel, settings, view.operation_id)
+        notices.print("[magenta]cancelling… (Ctrl-C again to leave at once)[/magenta]")
+        loop.run_in_executor(None, _cancel, settings, view.operation_id, notices, cancel_failed)
+
+    def apply(event: dict[str, Any]) -> None:
+        view.apply(event)
+        if view.cancel_recorded:
+            settled.set()
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        tty = console.is_terminal and not as_json and not quiet
-        if tty:
-            with Live(
-                view.render(), console=console, refresh_per_second=10, transient=False
-            ) as live:
+        if live_display:
+            # The view renders itself on each of Live's frames (10 a second): applying an
+            # event is bookkeeping only, and the ETA and elapsed time tick between events.
+            with Live(view, console=console, refresh_per_second=10, transient=False) as live:
                 async for event in aiter_events(settings, view.operation_id):
-                    view.apply(event)
-                    live.update(view.render())
+                    apply(event)
         else:
             async for event in aiter_events(settings, view.operation_id):
-                view.apply(event)
+                apply(event)
                 if as_json:
                     print_json(event)
                 elif not quiet:
@@ -92,7 +125,9 @@ async def _follow(settings: Settings, view: TrainingView, *, as_json: bool, quie
             loop.remove_signal_handler(signal.SIGINT)
 
 
-def _cancel(settings: Settings, operation_id: str) -> None:
+def _cancel(
+    settings: Settings, operation_id: str, notices: Console, failed: Callable[[], None]
+) -> None:
     try:
         with ApiClient(settings) as api:
             api.post(
@@ -100,7 +135,8 @@ def _cancel(settings: Settings, operation_id: str) -> None:
                 json={"reason": "Cancelled from the CLI (Ctrl-C)"},
             )
     except CliError as exc:
-        console.print(f"[yellow]cancel request: {exc.message}[/yellow]")
+        failed()
+        notices.print(f"[yellow]cancel request: {exc.message}[/yellow]")
 
 
 def _plain_line(view: TrainingView, event: dict[str, Any]) -> None:
@@ -134,29 +170,41 @@ def _pct(value: Any) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
+def _num(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def result_table(result: dict[str, Any]) -> Table:
+    """ktrdr's "Training Results" table, plus the losses and where the model went."""
     training = result.get("training_metrics") or {}
     test = result.get("test_metrics") or {}
     model = result.get("model_info") or {}
     artifacts = result.get("artifacts") or {}
+    usage = result.get("resource_usage") or {}
     table = Table(title="Training Results", show_header=False)
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     size = model.get("model_size_bytes") or artifacts.get("model_size_bytes")
+    minutes = training.get("training_time_minutes")
+    epochs = f"{training.get('epochs_completed', '-')}/{training.get('total_epochs', '-')}"
     rows = [
         ("Final Training Accuracy", _pct(training.get("final_train_accuracy"))),
+        ("Final Training Loss", _num(training.get("final_train_loss"))),
         ("Final Validation Accuracy", _pct(training.get("final_val_accuracy"))),
-        ("Epochs Completed", str(training.get("epochs_completed", "-"))),
+        ("Final Validation Loss", _num(training.get("final_val_loss"))),
+        ("Epochs Completed", epochs),
         ("Best Epoch", str(training.get("best_epoch", "-"))),
         ("Early Stopped", str(training.get("early_stopped", "-"))),
-        ("Training Time (min)", f"{training.get('training_time_minutes', 0):.2f}"),
+        ("Training Time (min)", "-" if minutes is None else f"{minutes:.2f}"),
         ("Test Accuracy", _pct(test.get("test_accuracy"))),
+        ("Test Loss", _num(test.get("test_loss"))),
         ("Precision", _pct(test.get("precision"))),
         ("Recall", _pct(test.get("recall"))),
         ("F1 Score", _pct(test.get("f1_score"))),
+        ("Device", str(usage.get("device", "-"))),
         ("Model Parameters", str(model.get("parameters_count", "-"))),
         ("Model Size (MB)", f"{size / 1e6:.3f}" if size else "-"),
-        ("Model Path", str(artifacts.get("model_path", "-"))),
+        ("Model Path", str(artifacts.get("model_path") or "-")),
     ]
     for key, value in rows:
         table.add_row(key, value)
