@@ -265,7 +265,8 @@ class _Loop:
             k = hi - lo
             loss_sum, correct, seen = loss_sum + loss_v * k, correct + hits_v, seen + k
             outcome.batches_done_in_epoch = b + 1
-            reporter.on_batch(epoch, b + 1, self.bpe, s.epochs, loss_sum / seen, correct / seen)
+            # this batch's own figures: the log keeps every batch, folds derive any average
+            reporter.on_batch(epoch, b + 1, self.bpe, s.epochs, loss_v, hits_v / k)
         stats: dict[str, Any] = {"train_loss": loss_sum / seen, "train_accuracy": correct / seen}
         if norm_sum is not None and norm_max is not None:
             stats["grad_norm_avg"], stats["grad_norm_max"] = (
