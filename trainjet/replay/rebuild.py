@@ -17,7 +17,7 @@ import msgspec
 
 from trainjet.core.projections import OperationInfo, OperationMetrics
 from trainjet.core.projections.projector import OperationsView
-from trainjet.core.projections.trends import epoch_trends
+from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
 
 At = int | datetime  # a stream sequence, or a moment (UTC)
@@ -108,20 +108,7 @@ def info_json(info: OperationInfo) -> dict[str, Any]:
 
 
 def metrics_json(info: OperationInfo, metrics: OperationMetrics | None) -> dict[str, Any]:
-    """The `data` of `GET /operations/{id}/metrics`, from the rebuilt models.
-
-    Same fields as the route builds (epochs, totals and the trend flags of `epoch_trends`).
-    """
-    epochs = metrics.epochs if metrics else ()
-    body = {
-        "operation_id": info.operation_id,
-        "operation_type": info.operation_type,
-        "metrics": {
-            "epochs": list(epochs),
-            "total_epochs": metrics.total_epochs if metrics else 0,
-            "batches_recorded": metrics.batches_recorded if metrics else 0,
-            **epoch_trends(epochs),
-        },
-    }
-    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(body))
+    """The `data` of `GET /operations/{id}/metrics` from the rebuilt models, as plain JSON
+    values (the API builds it with the same `metrics_view`)."""
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(metrics_view(info, metrics)))
     return data

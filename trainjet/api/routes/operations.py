@@ -29,7 +29,7 @@ from trainjet.core.events import (
     utcnow,
 )
 from trainjet.core.projections import OperationInfo
-from trainjet.core.projections.trends import epoch_trends
+from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
 from trainjet.errors import InvalidRequest
 from trainjet.wiring import Backend
@@ -146,22 +146,7 @@ async def get_results(operation_id: str, backend: BackendDep) -> Response:
 async def get_metrics(operation_id: str, backend: BackendDep) -> Response:
     info = _get(backend, operation_id)
     metrics = backend.projector.view.metrics.get(operation_id)
-    epochs = [msgspec.to_builtins(e) for e in (metrics.epochs if metrics else ())]
-    return json_response(
-        {
-            "success": True,
-            "data": {
-                "operation_id": operation_id,
-                "operation_type": info.operation_type,
-                "metrics": {
-                    "epochs": epochs,
-                    "total_epochs": metrics.total_epochs if metrics else 0,
-                    "batches_recorded": metrics.batches_recorded if metrics else 0,
-                    **epoch_trends(metrics.epochs if metrics else ()),
-                },
-            },
-        }
-    )
+    return json_response({"success": True, "data": metrics_view(info, metrics)})
 
 
 @router.get("/{operation_id}/events")

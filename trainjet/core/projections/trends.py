@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from trainjet.core.projections.models import EpochRecord
+from trainjet.core.projections.models import EpochRecord, OperationInfo, OperationMetrics
 
 WINDOW = 3  # epochs a trend must hold before it is flagged
 PLATEAU_TOLERANCE = 1e-3
@@ -53,3 +53,21 @@ def _plateaued(epochs: Sequence[EpochRecord]) -> bool:
         return False
     reference = max(abs(values[0]), 1e-12)
     return (max(values) - min(values)) / reference < PLATEAU_TOLERANCE
+
+
+def metrics_view(info: OperationInfo, metrics: OperationMetrics | None) -> dict[str, Any]:
+    """The `data` of `GET /operations/{id}/metrics`: per-epoch history, totals, trend flags.
+
+    One function for the API and for replay audits, so both always compare the same shape.
+    """
+    epochs = metrics.epochs if metrics else ()
+    return {
+        "operation_id": info.operation_id,
+        "operation_type": info.operation_type,
+        "metrics": {
+            "epochs": list(epochs),
+            "total_epochs": metrics.total_epochs if metrics else 0,
+            "batches_recorded": metrics.batches_recorded if metrics else 0,
+            **epoch_trends(epochs),
+        },
+    }
