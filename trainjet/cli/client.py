@@ -12,10 +12,11 @@ from trainjet.config import Settings
 class CliError(Exception):
     """A failure to report to the user in one line, with the exit code to use."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.status_code = status_code  # the API's HTTP status, when the API answered
 
 
 class ApiClient:
@@ -56,7 +57,7 @@ class ApiClient:
             except ValueError:
                 message = response.text
             code = 2 if 400 <= response.status_code < 500 else 1
-            raise CliError(f"{message} (HTTP {response.status_code})", code)
+            raise CliError(f"{message} (HTTP {response.status_code})", code, response.status_code)
         return response.json()
 
     def get(self, path: str, **kwargs: Any) -> Any:

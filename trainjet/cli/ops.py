@@ -58,7 +58,7 @@ def unknown_id_hint() -> Iterator[None]:
     try:
         yield
     except CliError as exc:
-        if "(HTTP 404)" in exc.message:
+        if exc.status_code == 404:
             raise CliError(
                 f"{exc.message}; `trainjet ops list` shows the known operation ids", exc.exit_code
             ) from exc
@@ -169,7 +169,7 @@ def tail(
         with ApiClient(settings, timeout=5.0) as api:
             api.get(f"/operations/{operation_id}")
     except CliError as exc:
-        if "(HTTP 404)" in exc.message:
+        if exc.status_code == 404:
             with unknown_id_hint():
                 raise
         # Any other failure (the API is down) is no reason to stop: NATS may still answer.
