@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainjet.config import Settings
 
 FILENAME = "runtime.json"
 
@@ -54,3 +58,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def resolve_nats_url(settings: Settings) -> Settings:
+    """Settings with a NATS URL: the configured one, else the one a live local `trainjet
+    serve` recorded; unchanged (no URL) when there is neither."""
+    if settings.nats_url:
+        return settings
+    recorded = read_runtime(settings.data_dir).get("nats_url")
+    return replace(settings, nats_url=str(recorded)) if recorded else settings

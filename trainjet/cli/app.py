@@ -85,7 +85,8 @@ def api(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Only the API (for deployment next to an existing NATS)."""
-    from trainjet.cli.serve import resolve_nats_url, run_api
+    from trainjet.cli.serve import run_api
+    from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(
         replace(settings_from(ctx), nats_url=nats_url or None, api_host=host, api_port=port)
@@ -105,7 +106,8 @@ def runner(
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Operations run at once")] = 1,
 ) -> None:
     """One runner process: takes start commands of its pool and runs them."""
-    from trainjet.cli.serve import resolve_nats_url, run_runner
+    from trainjet.cli.serve import run_runner
+    from trainjet.runtime import resolve_nats_url
 
     if pool not in ("local", "host"):
         raise CliError(f"unknown pool {pool!r}: use 'local' or 'host'", 2)

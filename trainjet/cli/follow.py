@@ -18,7 +18,7 @@ from trainjet.cli.client import CliError
 from trainjet.config import Settings
 from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
 from trainjet.core.store.port import StoredEvent
-from trainjet.runtime import read_runtime
+from trainjet.runtime import resolve_nats_url
 
 if TYPE_CHECKING:
     from trainjet.core.store import JetStreamEventStore
@@ -44,14 +44,11 @@ async def find_nats_url(settings: Settings) -> NatsLookup:
     """TRAINJET_NATS_URL, else the `runtime.json` a local `trainjet serve` wrote, else the
     URL the API reports in /health (the server it is connected to, without credentials)."""
     found = NatsLookup()
-    if settings.nats_url:
-        found.url = settings.nats_url
+    resolved = resolve_nats_url(settings)
+    if resolved.nats_url:
+        found.url = resolved.nats_url
         return found
     found.tried.append("TRAINJET_NATS_URL (unset)")
-    recorded = read_runtime(settings.data_dir).get("nats_url")
-    if recorded:
-        found.url = str(recorded)
-        return found
     found.tried.append(f"{settings.data_dir / 'runtime.json'} (no live `trainjet serve`)")
     health_url = f"{settings.api_url.rstrip('/')}/api/v1/health"
     try:

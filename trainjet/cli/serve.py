@@ -15,19 +15,9 @@ from pathlib import Path
 import uvicorn
 
 from trainjet.config import Settings
-from trainjet.runtime import read_runtime, remove_runtime, write_runtime
+from trainjet.runtime import remove_runtime, write_runtime
 
 log = logging.getLogger("trainjet")
-
-
-def resolve_nats_url(settings: Settings) -> Settings:
-    """Settings with a NATS URL: configured, or the one a local `serve` recorded."""
-    if settings.nats_url:
-        return settings
-    recorded = read_runtime(settings.data_dir).get("nats_url")
-    if recorded:
-        return replace(settings, nats_url=recorded)
-    return settings
 
 
 def run_api(settings: Settings) -> None:
