@@ -25,6 +25,6 @@ def test_events_doc_matches_the_code() -> None:
 def test_architecture_doc_names_real_modules() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     for module in ("core/events", "core/projections", "core/store", "core/orchestrator.py",
-                   "core/leases.py", "runners/", "training/", "api/", "cli/", "natsd/"):
+                   "core/leases.py", "runners/", "training/", "api/", "cli/", "natsd/", "replay/"):
         assert f"`{module}`" in text
         assert (ROOT / "trainjet" / module.rstrip("/")).exists(), module
