@@ -30,15 +30,14 @@ from trainjet.core.projections import OperationInfo
 from trainjet.errors import Conflict, InvalidRequest
 from trainjet.training.data import load_ohlcv
 from trainjet.training.errors import DataError
+from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
 from trainjet.training.features import (
     bar_close_times,
     combine_timeframes,
     fuzzy_targets,
     order_timeframes,
-    target_series,
 )
-from trainjet.training.fuzzy import MembershipSpec, apply_transform, fuzzify
-from trainjet.training.indicators import IndicatorSpec, compute_indicator
+from trainjet.training.indicators import IndicatorSpec
 from trainjet.training.storage import NAMED_DIR, SAFE_NAME, ModelNotFoundError, ModelStorage
 
 if TYPE_CHECKING:
@@ -153,21 +152,14 @@ def build_features(recipe: FeatureRecipe, prices: Mapping[str, pd.DataFrame]) ->
             f"The model's fuzzy sets read {missing}, which no configured indicator "
             "provides in this trainjet version; retrain the model"
         )
-    used = {targets[t][0] for t in recipe.fuzzy_sets}
-    specs = [s for s in recipe.indicators if s.id in used]
+    _, specs = used_indicators(recipe.indicators, recipe.fuzzy_sets)
     fuzzy: dict[str, pd.DataFrame] = {}
     for tf in recipe.timeframes:
         frame = prices[tf]
-        outputs = {spec.id: compute_indicator(frame, spec) for spec in specs}
-        parts = []
-        for target, sets in recipe.fuzzy_sets.items():
-            values = target_series(outputs, frame, targets[target])
-            values = apply_transform(values, recipe.fuzzy_transforms.get(target), frame)
-            members = {
-                n: MembershipSpec(m["type"], tuple(m["parameters"])) for n, m in sets.items()
-            }
-            parts.append(fuzzify(values, members, target.replace(".", "_")))
-        fuzzy[tf] = pd.concat(parts, axis=1)
+        outputs = compute_outputs(frame, specs)
+        fuzzy[tf] = fuzzy_frame(
+            outputs, frame, recipe.fuzzy_sets, recipe.fuzzy_transforms, targets
+        )
     return combine_timeframes(fuzzy, recipe.timeframes[0], recipe.lookback)
 
 

@@ -23,14 +23,11 @@ import pandas as pd
 
 from trainjet.training.data import DateLike, data_path, load_ohlcv, sha256_of
 from trainjet.training.errors import DataError
+from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
 from trainjet.training.features import (
     combine_timeframes,
-    fuzzy_targets,
     order_timeframes,
-    target_series,
 )
-from trainjet.training.fuzzy import MembershipSpec, apply_transform, fuzzify
-from trainjet.training.indicators import compute_indicator
 from trainjet.training.labels import label_distribution, zigzag_labels
 from trainjet.training.protocol import DatasetSplit, PreparedDataset, TrainingReporter
 from trainjet.training.strategy import StrategyConfig
@@ -98,29 +95,22 @@ def prepare_dataset(
             sd.prices[tf] = load_ohlcv(sd.name, tf, data_dir, start_date, end_date,
                                        min_bars=strategy.history_required)
             hashes[f"{sd.name}_{tf}"] = sha256_of(sd.prices[tf])
-    targets = fuzzy_targets(strategy.indicators)
-    used = {targets[t][0] for t in strategy.fuzzy_sets}
-    specs = [s for s in strategy.indicators if s.id in used]
+    targets, specs = used_indicators(strategy.indicators, strategy.fuzzy_sets)
     for i, sd in enumerate(state):
         for tf in tfs:
-            sd.outputs[tf] = {}
-            for k, spec in enumerate(specs, 1):
-                progress.step("indicators", i, sd.name, tf, f"Computing {spec.type}", k,
-                              len(specs))
-                sd.outputs[tf][spec.id] = compute_indicator(sd.prices[tf], spec)
+            def indicator_step(k: int, n: int, what: str, i: int = i, sd: _Symbol = sd,
+                               tf: str = tf) -> None:
+                progress.step("indicators", i, sd.name, tf, f"Computing {what}", k, n)
+
+            sd.outputs[tf] = compute_outputs(sd.prices[tf], specs, indicator_step)
     for i, sd in enumerate(state):
         for tf in tfs:
-            frames = []
-            for k, (target, sets) in enumerate(strategy.fuzzy_sets.items(), 1):
-                progress.step("fuzzy", i, sd.name, tf, f"Fuzzifying {target}", k,
-                              len(strategy.fuzzy_sets))
-                values = target_series(sd.outputs[tf], sd.prices[tf], targets[target])
-                values = apply_transform(values, strategy.fuzzy_transforms.get(target),
-                                         sd.prices[tf])
-                specs_ = {n: MembershipSpec(m["type"], tuple(m["parameters"]))
-                          for n, m in sets.items()}
-                frames.append(fuzzify(values, specs_, target.replace(".", "_")))
-            sd.fuzzy[tf] = pd.concat(frames, axis=1)
+            def fuzzy_step(k: int, n: int, what: str, i: int = i, sd: _Symbol = sd,
+                           tf: str = tf) -> None:
+                progress.step("fuzzy", i, sd.name, tf, f"Fuzzifying {what}", k, n)
+
+            sd.fuzzy[tf] = fuzzy_frame(sd.outputs[tf], sd.prices[tf], strategy.fuzzy_sets,
+                                       strategy.fuzzy_transforms, targets, fuzzy_step)
             sd.outputs[tf] = {}  # raw indicators are no longer needed
     lookback = int(strategy.model["features"]["lookback_periods"])
     for i, sd in enumerate(state):
