@@ -1,11 +1,19 @@
-"""Build a `Backend` on a real NATS server: connect, ensure the streams, wrap the adapters."""
+"""Build a `Backend` on a real NATS server: connect, ensure the streams, wrap the adapters.
+
+The returned `NatsBackend` also carries the two blob buckets (checkpoints, models) that only
+a NATS deployment has: runners keep their checkpoints there and host runners publish their
+models there; `start_model_import` makes an API import those models into its models dir.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from trainjet.config import Settings
 from trainjet.core.store import (
+    BlobStore,
+    JetStreamBlobStore,
     JetStreamCommandQueue,
     JetStreamEventStore,
     JetStreamRunnerRegistry,
@@ -14,6 +22,14 @@ from trainjet.core.store import (
 from trainjet.core.store.settings import StoreSettings
 from trainjet.natsd.connect import connect, redact_all
 from trainjet.wiring import Backend
+
+
+@dataclass
+class NatsBackend(Backend):
+    """A `Backend` on NATS, with the blob buckets every process of the deployment shares."""
+
+    checkpoints: BlobStore | None = None
+    models: BlobStore | None = None
 
 
 def store_settings(settings: Settings, **overrides: Any) -> StoreSettings:
@@ -43,7 +59,7 @@ async def connect_backend(
     layout = store or store_settings(settings)
     js = nc.jetstream(timeout=layout.request_timeout)
     try:
-        await ensure_streams(js, layout)
+        await ensure_streams(js, layout, blobs=True)
     except Exception:
         await nc.close()
         raise
@@ -69,16 +85,36 @@ async def connect_backend(
             },
         }
 
-    backend = Backend(
+    backend = NatsBackend(
         store=JetStreamEventStore(nc, layout),
         commands=JetStreamCommandQueue(nc, layout),
         registry=JetStreamRunnerRegistry(nc, layout),
         settings=settings,
         nats_url=redact_all(settings.nats_url),
         describe=describe,
+        checkpoints=JetStreamBlobStore(
+            nc, layout.checkpoints_bucket_name, layout, max_age=layout.checkpoint_max_age
+        ),
+        models=JetStreamBlobStore(nc, layout.models_bucket_name, layout),
     )
     backend.closers.append(nc.close)
     return backend
+
+
+def start_model_import(backend: Backend) -> None:
+    """Import the models host runners publish into this process's models dir (the API's).
+
+    A no-op for a backend without a models bucket (the in-memory one). The importer stops
+    with the backend.
+    """
+    models = backend.models if isinstance(backend, NatsBackend) else None
+    if models is None:
+        return
+    from trainjet.runners.artifacts import ModelImporter
+
+    importer = ModelImporter(models, backend.settings.models_dir, backend.projector)
+    importer.start()
+    backend.closers.append(importer.close)
 
 
 def _stream(info: Any) -> dict[str, Any]:

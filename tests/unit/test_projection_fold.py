@@ -168,3 +168,19 @@ def test_metrics_replace_a_repeated_epoch_and_curve_keeps_every_batch() -> None:
     ]
     curve = batch_curve(batches)
     assert [(r.epoch, r.batch) for r in curve] == [(1, 1), (1, 2), (1, 3)]
+
+
+def test_runner_lost_is_shown_while_the_operation_waits_for_a_resume() -> None:
+    from trainjet.core.events import RunnerLost
+
+    make = Clock()
+    base = [created(make), make(OperationStarted, runner_id="r1", attempt=1)]
+    lost = make(RunnerLost, runner_id="r1", attempt=1, reason="no heartbeat for 10s")
+    info = fold([*base, lost])
+    assert info is not None
+    assert info.status is OperationStatus.RUNNING
+    assert "Runner r1 lost (attempt 1)" in info.warnings[-1]
+    assert info.progress.current_step == info.warnings[-1]
+    resumed = fold([*base, lost, make(OperationStarted, runner_id="r2", attempt=2), lost])
+    assert resumed is not None
+    assert resumed.runner_id == "r2" and len(resumed.warnings) == 1  # the late duplicate is ignored

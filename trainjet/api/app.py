@@ -36,6 +36,11 @@ def create_app(
             backend = await backend_factory(settings)
         try:
             await backend.start_read_side(lease_monitor=lease_monitor)
+            # Host runners on other machines publish the models they train to the models
+            # bucket; import them into this API's models dir (issue #4). No-op in memory.
+            from trainjet.nats_backend import start_model_import
+
+            start_model_import(backend)
             app.state.backend = backend
             yield
         finally:

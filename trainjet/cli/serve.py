@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -34,43 +33,10 @@ def run_api(settings: Settings) -> None:
 
 
 def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
-    asyncio.run(_runner_main(settings, pool, concurrency))
+    # The wiring (checkpoints, models bucket, device and GPU probe) lives with the runners.
+    from trainjet.runners.service import run_runner as _run
 
-
-async def _runner_main(settings: Settings, pool: str, concurrency: int) -> None:
-    from trainjet.nats_backend import connect_backend
-    from trainjet.runners.executors import executors_for
-    from trainjet.runners.worker import Runner
-
-    backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
-    runner = Runner(
-        store=backend.store,
-        commands=backend.commands,
-        registry=backend.registry,
-        executors=executors_for(pool),
-        pool=pool,
-        concurrency=concurrency,
-        device=_device_name(pool),
-        resources={"settings": settings},
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("runner %s serving pool %s (concurrency %d)", runner.runner_id, pool, concurrency)
-    try:
-        await runner.run(stop)
-    finally:
-        await backend.close()
-
-
-def _device_name(pool: str) -> str:
-    # Only a host runner pays for importing torch up front to report its device.
-    if pool != "host":
-        return "cpu"
-    from trainjet.training.devices import select_device
-
-    return str(select_device())
+    _run(settings, pool, concurrency)
 
 
 def spawn_runners(

@@ -77,6 +77,10 @@ async def connect(
     async def on_error(exc: Exception) -> None:
         if connecting:
             errors_seen.append(exc)
+        elif "permissions violation" in str(exc).lower():
+            # The server refused one action of this user (deploy/nats/users.conf); the
+            # request itself only times out, so this line is where the reason shows.
+            _log.error("NATS refused an action of user %r: %s", user or "(token/creds)", exc)
         elif outage:  # one line per outage, not one per reconnect attempt
             _log.debug("NATS reconnect attempt failed: %s", exc)
         else:

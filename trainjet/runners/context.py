@@ -1,4 +1,5 @@
-"""What one operation's work sees: its inputs, a way to emit events, and its cancel signal."""
+"""What one operation's work sees: its inputs, a way to emit events, its cancel signal, and
+where its checkpoints go (and the one it resumes from)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, TypeVar
 from trainjet.core.cancellation import CancellationToken
 from trainjet.core.events import AnyEvent, Event, EventFactory
 from trainjet.core.projections import OperationInfo
+from trainjet.core.store.blobs import Blob, BlobStore
+from trainjet.core.store.port import Claim
 from trainjet.runners.outbox import EventOutbox
 
 E = TypeVar("E", bound=Event)
@@ -28,8 +31,18 @@ class OperationContext:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     # Filled by the work when it is cancelled or fails part-way (kept in the terminal event).
     partial_result: dict[str, Any] | None = None
-    # Per-runner resources an executor may use (settings, model storage, ...).
+    # Per-runner resources an executor may use (settings, the models bucket, ...).
     resources: dict[str, Any] = field(default_factory=dict)
+    # The start command this attempt holds; replaced if the same command comes back to this
+    # runner while it still runs the operation (its lease lapsed during an outage).
+    claim: Claim | None = None
+    # Where this operation's checkpoints go (None: not kept; a lost run restarts from scratch).
+    checkpoints: BlobStore | None = None
+    # The checkpoint this attempt resumes from (attempt > 1), with its `epoch` in `meta`.
+    resume: Blob | None = None
+    # Set when this runner lost the operation to another: it must write nothing more for it.
+    fenced: bool = False
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def operation_id(self) -> str:
@@ -39,10 +52,23 @@ class OperationContext:
         return EventFactory(self.operation_id).make(event_type, **fields)
 
     def emit(self, event_type: type[E], **fields: Any) -> E:
-        """Build and queue an event of this operation; never blocks (any thread)."""
+        """Build and queue an event of this operation; never blocks (any thread). Once the
+        operation is fenced (handed over to another runner) the event is dropped."""
         event = self.make(event_type, **fields)
-        self.outbox.emit(event)
+        if not self.fenced:
+            self.outbox.emit(event)
         return event
+
+    @property
+    def resumed_from_epoch(self) -> int | None:
+        raw = self.resume.meta.get("epoch") if self.resume is not None else None
+        return int(raw) if raw is not None and raw.isdigit() else None
+
+    def fence(self, reason: str) -> None:
+        """This runner no longer owns the operation: stop the work, write nothing more."""
+        self.fenced = True
+        self.token.cancel(reason)
+        self.cancelled.set()
 
     async def sleep_or_cancel(self, seconds: float) -> bool:
         """Sleep, waking early on cancellation. True when cancelled."""

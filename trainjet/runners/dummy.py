@@ -1,4 +1,8 @@
-"""The reference operation: N iterations of waiting, for checking the orchestration alone."""
+"""The reference operation: N iterations of waiting, for checking the orchestration alone.
+
+A resumed attempt (its first runner was lost) continues after the last iteration the log
+records: the log is the dummy's checkpoint, so it needs no blob store.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ async def run_dummy(ctx: OperationContext) -> dict[str, Any]:
     iterations = int(ctx.inputs.get("iterations", DEFAULT_ITERATIONS))
     interval = float(ctx.inputs.get("interval_seconds", DEFAULT_INTERVAL_SECONDS))
     started = time.monotonic()
-    for i in range(iterations):
+    first = _iterations_done(ctx) if ctx.attempt > 1 else 0
+    for i in range(first, iterations):
         if await ctx.sleep_or_cancel(interval):
             ctx.partial_result = {
                 "status": "cancelled",
@@ -45,3 +50,8 @@ async def run_dummy(ctx: OperationContext) -> dict[str, Any]:
         "total_duration_seconds": round(elapsed, 3),
         "message": f"Completed all {iterations} iterations!",
     }
+
+
+def _iterations_done(ctx: OperationContext) -> int:
+    done = [e.steps_completed for e in ctx.history if isinstance(e, ProgressUpdated)]
+    return max(done, default=0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainjet.runners.attempt import Executor
 from trainjet.runners.context import OperationContext
 from trainjet.runners.dummy import run_dummy
-from trainjet.runners.worker import Executor
 
 
 async def _training(ctx: OperationContext) -> dict[str, Any]:
@@ -15,5 +15,12 @@ async def _training(ctx: OperationContext) -> dict[str, Any]:
     return await run_training_operation(ctx)
 
 
+async def _host_training(ctx: OperationContext) -> dict[str, Any]:
+    from trainjet.runners.host.session import run_host_training
+
+    return await run_host_training(ctx)
+
+
 def executors_for(pool: str) -> dict[str, Executor]:
-    return {"dummy": run_dummy, "training": _training}
+    training = _host_training if pool == "host" else _training
+    return {"dummy": run_dummy, "training": training}

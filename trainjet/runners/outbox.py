@@ -89,6 +89,16 @@ class EventOutbox:
         else:
             loop.call_soon_threadsafe(self._nudge)
 
+    def discard(self, operation_id: str) -> int:
+        """Drop the queued events of one operation (its runner lost it to another, whose
+        events must not be interleaved with stale ones); return how many were dropped."""
+        with self._lock:
+            kept = [e for e in self._pending if e.operation_id != operation_id]
+            dropped = len(self._pending) - len(kept)
+            self._pending = collections.deque(kept)
+        self.dropped += dropped
+        return dropped
+
     def _nudge(self) -> None:
         self._idle.clear()
         self._wake.set()

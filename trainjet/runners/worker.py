@@ -1,17 +1,21 @@
 """The runner protocol, shared by every pool (local, host).
 
-A runner pulls start commands for its pool under a lease and, for each:
+A runner pulls start commands for its pool under a lease and, for each (see `attempt.py`):
 
 1. reads the operation's history; skips (and acks) one that already ended;
-2. appends `operation_started` and runs the registered executor for the operation type,
+2. if the operation is `running`, the command came back because whoever ran it stopped
+   renewing its lease: it records the hand-over (`runner_lost`) and resumes the operation,
+   from its latest checkpoint, as the next attempt;
+3. appends `operation_started` and runs the registered executor for the operation type,
    while a watcher turns `cancel_requested` (or a terminal event written elsewhere) into the
    cancel token, a keeper renews the lease, and a heartbeat keeps the runner registered;
-3. appends exactly one terminal event: completed, cancelled (on `CancellationError`) or
+4. appends exactly one terminal event: completed, cancelled (on `CancellationError`) or
    failed, after everything the work emitted, then acknowledges the command.
 
-A runner that dies stops heartbeating and renewing; the lease monitor then fails its
-operations with a reason naming it, and the command is redelivered to a runner that sees it
-has ended and acknowledges it.
+Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its
+attempt, a later attempt started elsewhere, or no successful heartbeat for a whole TTL, after
+which the monitor may have handed the work over) stops the work and writes nothing more for
+it: no events, no checkpoint, no renewal, no ack. Two runners never both write one attempt.
 """
 
 from __future__ import annotations
@@ -21,42 +25,25 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from trainjet import __version__
-from trainjet.core.cancellation import CancellationError, CancellationToken
-from trainjet.core.events import (
-    TERMINAL_TYPES,
-    AnyEvent,
-    CancelRequested,
-    EventFactory,
-    OperationCancelled,
-    OperationCompleted,
-    OperationCreated,
-    OperationFailed,
-    OperationStarted,
-    OperationStatus,
-    operation_filter,
-    type_name,
-    utcnow,
-)
-from trainjet.core.projections import fold
-from trainjet.core.store.port import (
-    Claim,
-    CommandQueue,
-    EventStore,
-    RunnerInfo,
-    RunnerRegistry,
-    StoredEvent,
-)
+from trainjet.core.events import utcnow
+from trainjet.core.store.blobs import BlobStore
+from trainjet.core.store.errors import StoreError
+from trainjet.core.store.port import Claim, CommandQueue, EventStore, RunnerInfo, RunnerRegistry
+from trainjet.runners.attempt import Executor, execute_claim
 from trainjet.runners.context import OperationContext
 from trainjet.runners.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
 
-Executor = Callable[[OperationContext], Awaitable[dict[str, Any]]]
+__all__ = ["Executor", "Runner"]
+
+GpuProbe = Callable[[], dict[str, Any] | None]
 
 
 class Runner:
@@ -72,6 +59,8 @@ class Runner:
         runner_id: str | None = None,
         device: str = "cpu",
         resources: dict[str, Any] | None = None,
+        checkpoints: BlobStore | None = None,
+        gpu_probe: GpuProbe | None = None,
     ) -> None:
         self.store = store
         self.commands = commands
@@ -83,12 +72,21 @@ class Runner:
         self.runner_id = runner_id or f"{pool}-{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.device = device
         self.resources = resources or {}
+        self.checkpoints = checkpoints
+        self.gpu_probe = gpu_probe
         self.outbox = EventOutbox(store)
         self.active: dict[str, OperationContext] = {}
         self.completed = 0
+        self.resumed = 0
+        self.fenced = 0
         self.started_at = utcnow().isoformat()
         self._stopping = False
         self._slots = asyncio.Semaphore(concurrency)
+        self._last_beat_ok = time.monotonic()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -96,13 +94,23 @@ class Runner:
         """Serve commands until `stop` is set; then end in-flight work cleanly."""
         self.outbox.start()
         await self.heartbeat()
-        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="runner-heartbeat")
+        helpers = [
+            asyncio.create_task(self._heartbeat_loop(), name="runner-heartbeat"),
+            asyncio.create_task(self._contact_watch(), name="runner-contact-watch"),
+        ]
         tasks: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 if not await self._take_slot(stop):
                     break
-                claim = await self.commands.next_claim(self.pool, timeout=0.5)
+                try:
+                    claim = await self.commands.next_claim(self.pool, timeout=0.5)
+                except StoreError as exc:  # NATS down or a leader election: wait, retry
+                    self._slots.release()
+                    log.warning("taking a command failed (%s); retrying", exc)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.5)
+                    continue
                 if claim is None:
                     self._slots.release()
                     continue
@@ -118,9 +126,9 @@ class Runner:
                 ctx.cancelled.set()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             await self.outbox.close()
             with contextlib.suppress(Exception):
                 await self.registry.remove(self.runner_id)
@@ -143,14 +151,21 @@ class Runner:
         return True
 
     def info(self) -> RunnerInfo:
+        gpu: dict[str, Any] | None = None
+        if self.gpu_probe is not None:
+            try:
+                gpu = self.gpu_probe()
+            except Exception:  # a failing probe must not stop the heartbeat
+                log.debug("gpu probe failed", exc_info=True)
         return RunnerInfo(
             runner_id=self.runner_id,
             pool=self.pool,
             host=self.host,
             pid=os.getpid(),
             device=self.device,
+            gpu=gpu,
             concurrency=self.concurrency,
-            current_operations=sorted(self.active),
+            current_operations=sorted(op for op, ctx in self.active.items() if not ctx.fenced),
             started_at=self.started_at,
             last_seen=utcnow().isoformat(),
             version=__version__,
@@ -158,165 +173,57 @@ class Runner:
 
     async def heartbeat(self) -> None:
         await self.registry.heartbeat(self.info())
+        self._last_beat_ok = time.monotonic()
+
+    async def beat_soon(self) -> None:
+        """Heartbeat now (best effort): the registry should list a new operation at once."""
+        try:
+            await self.heartbeat()
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
 
     async def _heartbeat_loop(self) -> None:
         interval = max(0.2, self.registry.ttl_seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self.heartbeat()
-            except Exception as exc:  # NATS blip: the next beat will tell
-                log.warning("heartbeat failed: %s", exc)
+            await self.beat_soon()
+
+    async def _contact_watch(self) -> None:
+        """Fence every operation once no heartbeat has landed for a whole TTL: by then the
+        registry has dropped this runner and the lease monitor may have handed its work on."""
+        ttl = self.registry.ttl_seconds
+        while True:
+            await asyncio.sleep(max(0.1, ttl / 8))
+            silent = time.monotonic() - self._last_beat_ok
+            if silent <= ttl:
+                continue
+            for ctx in list(self.active.values()):
+                if not ctx.fenced:
+                    self.fence(
+                        ctx,
+                        f"runner {self.runner_id} lost contact with NATS for {silent:.1f}s "
+                        f"(heartbeat TTL {ttl:g}s); the operation may have been handed over",
+                    )
+
+    def fence(self, ctx: OperationContext, reason: str) -> None:
+        if ctx.fenced:
+            return
+        log.warning("giving up %s (attempt %d): %s", ctx.operation_id, ctx.attempt, reason)
+        ctx.fence(reason)
+        self.fenced += 1
+        self.outbox.discard(ctx.operation_id)
 
     # -- one operation ---------------------------------------------------------------------
 
     async def _handle(self, claim: Claim) -> None:
         op_id = claim.command.operation_id
         try:
-            await self._execute(claim)
+            await execute_claim(self, claim)
         except Exception:
             log.exception("runner failed handling %s", op_id)
-            with contextlib.suppress(Exception):
-                await claim.release()
+            ctx = self.active.get(op_id)
+            if ctx is None or not ctx.fenced:
+                with contextlib.suppress(Exception):
+                    await claim.release()
         finally:
             self._slots.release()
-
-    async def _execute(self, claim: Claim) -> None:
-        op_id = claim.command.operation_id
-        records = await self.store.read_operation(op_id)
-        history = [r.event for r in records if isinstance(r, StoredEvent)]
-        last_seq = records[-1].seq if records else 0
-        info = fold(history)
-        created = next((e for e in history if isinstance(e, OperationCreated)), None)
-        if info is None or created is None:
-            log.error("start command for unknown operation %s; dropping it", op_id)
-            await claim.complete()
-            return
-        if info.status.is_terminal:
-            await claim.complete()
-            return
-        if info.status is OperationStatus.RUNNING:
-            # The command came back: whoever ran this before stopped renewing its lease.
-            await self.store.append(
-                EventFactory(op_id).make(
-                    OperationFailed,
-                    error=f"Runner {info.runner_id} lost: its lease on the operation expired "
-                    f"(attempt {info.attempt})",
-                    error_code="runner_lost",
-                    runner_id=info.runner_id,
-                )
-            )
-            await claim.complete()
-            return
-        if info.cancel_requested_at is not None:
-            await self.store.append(
-                EventFactory(op_id).make(
-                    OperationCancelled, reason=info.cancellation_reason or "cancelled"
-                )
-            )
-            await claim.complete()
-            return
-        executor = self.executors.get(claim.command.operation_type)
-        if executor is None:
-            await self.store.append(
-                EventFactory(op_id).make(
-                    OperationFailed,
-                    error=f"Runner pool '{self.pool}' cannot run '{claim.command.operation_type}' "
-                    "operations",
-                    error_code="unsupported",
-                )
-            )
-            await claim.complete()
-            return
-
-        attempt = info.attempt + 1
-        session_id = uuid.uuid4().hex if self.pool == "host" else None
-        ctx = OperationContext(
-            operation=info,
-            inputs=dict(created.inputs),
-            history=history,
-            outbox=self.outbox,
-            token=CancellationToken(op_id),
-            runner_id=self.runner_id,
-            pool=self.pool,
-            attempt=attempt,
-            session_id=session_id,
-            resources=self.resources,
-        )
-        self.active[op_id] = ctx
-        await self.store.append(
-            ctx.make(
-                OperationStarted,
-                runner_id=self.runner_id,
-                pool=self.pool,
-                host=self.host,
-                attempt=attempt,
-                session_id=session_id,
-                device=self.device,
-            )
-        )
-        helpers = [
-            asyncio.create_task(self._watch(ctx, last_seq), name=f"watch-{op_id}"),
-            asyncio.create_task(self._keep_lease(claim), name=f"lease-{op_id}"),
-        ]
-        try:
-            terminal = await self._run_executor(executor, ctx)
-        finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            self.active.pop(op_id, None)
-        await self.outbox.flush()
-        await self.store.append(terminal)
-        await claim.complete()
-        self.completed += 1
-
-    async def _run_executor(self, executor: Executor, ctx: OperationContext) -> AnyEvent:
-        try:
-            result = await executor(ctx)
-        except CancellationError as exc:
-            if self._stopping and ctx.token.reason and "shut down" in ctx.token.reason:
-                return ctx.make(
-                    OperationFailed,
-                    error=ctx.token.reason,
-                    error_code="runner_shutdown",
-                    runner_id=self.runner_id,
-                    partial_result=ctx.partial_result,
-                )
-            return ctx.make(
-                OperationCancelled,
-                reason=ctx.token.reason or exc.reason,
-                partial_result=ctx.partial_result,
-                runner_id=self.runner_id,
-            )
-        except Exception as exc:
-            log.exception("operation %s failed", ctx.operation_id)
-            return ctx.make(
-                OperationFailed,
-                error=f"{type(exc).__name__}: {exc}",
-                runner_id=self.runner_id,
-                partial_result=ctx.partial_result,
-            )
-        return ctx.make(OperationCompleted, result_summary=result, runner_id=self.runner_id)
-
-    async def _watch(self, ctx: OperationContext, last_seq: int) -> None:
-        """Turn `cancel_requested` (or an end decided elsewhere) into the cancel token."""
-        async for record in self.store.subscribe(operation_filter(ctx.operation_id), last_seq + 1):
-            if not isinstance(record, StoredEvent):
-                continue
-            event = record.event
-            if isinstance(event, CancelRequested):
-                ctx.token.cancel(event.reason)
-                ctx.cancelled.set()
-            elif isinstance(event, TERMINAL_TYPES):
-                ctx.token.cancel(f"Operation ended elsewhere ({type_name(type(event))})")
-                ctx.cancelled.set()
-
-    async def _keep_lease(self, claim: Claim) -> None:
-        interval = max(0.2, self.commands.lease_seconds / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await claim.extend()
-            except Exception as exc:
-                log.warning("lease renewal failed: %s", exc)

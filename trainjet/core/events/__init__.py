@@ -28,6 +28,7 @@ from trainjet.core.events.model import (
     OperationStarted,
     PhaseChanged,
     ProgressUpdated,
+    RunnerLost,
     WarningRaised,
     type_name,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "OperationType",
     "PhaseChanged",
     "ProgressUpdated",
+    "RunnerLost",
     "UpcasterRegistry",
     "WarningRaised",
     "decode",

@@ -23,6 +23,7 @@ from trainjet.core.events.model import (
     OperationStarted,
     PhaseChanged,
     ProgressUpdated,
+    RunnerLost,
     WarningRaised,
 )
 
@@ -131,6 +132,15 @@ def examples() -> list[Event]:
             error="Runner local-box-4242-a1b2c3 lost: no heartbeat for 10s while running this operation (attempt 1)",
             error_code="runner_lost",
             runner_id="local-box-4242-a1b2c3",
+            **common,
+        ),
+        # Added after v1's first ten; kept last so the golden file only ever grows at the end.
+        RunnerLost(
+            event_id="runner-lost-" + OP + "-1",
+            runner_id="host-gpu1-4242-a1b2c3",
+            attempt=1,
+            reason="no heartbeat for 10s and its lease expired while running this operation",
+            detected_by="lease-monitor",
             **common,
         ),
     ]

@@ -118,6 +118,20 @@ class EpochCompleted(Event, frozen=True, kw_only=True, tag="epoch_completed"):
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class RunnerLost(Event, frozen=True, kw_only=True, tag="runner_lost"):
+    """The runner of `attempt` stopped renewing its lease (died, or was cut off): the
+    operation is handed over. Not terminal: the next runner of the pool resumes it from its
+    latest checkpoint with `operation_started` (`attempt` + 1, `resumed_from_epoch`); with no
+    live runner of the pool left, `operation_failed` (code `runner_lost`) follows instead.
+    The runner of `attempt` stops at once when it reads this and writes nothing more."""
+
+    runner_id: str = ""
+    attempt: int = 0
+    reason: str = ""
+    # "lease-monitor" or the id of the runner that took the redelivered command
+    detected_by: str = ""
+
+
 class WarningRaised(Event, frozen=True, kw_only=True, tag="warning_raised"):
     message: str
 
@@ -158,6 +172,7 @@ AnyEvent = (
     | ProgressUpdated
     | BatchProgress
     | EpochCompleted
+    | RunnerLost
     | WarningRaised
     | CancelRequested
     | OperationCancelled
@@ -172,6 +187,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ProgressUpdated,
     BatchProgress,
     EpochCompleted,
+    RunnerLost,
     WarningRaised,
     CancelRequested,
     OperationCancelled,

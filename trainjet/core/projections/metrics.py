@@ -21,7 +21,8 @@ def evolve_metrics(state: OperationMetrics | None, event: AnyEvent) -> Operation
     """Fold one event into the epoch history.
 
     An epoch number seen again (a resumed run re-doing an epoch whose checkpoint was lost)
-    replaces the earlier record, so no epoch is counted twice.
+    replaces the earlier record and drops any later ones, so no epoch is counted twice; the
+    batch count rewinds the same way.
     """
     if state is None:
         if isinstance(event, OperationCreated):
@@ -42,9 +43,16 @@ def evolve_metrics(state: OperationMetrics | None, event: AnyEvent) -> Operation
             kept = tuple(e for e in state.epochs if e.epoch < event.epoch)
             return replace(state, epochs=(*kept, record), total_epochs=event.total_epochs)
         case BatchProgress():
+            recorded = state.batches_recorded
+            if event.batches and event.batches_per_epoch:
+                # A resumed attempt re-reports from its checkpoint's epoch: count from where
+                # its first batch sits, so a batch reported twice is counted once.
+                first = event.batches[0]
+                start = (first.epoch - 1) * event.batches_per_epoch + first.batch - 1
+                recorded = min(recorded, max(start, 0))
             return replace(
                 state,
-                batches_recorded=state.batches_recorded + len(event.batches),
+                batches_recorded=recorded + len(event.batches),
                 total_epochs=event.total_epochs,
             )
     return state

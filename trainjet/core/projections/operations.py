@@ -30,6 +30,7 @@ from trainjet.core.events import (
     OperationStatus,
     PhaseChanged,
     ProgressUpdated,
+    RunnerLost,
     WarningRaised,
 )
 from trainjet.core.projections.models import OperationInfo, OperationMetadata, OperationProgress
@@ -107,6 +108,20 @@ def evolve(state: OperationInfo | None, event: AnyEvent) -> OperationInfo | None
             return replace(state, progress=_progress_from_epoch(state.progress, event))
         case WarningRaised():
             return replace(state, warnings=[*state.warnings, event.message])
+        case RunnerLost():
+            # Still running as far as the user is concerned: the next runner of the pool
+            # resumes it (or the monitor fails it). Say so instead of showing a dead runner.
+            if event.attempt != state.attempt:
+                return state  # a late duplicate about an attempt already superseded
+            note = (
+                f"Runner {event.runner_id} lost (attempt {event.attempt}): {event.reason}; "
+                "waiting for another runner to resume from the last checkpoint"
+            ).replace(": ;", ";")
+            return replace(
+                state,
+                warnings=[*state.warnings, note],
+                progress=replace(state.progress, current_step=note),
+            )
         case CancelRequested():
             if state.cancel_requested_at is not None:
                 return state

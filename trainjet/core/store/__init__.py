@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trainjet.core.store.blobs import Blob, BlobStore, MemoryBlobStore
 from trainjet.core.store.errors import (
     InvalidName,
     StoreError,
@@ -32,12 +33,14 @@ from trainjet.core.store.settings import StoreSettings
 
 if TYPE_CHECKING:
     from trainjet.core.store.jetstream import ensure_streams
+    from trainjet.core.store.jetstream_blobs import JetStreamBlobStore
     from trainjet.core.store.jetstream_commands import JetStreamClaim, JetStreamCommandQueue
     from trainjet.core.store.jetstream_events import JetStreamEventStore
     from trainjet.core.store.jetstream_registry import JetStreamRunnerRegistry
 
 _LAZY = {
     "ensure_streams": "trainjet.core.store.jetstream",
+    "JetStreamBlobStore": "trainjet.core.store.jetstream_blobs",
     "JetStreamClaim": "trainjet.core.store.jetstream_commands",
     "JetStreamCommandQueue": "trainjet.core.store.jetstream_commands",
     "JetStreamEventStore": "trainjet.core.store.jetstream_events",
@@ -57,14 +60,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Blob",
+    "BlobStore",
     "Claim",
     "CommandQueue",
     "EventStore",
     "InvalidName",
+    "JetStreamBlobStore",
     "JetStreamClaim",
     "JetStreamCommandQueue",
     "JetStreamEventStore",
     "JetStreamRunnerRegistry",
+    "MemoryBlobStore",
     "MemoryCommandQueue",
     "MemoryEventStore",
     "MemoryRunnerRegistry",

@@ -235,13 +235,55 @@ async def ensure_bucket(js: JetStreamContext, settings: StoreSettings) -> None:
             )
 
 
-async def ensure_streams(
-    js: JetStreamContext, settings: StoreSettings, pools: Iterable[str] = ()
+async def ensure_object_bucket(
+    js: JetStreamContext, settings: StoreSettings, bucket: str, *, max_age: float = 0.0
 ) -> None:
-    """Create or check the whole layout: both streams, the bucket, and the given pools'
-    consumers (other pools' consumers are created on first use)."""
+    """An object store bucket (stream `OBJ_<bucket>`) with the layout's storage and replicas.
+
+    Created idempotently; an existing one whose replicas or age limit differ is brought in
+    line, as for the runners bucket.
+    """
+    config = api.ObjectStoreConfig(
+        description=f"trainjet {bucket}",
+        ttl=max_age or None,
+        storage=_storage(settings),
+        replicas=settings.replicas,
+    )
+    action = f"ensure object bucket {bucket}"
+    with translate_errors(action):
+        try:
+            await js.create_object_store(bucket, config)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != 10058:
+                raise
+            info = await js.stream_info(f"OBJ_{bucket}")
+            await js.update_stream(
+                info.config.evolve(max_age=max_age, num_replicas=settings.replicas)
+            )
+
+
+async def ensure_blob_buckets(js: JetStreamContext, settings: StoreSettings) -> None:
+    """The checkpoints bucket (entries expire) and the models bucket (kept)."""
+    await ensure_object_bucket(
+        js, settings, settings.checkpoints_bucket_name, max_age=settings.checkpoint_max_age
+    )
+    await ensure_object_bucket(js, settings, settings.models_bucket_name)
+
+
+async def ensure_streams(
+    js: JetStreamContext,
+    settings: StoreSettings,
+    pools: Iterable[str] = (),
+    *,
+    blobs: bool = False,
+) -> None:
+    """Create or check the whole layout: both streams, the bucket, the given pools'
+    consumers (other pools' consumers are created on first use) and, with `blobs`, the object
+    buckets (otherwise the blob adapters create theirs on first use)."""
     await ensure_stream(js, events_stream_config(settings))
     await ensure_stream(js, commands_stream_config(settings))
     await ensure_bucket(js, settings)
     for pool in pools:
         await ensure_pool_consumer(js, settings, pool)
+    if blobs:
+        await ensure_blob_buckets(js, settings)

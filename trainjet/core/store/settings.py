@@ -31,6 +31,12 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     events_stream: str = "TRAINJET_OPS"
     commands_stream: str = "TRAINJET_CMDS"
     runners_bucket: str = "trainjet_runners"
+    # Object store buckets: the latest checkpoint of each running training (so another runner
+    # can resume it) and the files of models trained by runners on other machines.
+    checkpoints_bucket: str = "trainjet_checkpoints"
+    models_bucket: str = "trainjet_models"
+    # A checkpoint outlives its operation only when nobody ended it cleanly; expire those.
+    checkpoint_max_age: float = 7 * 24 * 3600.0
     namespace: str = ""
     storage: Literal["file", "memory"] = "file"
     replicas: int = 1
@@ -47,15 +53,24 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidName(
                 f"namespace {self.namespace!r} must be letters, digits, '_' or '-' (max 64)"
             )
-        for name in (self.events_stream_name, self.commands_stream_name, self.bucket_name):
+        names = (
+            self.events_stream_name,
+            self.commands_stream_name,
+            self.bucket_name,
+            self.checkpoints_bucket_name,
+            self.models_bucket_name,
+        )
+        for name in names:
             if not _STREAM_NAME.match(name):
                 raise InvalidName(f"stream/bucket name {name!r}: use letters, digits, '_', '-'")
         if self.replicas < 1 or self.replicas > 5:
             raise ValueError(f"replicas must be 1..5, got {self.replicas}")
         if self.lease_seconds <= 0 or self.runner_ttl_seconds <= 0:
             raise ValueError("lease_seconds and runner_ttl_seconds must be positive")
-        if self.duplicate_window < 0 or self.max_age < 0:
-            raise ValueError("duplicate_window and max_age must not be negative")
+        if self.duplicate_window < 0 or self.max_age < 0 or self.checkpoint_max_age < 0:
+            raise ValueError(
+                "duplicate_window, max_age and checkpoint_max_age must not be negative"
+            )
         if self.max_age and self.duplicate_window > self.max_age:
             raise ValueError("duplicate_window cannot exceed max_age")
 
@@ -75,6 +90,14 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def bucket_name(self) -> str:
         return self._suffixed(self.runners_bucket)
+
+    @property
+    def checkpoints_bucket_name(self) -> str:
+        return self._suffixed(self.checkpoints_bucket)
+
+    @property
+    def models_bucket_name(self) -> str:
+        return self._suffixed(self.models_bucket)
 
     def consumer_name(self, pool: str) -> str:
         """The durable pull consumer a pool's runners share."""

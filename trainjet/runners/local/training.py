@@ -2,19 +2,23 @@
 
 The pipeline runs in a worker thread behind `TrainingProgressBridge`; this coroutine only
 waits for it. Cancellation reaches the thread through the token (checked every batch), never
-by killing it.
+by killing it. Each epoch's checkpoint goes to the operation's blob store through a
+`CheckpointSink` (the thread hands it over and moves on); a resumed attempt starts from the
+checkpoint the runner fetched for it. The host pool runs the same class with a GPU probe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trainjet.config import Settings
 from trainjet.core.cancellation import CancellationError
 from trainjet.runners.bridge import TrainingProgressBridge
+from trainjet.runners.checkpoints import CheckpointSink
 from trainjet.runners.context import OperationContext
 
 
@@ -28,15 +32,28 @@ def spec_from_inputs(ctx: OperationContext, settings: Settings) -> Any:
             "operation_id": ctx.operation_id,
             "training_mode": ctx.pool,
             "session_id": ctx.session_id,
+            "resume_checkpoint": ctx.resume.data if ctx.resume is not None else None,
         }
     )
 
 
 class LocalTrainingRunner:
-    def __init__(self, ctx: OperationContext, settings: Settings) -> None:
+    def __init__(
+        self,
+        ctx: OperationContext,
+        settings: Settings,
+        *,
+        gpu_probe: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.bridge = TrainingProgressBridge(ctx, flush_seconds=settings.event_flush_seconds)
+        self.bridge = TrainingProgressBridge(
+            ctx, flush_seconds=settings.event_flush_seconds, gpu_probe=gpu_probe
+        )
+        if ctx.attempt > 1:
+            # A resumed attempt redoes the preparation phases: keep the bar where it was.
+            self.bridge.percentage = ctx.operation.progress.percentage
+        self.checkpoints: CheckpointSink | None = None
 
     async def run(self) -> dict[str, Any]:
         from trainjet.training.pipeline import run_training
@@ -44,7 +61,16 @@ class LocalTrainingRunner:
 
         _limit_threads()
         spec = spec_from_inputs(self.ctx, self.settings)
-        self.bridge.on_phase("initializing", "Preparing training environment")
+        if self.ctx.checkpoints is not None:
+            self.checkpoints = CheckpointSink(self.ctx, self.ctx.checkpoints)
+        epoch = self.ctx.resumed_from_epoch
+        if epoch is not None:
+            message = f"Resuming from the checkpoint of epoch {epoch} (attempt {self.ctx.attempt})"
+        elif self.ctx.attempt > 1:
+            message = f"Restarting from the first epoch (attempt {self.ctx.attempt}, no checkpoint)"
+        else:
+            message = "Preparing training environment"
+        self.bridge.on_phase("initializing", message, attempt=self.ctx.attempt)
         try:
             result: dict[str, Any] = await asyncio.to_thread(
                 run_training,
@@ -52,12 +78,18 @@ class LocalTrainingRunner:
                 self.bridge,
                 models_dir=Path(self.settings.models_dir),
                 data_dir=Path(self.settings.market_data_dir),
+                checkpoint_fn=self.checkpoints,
             )
         except CancellationError as exc:
             self.ctx.partial_result = partial_result(exc)
             raise
         finally:
-            self.bridge.flush()
+            if not self.ctx.fenced:
+                self.bridge.flush()
+            if self.checkpoints is not None:
+                await self.checkpoints.close()
+        info = result.setdefault("session_info", {})
+        info.update(attempt=self.ctx.attempt, resumed_from_epoch=epoch)
         return result
 
 

@@ -1,0 +1,77 @@
+"""A runner process, wired: connect, pick the device, serve the pool until SIGINT/SIGTERM.
+
+`trainjet runner --pool local|host [--concurrency N]` ends here. The wiring gives every runner the checkpoints bucket (so any runner of the pool can
+resume an operation another one lost) and gives host runners their device, a GPU probe for
+heartbeats and progress, and the models bucket for publishing what they train.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from trainjet.config import Settings
+from trainjet.runners.executors import executors_for
+from trainjet.runners.worker import GpuProbe, Runner
+
+log = logging.getLogger("trainjet.runner")
+
+
+async def runner_main(
+    settings: Settings, pool: str, concurrency: int, *, stop: asyncio.Event | None = None
+) -> None:
+    from trainjet.nats_backend import NatsBackend, connect_backend
+
+    backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
+    resources: dict[str, Any] = {"settings": settings}
+    device, probe = "cpu", None
+    if pool == "host":
+        device, probe = _host_device()
+        resources["device"] = device
+    checkpoints = models = None
+    if isinstance(backend, NatsBackend):
+        checkpoints, models = backend.checkpoints, backend.models
+    if pool == "host":
+        resources["models"] = models
+    runner = Runner(
+        store=backend.store,
+        commands=backend.commands,
+        registry=backend.registry,
+        executors=executors_for(pool),
+        pool=pool,
+        concurrency=concurrency,
+        device=device,
+        resources=resources,
+        checkpoints=checkpoints,
+        gpu_probe=probe,
+    )
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "runner %s serving pool %s on %s (concurrency %d)",
+        runner.runner_id,
+        pool,
+        device,
+        concurrency,
+    )
+    try:
+        await runner.run(stop)
+    finally:
+        await backend.close()
+
+
+def _host_device() -> tuple[str, GpuProbe]:
+    # Only a host runner pays for importing torch up front to report its device.
+    from trainjet.runners.host.device import gpu_probe, host_device
+
+    device = host_device()
+    return device, gpu_probe(device)
+
+
+def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
+    asyncio.run(runner_main(settings, pool, concurrency))
