@@ -196,7 +196,7 @@ def test_list_models_has_real_ids_and_figures(tmp_path: Path) -> None:
     e = entries[1]
     assert set(e) == {
         "model_id", "model_name", "strategy", "symbols", "timeframes", "version", "path",
-        "created_at", "training_accuracy", "test_accuracy", "size_bytes", "description",
+        "created_at", "training_accuracy", "test_accuracy", "size_bytes", "description", "operation_id",
     }  # fmt: skip
     assert e["model_name"] == "rsi/EURUSD_1h_v2"
     assert e["strategy"] == "rsi"

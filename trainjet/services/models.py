@@ -217,9 +217,22 @@ class ModelService:
                 f"Training {info.operation_id} is not completed (status: {info.status.value}); "
                 "a model can only be saved from a completed training"
             )
-        saved = self.storage.save_copy(
-            info.result_summary or {}, model_name, description, task_id=info.operation_id
+        summary = info.result_summary or {}
+        # The runner's model_path is where *it* saved the model; a model trained on a host
+        # lives here under the version it was imported as. Find it by the operation.
+        local = next(
+            (
+                e
+                for e in self.storage.list_models()
+                if e.get("operation_id") == info.operation_id
+                and not str(e["model_id"]).startswith(f"{NAMED_DIR}/")
+            ),
+            None,
         )
+        if local is not None:
+            artifacts = {**(summary.get("artifacts") or {}), "model_path": local["path"]}
+            summary = {**summary, "artifacts": artifacts}
+        saved = self.storage.save_copy(summary, model_name, description, task_id=info.operation_id)
         return {**saved, "description": description}
 
     def load(self, name: str) -> tuple[LoadedModel, bool]:

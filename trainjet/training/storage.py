@@ -285,6 +285,7 @@ class ModelStorage:
             "test_accuracy": test.get("test_accuracy"),
             "size_bytes": size,
             "description": meta.get("description", ""),
+            "operation_id": meta.get("operation_id"),
         }
 
     def list_models(self, strategy: str | None = None) -> list[dict[str, Any]]:
