@@ -96,9 +96,6 @@ class TrainingProgressBridge:
         loss: float,
         accuracy: float,
     ) -> None:
-        if self.token.is_cancelled:
-            self.flush()
-            self.check_cancelled()
         now = time.monotonic()
         if self._train_started is None:
             self._train_started = now
@@ -106,6 +103,10 @@ class TrainingProgressBridge:
             self._done_at_start = (epoch - 1) * batches_per_epoch + batch - 1
         self.items_processed = (epoch - 1) * batches_per_epoch + batch
         self._pending.append(BatchRecord(epoch, batch, loss, accuracy))
+        if self.token.is_cancelled:
+            # this batch ran (its step is in the weights): log it, then stop the loop
+            self.flush()
+            self.check_cancelled()
         if batch == batches_per_epoch or now - self._last_flush >= self.flush_seconds:
             self._flush_batches(now, total_epochs, batches_per_epoch)
 
