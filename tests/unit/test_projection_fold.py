@@ -184,3 +184,27 @@ def test_runner_lost_is_shown_while_the_operation_waits_for_a_resume() -> None:
     resumed = fold([*base, lost, make(OperationStarted, runner_id="r2", attempt=2), lost])
     assert resumed is not None
     assert resumed.runner_id == "r2" and len(resumed.warnings) == 1  # the late duplicate is ignored
+
+
+def test_view_counts_follow_every_status_change() -> None:
+    from collections import Counter
+
+    make = Clock()
+    view = OperationsView()
+    seq = 0
+
+    def put(event) -> None:
+        nonlocal seq
+        seq += 1
+        view.apply(StoredEvent(seq, "s", event))
+
+    for op in ("a", "b", "c"):
+        put(created(make, operation_id=op))
+    put(make(OperationStarted, runner_id="r", operation_id="a"))
+    put(make(OperationStarted, runner_id="r", operation_id="b"))
+    put(make(OperationCompleted, operation_id="a"))
+    put(make(OperationFailed, error="x", operation_id="a"))  # after terminal: no change
+    put(make(OperationCancelled, reason="y", operation_id="b"))
+    recount = Counter((op.status, op.operation_type) for op in view.operations.values())
+    assert +view.counts == recount
+    assert recount[(OperationStatus.PENDING, OperationType.TRAINING)] == 1

@@ -9,15 +9,22 @@ from fastapi import Request
 from trainjet.errors import ServiceUnavailable, Unauthorized
 from trainjet.wiring import Backend
 
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
+# thread, a hop that costs more than everything else a read does.
 
-def get_backend(request: Request) -> Backend:
+
+async def get_backend(request: Request) -> Backend:
+    return backend_of(request)
+
+
+def backend_of(request: Request) -> Backend:
     backend: Backend | None = getattr(request.app.state, "backend", None)
     if backend is None:
         raise ServiceUnavailable("trainjet API is starting: NATS connection not ready yet")
     return backend
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
     """Mutating endpoints need `Authorization: Bearer <TRAINJET_API_TOKEN>` when one is set."""
     expected: str | None = request.app.state.settings.api_token
     if not expected:

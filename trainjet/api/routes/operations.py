@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -51,20 +51,35 @@ async def list_operations(
     offset: Annotated[int, Query(ge=0)] = 0,
     active_only: bool = False,
 ) -> Response:
-    ops = backend.projector.view.operations.values()
-    active_count = sum(1 for op in ops if op.status.is_active)
-    selected = [
-        op
-        for op in ops
-        if (status is None or op.status is status)
-        and (operation_type is None or op.operation_type is operation_type)
-        and (not active_only or op.status.is_active)
-    ]
-    selected.sort(key=lambda op: (op.created_at, op.last_sequence), reverse=True)
+    """Newest first, in the order the log accepted them. Counts come from the view's
+    per-(status, type) tallies and the page from a walk that stops once it is full, so a
+    request costs O(offset + limit), not a sort of every operation."""
+    view = backend.projector.view
+
+    def wanted(st: OperationStatus, ty: OperationType) -> bool:
+        return (
+            (status is None or st is status)
+            and (operation_type is None or ty is operation_type)
+            and (not active_only or st.is_active)
+        )
+
+    total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
+    active_count = sum(n for (st, _), n in view.counts.items() if st.is_active)
     now = utcnow()
-    page = [operation_summary(op, now) for op in selected[offset : offset + limit]]
+    page: list[dict[str, Any]] = []
+    skipped = 0
+    # dicts keep insertion order: operations appear in the order operation_created was applied
+    for op in reversed(view.operations.values()):
+        if not wanted(op.status, op.operation_type):
+            continue
+        if skipped < offset:
+            skipped += 1
+            continue
+        page.append(operation_summary(op, now))
+        if len(page) == limit:
+            break
     return json_response(
-        {"success": True, "data": page, "total_count": len(selected), "active_count": active_count}
+        {"success": True, "data": page, "total_count": total, "active_count": active_count}
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from trainjet.api.deps import get_backend, require_token
+from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.core.events import OperationStatus, OperationType
@@ -18,8 +18,8 @@ from trainjet.wiring import Backend
 router = APIRouter(prefix="/trainings", tags=["Training"])
 
 
-def get_training_service(request: Request) -> TrainingService:
-    backend = get_backend(request)
+async def get_training_service(request: Request) -> TrainingService:
+    backend = backend_of(request)
     return TrainingService(backend.orchestrator, backend.registry, backend.settings)
 
 

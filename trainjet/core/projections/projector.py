@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import msgspec
 
-from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent
+from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent, OperationStatus, OperationType
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
@@ -45,6 +46,9 @@ class OperationsView:
         self.applied = 0
         self.rejected: list[RejectedRecord] = []
         self.orphans = 0  # events of operations never created (recorded, skipped)
+        # operations per (status, type), kept as events apply, so a list request counts its
+        # matches without scanning every operation
+        self.counts: Counter[tuple[OperationStatus, OperationType]] = Counter()
 
     def apply(self, record: Record) -> tuple[OperationInfo, AnyEvent] | None:
         if record.seq <= self.last_seq:
@@ -70,6 +74,10 @@ class OperationsView:
             new = msgspec.structs.replace(
                 new, last_sequence=record.seq, event_count=new.event_count + 1
             )
+            if current is None or current.status is not new.status:
+                if current is not None:
+                    self.counts[(current.status, current.operation_type)] -= 1
+                self.counts[(new.status, new.operation_type)] += 1
         self.operations[op_id] = new
         metrics = evolve_metrics(self.metrics.get(op_id), event)
         if metrics is not None:
