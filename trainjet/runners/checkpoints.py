@@ -64,6 +64,11 @@ class CheckpointSink:
                 "runner_id": self.ctx.runner_id,
             }
             try:
+                # The epoch's events go first: a resume starts after the checkpoint's epoch,
+                # so that epoch's epoch_completed must already be in the log.
+                await self.ctx.outbox.flush()
+                if self.ctx.fenced:
+                    return
                 await self.store.put(self.ctx.operation_id, data, meta)
             except Exception as exc:  # the next epoch's checkpoint tries again
                 log.warning(
