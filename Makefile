@@ -24,6 +24,18 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# Benchmarks (docs/benchmarks.md). `bench` also tries the optional MLflow peer's extra.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]' || echo "bench extra not installed: the MLflow peer is skipped"
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
 lint: $(STAMP)
 	$(BIN)/ruff check trainjet tests bench
 	$(BIN)/mypy

@@ -1,0 +1,1 @@
+"""trainjet's benchmarks: `python -m bench [--quick] [--only NAME]` (see docs/benchmarks.md)."""
