@@ -7,7 +7,6 @@ import contextlib
 import os
 import platform
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -293,15 +292,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, lo
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """SIGTERM, then SIGKILL after `grace`: the same stop `trainjet serve` gives its runners."""
+    from trainjet.cli.serve import stop_processes
+
+    stop_processes(procs, grace)
 
 
 def fmt_pct(value: float) -> str:
