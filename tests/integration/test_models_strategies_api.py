@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import TERMINAL, Stack
+from tests.strategy_texts import unknown_indicator
 from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,16 +26,7 @@ MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
 # suite's per-test default even on a loaded machine (it takes about 5 s when idle).
 pytestmark = pytest.mark.timeout(300)
 SIGNALS = {"BUY", "HOLD", "SELL"}
-BROKEN_YAML = """name: broken_demo
-training_data: {symbols: {mode: single, symbol: EURUSD}, timeframes: {mode: single, timeframe: 1h}}
-indicators:
-  - {name: not_an_indicator, period: 3}
-fuzzy_sets:
-  not_an_indicator:
-    low: {type: triangular, parameters: [0, 10, 20]}
-model: {type: mlp, architecture: {hidden_layers: [4]}, training: {epochs: 1}}
-training: {labels: {source: zigzag, zigzag_threshold: 0.01}}
-"""
+BROKEN_YAML = unknown_indicator("broken_demo")
 
 
 def make_workdir(root: Path) -> None:
