@@ -8,7 +8,7 @@ models there; `start_model_import` makes an API import those models into its mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainjet.config import Settings
 from trainjet.core.store import (
@@ -22,6 +22,9 @@ from trainjet.core.store import (
 from trainjet.core.store.settings import StoreSettings
 from trainjet.natsd.connect import connect, redact_all
 from trainjet.wiring import Backend
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
 
 
 @dataclass
@@ -41,6 +44,18 @@ def store_settings(settings: Settings, **overrides: Any) -> StoreSettings:
     )
 
 
+async def connect_nats(settings: Settings, *, name: str, url: str | None = None) -> Client:
+    """A client on `url` (else the configured server) with the configured credentials."""
+    return await connect(
+        url or settings.nats_url or "",
+        user=settings.nats_user,
+        password=settings.nats_password,
+        token=settings.nats_token,
+        creds_file=settings.nats_creds,
+        name=name,
+    )
+
+
 async def connect_backend(
     settings: Settings, *, name: str = "trainjet-api", store: StoreSettings | None = None
 ) -> Backend:
@@ -48,14 +63,7 @@ async def connect_backend(
         raise ValueError(
             "connect_backend needs settings.nats_url (serve starts an embedded server)"
         )
-    nc = await connect(
-        settings.nats_url,
-        user=settings.nats_user,
-        password=settings.nats_password,
-        token=settings.nats_token,
-        creds_file=settings.nats_creds,
-        name=name,
-    )
+    nc = await connect_nats(settings, name=name)
     layout = store or store_settings(settings)
     js = nc.jetstream(timeout=layout.request_timeout)
     try:

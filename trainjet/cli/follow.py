@@ -70,21 +70,14 @@ async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventSt
     that says what was tried when there is none to reach."""
     from trainjet.core.store import JetStreamEventStore
     from trainjet.core.store.errors import StoreError
-    from trainjet.nats_backend import store_settings
-    from trainjet.natsd.connect import connect, redact_all
+    from trainjet.nats_backend import connect_nats, store_settings
+    from trainjet.natsd.connect import redact_all
 
     lookup = await find_nats_url(settings)
     if not lookup.url:
         raise CliError(f"cannot find the NATS server to read events from: {lookup.hint()}")
     try:
-        nc = await connect(
-            lookup.url,
-            user=settings.nats_user,
-            password=settings.nats_password,
-            token=settings.nats_token,
-            creds_file=settings.nats_creds,
-            name="trainjet-cli",
-        )
+        nc = await connect_nats(settings, name="trainjet-cli", url=lookup.url)
     except StoreError as exc:
         raise CliError(exc.message) from exc
     try:
@@ -113,17 +106,9 @@ async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[d
 
 async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
     from trainjet.core.store import JetStreamEventStore
-    from trainjet.nats_backend import store_settings
-    from trainjet.natsd.connect import connect
+    from trainjet.nats_backend import connect_nats, store_settings
 
-    nc = await connect(
-        settings.nats_url or "",
-        user=settings.nats_user,
-        password=settings.nats_password,
-        token=settings.nats_token,
-        creds_file=settings.nats_creds,
-        name="trainjet-cli",
-    )
+    nc = await connect_nats(settings, name="trainjet-cli")
     try:
         store = JetStreamEventStore(nc, store_settings(settings))
         async for record in store.subscribe(operation_filter(operation_id), 1):
