@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import threading
 from typing import Any
 
 from trainjet.config import Settings
@@ -53,9 +52,6 @@ async def runner_main(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    # The training pipeline imports torch (~2 s): do it now, off the loop, so the first
-    # training does not pay for it. A training arriving sooner waits on the import lock.
-    threading.Thread(target=_preload_training, name="preload-training", daemon=True).start()
     log.info(
         "runner %s serving pool %s on %s (concurrency %d)",
         runner.runner_id,
@@ -67,13 +63,6 @@ async def runner_main(
         await runner.run(stop)
     finally:
         await backend.close()
-
-
-def _preload_training() -> None:
-    try:
-        import trainjet.training.pipeline  # noqa: F401
-    except Exception:  # the training itself will report the same problem, with context
-        log.exception("preloading the training pipeline failed")
 
 
 def _host_device() -> tuple[str, GpuProbe]:
