@@ -42,6 +42,7 @@ class Reporter:
         self.batches.append(args)
         if self.cancel_after_batches is not None and len(self.batches) >= self.cancel_after_batches:
             self._cancelled = True
+            self.check_cancelled()  # as the bridge does: this batch is logged, then the loop stops
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
         self.epochs.append(metrics)

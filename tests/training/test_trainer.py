@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.training import trainer as trainer_module
 from trainjet.training.model import build_model
 from trainjet.training.protocol import DatasetSplit, PreparedDataset
 from trainjet.training.reproducibility import seed_everything
@@ -64,6 +65,7 @@ class Reporter:
         self.batches.append(args)  # type: ignore[arg-type]
         if self.cancel_at_batch is not None and len(self.batches) >= self.cancel_at_batch:
             self._cancelled = True
+            self.check_cancelled()  # as the bridge does: this batch is logged, then the loop stops
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
         self.epochs.append((epoch, total_epochs, metrics))
@@ -347,3 +349,55 @@ def test_no_validation_split_monitors_training_loss() -> None:
     assert outcome.history[-1]["val_loss"] is None
     losses = [e["train_loss"] for e in outcome.history]
     assert outcome.best_epoch == int(np.argmin(losses)) + 1
+
+
+class TokenReporter(Reporter):
+    """Cancelled from outside, like the runner's token: the flag flips once `cancel_after_checks`
+    batch checks have passed, whatever has been reported by then."""
+
+    def __init__(self, cancel_after_checks: int) -> None:
+        super().__init__()
+        self.cancel_after_checks = cancel_after_checks
+        self.checks = 0
+
+    def check_cancelled(self) -> None:
+        self.checks += 1
+        if self.cancelled:
+            raise CancellationError("cancelled by test", "op_test")
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled or self.checks >= self.cancel_after_checks
+
+
+def test_figures_are_read_off_the_device_once_per_read_not_per_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[int] = []
+    real_read = trainer_module.read_device_figures
+
+    def counting(pending: list[torch.Tensor]) -> list[list[float]]:
+        reads.append(len(pending))
+        return real_read(pending)
+
+    cfg = {"epochs": 3, "batch_size": 32}
+    _, _, every_batch = run(cfg, read_seconds=0)
+    monkeypatch.setattr(trainer_module, "read_device_figures", counting)
+    _, _, deferred = run(cfg, read_seconds=3600)
+    # one read per epoch (its last batch), each carrying the whole epoch's 13 batches ...
+    assert reads == [13, 13, 13]
+    # ... and still every batch's own figures, identical to reading after every batch
+    assert deferred.batches == every_batch.batches
+    assert len(deferred.batches) == 3 * 13
+
+
+def test_a_cancel_lands_within_one_batch_and_logs_every_batch_that_ran() -> None:
+    # checks: one before each batch and one after each epoch; 13 batches per epoch
+    rep = TokenReporter(cancel_after_checks=14 + 5)  # epoch 1 (13 + 1), then batch 5 of epoch 2
+    with pytest.raises(TrainingCancelled) as info:
+        run({"epochs": 3, "batch_size": 32}, reporter=rep, read_seconds=3600)
+    assert [(e, b) for e, b, *_ in rep.batches] == [(1, b) for b in range(1, 14)] + [
+        (2, b) for b in range(1, 5)
+    ]
+    assert info.value.outcome is not None
+    assert info.value.outcome.batches_done_in_epoch == 4

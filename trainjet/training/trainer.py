@@ -3,9 +3,13 @@
 * Data stay on the CPU as tensors; each epoch gathers one shuffled copy (into pinned memory
   on CUDA) and every batch is a contiguous slice copied with `non_blocking` (§8 #13: ktrdr
   moved the whole set to the GPU, then shuffled it there, and lost to the CPU).
-* Per batch: one device sync (loss and correct count read together), one cancellation check
-  before the batch and one `on_batch` after it, so a cancel lands within one batch. The
-  loss/accuracy passed to `on_batch` are the epoch's running averages (as ktrdr sent them).
+* No device sync per batch: each batch's loss and correct count stay on the device and are
+  read together once per `read_seconds` (the bridge's 100 ms event cadence) and at each
+  epoch's end, so a GPU never stalls to report progress. Every batch still gets its own
+  `on_batch` with its own loss and accuracy (not a running mean), in order. A non-finite loss
+  is caught at the next read, at most `read_seconds` late.
+* One cancellation check before every batch (a flag, no sync), so a cancel lands within one
+  batch; batches that ran before it are reported first, so the log keeps every step taken.
 * Early stopping honours `patience`, `monitor` and `min_delta` (§8 #23); the best weights,
   chosen by the same monitor, are a real copy (`clone()`), so restoring them restores them.
 * Seeded: `torch.manual_seed` (dropout, init), a private `torch.Generator` for the shuffle.
@@ -178,6 +182,56 @@ class _Tracker:
             setattr(self, key, value)
 
 
+READ_SECONDS = 0.1
+"""How often the loop reads the per-batch figures off the device (the bridge sends events at
+the same cadence, so reading more often would only make the GPU wait)."""
+
+
+def read_device_figures(pending: list[torch.Tensor]) -> list[list[float]]:
+    """The one host-device sync of a read: every pending batch's [loss, hits] at once."""
+    values: list[list[float]] = torch.stack(pending).tolist()
+    return values
+
+
+class _EpochFigures:
+    """Per-batch [loss, hits] pairs kept on the device until the next read, and the epoch's
+    sums built from what was read."""
+
+    def __init__(
+        self,
+        epoch: int,
+        bpe: int,
+        epochs: int,
+        batch_size: int,
+        n: int,
+        reporter: TrainingReporter,
+    ) -> None:
+        self.epoch, self.bpe, self.epochs = epoch, bpe, epochs
+        self.batch_size, self.n, self.reporter = batch_size, n, reporter
+        self.pending: list[torch.Tensor] = []
+        self.reported = 0
+        self.loss_sum, self.correct, self.seen = 0.0, 0.0, 0
+
+    def read(self, outcome: TrainOutcome) -> None:
+        if not self.pending:
+            return
+        values, self.pending = read_device_figures(self.pending), []
+        for loss_v, hits_v in values:
+            b = self.reported
+            if not math.isfinite(loss_v):
+                raise TrainingDivergedError(
+                    f"Loss became {loss_v} at epoch {self.epoch}, batch {b + 1}: "
+                    "lower the learning rate or check the features"
+                )
+            k = min((b + 1) * self.batch_size, self.n) - b * self.batch_size
+            self.loss_sum += loss_v * k
+            self.correct += hits_v
+            self.seen += k
+            self.reported = outcome.batches_done_in_epoch = b + 1
+            # this batch's own figures: the log keeps every batch, folds derive any average
+            self.reporter.on_batch(self.epoch, b + 1, self.bpe, self.epochs, loss_v, hits_v / k)
+
+
 class _Loop:
     """One run's mutable state: model, optimiser, scheduler, tracker, generators, history."""
 
@@ -201,8 +255,9 @@ class _Loop:
         self.tracker = _Tracker(s)
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
-        # CUDA: gather each epoch into pinned buffers, reused; the per-batch sync (.tolist())
-        # guarantees the previous epoch's asynchronous copies have finished before a reuse.
+        # CUDA: gather each epoch into pinned buffers, reused; the read at each epoch's last
+        # batch syncs the stream, so the previous epoch's asynchronous copies have finished
+        # before a reuse.
         sources = (self.train.X, self.train.y, self.train.symbol_idx)
         self.pinned = (
             [torch.empty_like(t).pin_memory() for t in sources] if dev.type == "cuda" else None
@@ -232,17 +287,26 @@ class _Loop:
         return self.pinned[0], self.pinned[1], self.pinned[2]
 
     def train_epoch(
-        self, epoch: int, reporter: TrainingReporter, outcome: TrainOutcome
+        self,
+        epoch: int,
+        reporter: TrainingReporter,
+        outcome: TrainOutcome,
+        read_seconds: float = READ_SECONDS,
     ) -> dict[str, Any]:
         s, dev, model, opt = self.s, self.dev, self.model, self.opt
         model.train()
         X, y, sym = self._shuffled()
         uses_symbols = model.uses_symbols
-        loss_sum, correct, seen = 0.0, 0.0, 0
+        figures = _EpochFigures(epoch, self.bpe, s.epochs, s.batch_size, self.n, reporter)
         norm_sum: torch.Tensor | None = None
         norm_max: torch.Tensor | None = None
+        last_read = time.monotonic()
         for b in range(self.bpe):
-            reporter.check_cancelled()
+            try:
+                reporter.check_cancelled()
+            except CancellationError:
+                figures.read(outcome)  # the batches that ran are in the weights: log them
+                raise
             lo, hi = b * s.batch_size, min((b + 1) * s.batch_size, self.n)
             xb, yb = X[lo:hi].to(dev, non_blocking=True), y[lo:hi].to(dev, non_blocking=True)
             sb = sym[lo:hi].to(dev, non_blocking=True) if uses_symbols else None
@@ -256,18 +320,15 @@ class _Loop:
                 norm_max = norm if norm_max is None else torch.maximum(norm_max, norm)
             opt.step()
             hits = (logits.detach().argmax(dim=1) == yb).sum().to(loss.dtype)
-            loss_v, hits_v = torch.stack((loss.detach(), hits)).tolist()  # the one sync
-            if not math.isfinite(loss_v):
-                raise TrainingDivergedError(
-                    f"Loss became {loss_v} at epoch {epoch}, batch {b + 1}: "
-                    "lower the learning rate or check the features"
-                )
-            k = hi - lo
-            loss_sum, correct, seen = loss_sum + loss_v * k, correct + hits_v, seen + k
-            outcome.batches_done_in_epoch = b + 1
-            # this batch's own figures: the log keeps every batch, folds derive any average
-            reporter.on_batch(epoch, b + 1, self.bpe, s.epochs, loss_v, hits_v / k)
-        stats: dict[str, Any] = {"train_loss": loss_sum / seen, "train_accuracy": correct / seen}
+            figures.pending.append(torch.stack((loss.detach(), hits)))
+            now = time.monotonic()
+            if b + 1 == self.bpe or now - last_read >= read_seconds:
+                figures.read(outcome)
+                last_read = now
+        stats: dict[str, Any] = {
+            "train_loss": figures.loss_sum / figures.seen,
+            "train_accuracy": figures.correct / figures.seen,
+        }
         if norm_sum is not None and norm_max is not None:
             stats["grad_norm_avg"], stats["grad_norm_max"] = (
                 float(norm_sum) / self.bpe,
@@ -345,13 +406,15 @@ def train_model(
     start_epoch: int | None = None,
     initial_state: bytes | Mapping[str, Any] | None = None,
     checkpoint_fn: CheckpointFn | None = None,
+    read_seconds: float = READ_SECONDS,
 ) -> TrainOutcome:
     """Train in place (best weights restored at the end) and say what happened.
 
     Resumes from `initial_state` (checkpoint bytes from `checkpoint_fn`, or their loaded dict);
     `start_epoch`, if given, must be the epoch after the checkpoint's. Raises
     `TrainingCancelled` (a `CancellationError`) carrying `partial` metrics when the reporter
-    reports a cancel, and `TrainingDivergedError` on a non-finite loss.
+    reports a cancel, and `TrainingDivergedError` on a non-finite loss. `read_seconds` is how
+    often the per-batch figures are read off the device (0 reads after every batch).
     """
     s = LoopSettings.from_config(training_cfg)
     seed_everything(seed)
@@ -372,7 +435,7 @@ def train_model(
     try:
         for epoch in range(first, s.epochs + 1):
             t0 = time.perf_counter()
-            stats = loop.train_epoch(epoch, reporter, out)
+            stats = loop.train_epoch(epoch, reporter, out, read_seconds)
             reporter.check_cancelled()
             metrics, stop = loop.end_epoch(epoch, t0, stats)
             out.epochs_completed, out.training_time_s = epoch, loop.elapsed
