@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trainjet.config import Settings
+from trainjet.core.projections.snapshot import SnapshotStore
 from trainjet.core.store import (
     BlobStore,
     JetStreamBlobStore,
@@ -104,6 +105,7 @@ async def connect_backend(
             nc, layout.checkpoints_bucket_name, layout, max_age=layout.checkpoint_max_age
         ),
         models=JetStreamBlobStore(nc, layout.models_bucket_name, layout),
+        snapshots=SnapshotStore(JetStreamBlobStore(nc, layout.snapshots_bucket_name, layout)),
     )
     backend.closers.append(nc.close)
     return backend

@@ -16,6 +16,7 @@ from trainjet.config import Settings
 from trainjet.core.leases import LeaseMonitor
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections.projector import Projector
+from trainjet.core.projections.snapshot import SnapshotStore
 from trainjet.core.store.port import CommandQueue, EventStore, RunnerRegistry
 
 Closer = Callable[[], Awaitable[None]]
@@ -29,13 +30,19 @@ class Backend:
     settings: Settings
     nats_url: str | None = None  # redacted: never credentials
     describe: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # where the projector keeps its snapshots (None: every start folds the whole log)
+    snapshots: SnapshotStore | None = None
     closers: list[Closer] = field(default_factory=list)
     projector: Projector = field(init=False)
     orchestrator: ServiceOrchestrator = field(init=False)
     leases: LeaseMonitor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.projector = Projector(self.store)
+        self.projector = Projector(
+            self.store,
+            snapshots=self.snapshots,
+            snapshot_seconds=self.settings.snapshot_seconds,
+        )
         self.orchestrator = ServiceOrchestrator(
             self.store,
             self.commands,

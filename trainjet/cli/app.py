@@ -223,6 +223,13 @@ def replay(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Draw the training curves to FILE.png")
     ] = None,
+    verify_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--verify-snapshot",
+            help="Check the API's stored projection snapshot against the full fold of the log",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
     nats_url: NatsOpt = None,
 ) -> None:
@@ -232,6 +239,12 @@ def replay(
 
     settings = settings_from(ctx)
     settings = replace(settings, nats_url=nats_url or settings.nats_url)
+    if verify_snapshot:
+        if operation_id or all_ops or audit or against or at or export or plot:
+            raise CliError("--verify-snapshot takes only --json", 2)
+        from trainjet.cli.replay_snapshot import verify_stored_snapshot
+
+        raise typer.Exit(verify_stored_snapshot(settings, as_json=as_json))
     raise typer.Exit(
         run_replay(
             settings,

@@ -54,6 +54,13 @@ async def health(backend: BackendDep) -> Response:
             "rejected_messages": len(projector.view.rejected),
             "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-5:]],
             "running": projector.error is None and projector.caught_up.is_set(),
+            # restart cost: the snapshot start-up began from, and what was folded after it
+            "snapshot": {
+                "enabled": projector.snapshots is not None,
+                "covered_sequence": projector.snapshot_seq,
+                "loaded_at_start": projector.loaded_snapshot_seq,
+                "records_folded_at_start": projector.tail_folded,
+            },
         },
         "runners": {"count": len(runners), "by_pool": by_pool},
         "orchestrator": {

@@ -6,6 +6,9 @@
   projector to catch up before answering).
 - Honest: a malformed message is recorded in `rejected` and skipped; a failure of the
   background task is kept in `error` and surfaced by /health instead of being swallowed.
+- Restartable in O(tail): with a `SnapshotStore`, start-up loads the newest valid snapshot of
+  the view and folds only the events after it; the view is snapshotted again every
+  `snapshot_seconds` (when at least `snapshot_min_events` were applied since) and at stop.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent, OperationStatus, O
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
+from trainjet.core.projections.snapshot import SnapshotStore
 from trainjet.core.store.port import EventStore, Record, RejectedMessage
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,18 @@ class RejectedRecord(msgspec.Struct, frozen=True):
     seq: int
     subject: str
     error: str
+
+
+class ViewState(msgspec.Struct, kw_only=True):
+    """Everything an `OperationsView` holds, as one value (what a snapshot stores). Derived
+    indexes (`counts`) are rebuilt on restore rather than stored."""
+
+    operations: dict[str, OperationInfo]
+    metrics: dict[str, OperationMetrics]
+    last_seq: int
+    applied: int
+    rejected: list[RejectedRecord]
+    orphans: int
 
 
 class OperationsView:
@@ -89,11 +105,40 @@ class OperationsView:
         for record in records:
             self.apply(record)
 
+    def state(self) -> ViewState:
+        """The view as one value. Shallow copies: the read models are frozen, only the
+        containers change, so the copy can be encoded on another thread."""
+        return ViewState(
+            operations=dict(self.operations),
+            metrics=dict(self.metrics),
+            last_seq=self.last_seq,
+            applied=self.applied,
+            rejected=list(self.rejected),
+            orphans=self.orphans,
+        )
+
+    @classmethod
+    def from_state(cls, state: ViewState) -> OperationsView:
+        view = cls()
+        view.operations, view.metrics = dict(state.operations), dict(state.metrics)
+        view.last_seq, view.applied = state.last_seq, state.applied
+        view.rejected, view.orphans = list(state.rejected), state.orphans
+        view.counts = Counter((op.status, op.operation_type) for op in view.operations.values())
+        return view
+
 
 class Projector:
     """Runs an `OperationsView` against a store: catch up, then follow live."""
 
-    def __init__(self, store: EventStore, view: OperationsView | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        view: OperationsView | None = None,
+        *,
+        snapshots: SnapshotStore | None = None,
+        snapshot_seconds: float = 60.0,
+        snapshot_min_events: int = 10_000,
+    ) -> None:
         self.store = store
         self.view = view or OperationsView()
         self.error: BaseException | None = None
@@ -102,6 +147,13 @@ class Projector:
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
         self._listeners: list[Listener] = []
+        self.snapshots = snapshots
+        self.snapshot_seconds = snapshot_seconds
+        self.snapshot_min_events = snapshot_min_events
+        self.snapshot_seq = 0  # the sequence the newest snapshot (loaded or saved) covers
+        self.loaded_snapshot_seq = 0  # the snapshot start-up began from (0: none)
+        self.tail_folded = 0  # records folded at start-up after the snapshot
+        self._snapshot_task: asyncio.Task[None] | None = None
 
     def add_listener(self, listener: Listener) -> None:
         """Called after each applied event (used by SSE streams and cancel waiters)."""
@@ -112,26 +164,67 @@ class Projector:
             self._listeners.remove(listener)
 
     async def start(self) -> None:
-        """Rebuild from the whole stream, then follow it live in the background."""
+        """Rebuild (from the newest valid snapshot and the tail after it, else from the whole
+        stream), then follow the stream live in the background."""
         target = await self.store.last_sequence()
+        if self.snapshots is not None and self.view.last_seq == 0:
+            state = await self.snapshots.load(ViewState, stream_last_seq=target)
+            if state is not None:
+                self.view = OperationsView.from_state(state)
+                self.snapshot_seq = self.loaded_snapshot_seq = state.last_seq
+        folded = 0
         async for record in self.store.read_all(from_seq=self.view.last_seq + 1):
             self.view.apply(record)
-        self.view.last_seq = max(self.view.last_seq, 0)
+            folded += 1
+        self.tail_folded = folded
         log.info(
-            "projector rebuilt %s operations up to seq %s (target %s)",
+            "projector rebuilt %s operations up to seq %s (target %s; %s records folded)",
             len(self.view.operations),
             self.view.last_seq,
             target,
+            folded,
         )
         self.caught_up.set()
         self._task = asyncio.create_task(self._follow(), name="trainjet-projector")
+        if self.snapshots is not None and self.snapshot_seconds > 0:
+            self._snapshot_task = asyncio.create_task(
+                self._snapshot_loop(), name="trainjet-projector-snapshots"
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop following; with snapshots, save one of what was folded (a clean shutdown
+        restarts from here)."""
+        for task in (self._snapshot_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._snapshot_task = self._task = None
+        if self.snapshots is not None and self.caught_up.is_set():
+            try:
+                await self.save_snapshot()
+            except Exception:  # shutting down: the next start folds the longer tail
+                log.exception("could not save the projection snapshot at stop")
+
+    async def save_snapshot(self) -> int | None:
+        """Snapshot the view now if it moved since the last one; the sequence it covers."""
+        if self.snapshots is None or self.view.last_seq <= self.snapshot_seq:
+            return None
+        state = self.view.state()  # on the loop: a consistent copy of the containers
+        size = await self.snapshots.save(state, state.last_seq)
+        self.snapshot_seq = state.last_seq
+        log.info("saved projection snapshot at seq %s (%s bytes)", state.last_seq, size)
+        return state.last_seq
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_seconds)
+            if self.view.last_seq - self.snapshot_seq < self.snapshot_min_events:
+                continue
+            try:
+                await self.save_snapshot()
+            except Exception:  # the log is the truth: a missed snapshot only costs start-up
+                log.exception("could not save the projection snapshot")
 
     async def _follow(self) -> None:
         try:

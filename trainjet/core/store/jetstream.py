@@ -263,11 +263,12 @@ async def ensure_object_bucket(
 
 
 async def ensure_blob_buckets(js: JetStreamContext, settings: StoreSettings) -> None:
-    """The checkpoints bucket (entries expire) and the models bucket (kept)."""
+    """The checkpoints bucket (entries expire), the models and the snapshots buckets (kept)."""
     await ensure_object_bucket(
         js, settings, settings.checkpoints_bucket_name, max_age=settings.checkpoint_max_age
     )
     await ensure_object_bucket(js, settings, settings.models_bucket_name)
+    await ensure_object_bucket(js, settings, settings.snapshots_bucket_name)
 
 
 async def ensure_streams(

@@ -35,6 +35,8 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     # can resume it) and the files of models trained by runners on other machines.
     checkpoints_bucket: str = "trainjet_checkpoints"
     models_bucket: str = "trainjet_models"
+    # The API's projection snapshots, so a restart folds only the tail of the log.
+    snapshots_bucket: str = "trainjet_snapshots"
     # A checkpoint outlives its operation only when nobody ended it cleanly; expire those.
     checkpoint_max_age: float = 7 * 24 * 3600.0
     namespace: str = ""
@@ -59,6 +61,7 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
             self.bucket_name,
             self.checkpoints_bucket_name,
             self.models_bucket_name,
+            self.snapshots_bucket_name,
         )
         for name in names:
             if not _STREAM_NAME.match(name):
@@ -98,6 +101,10 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def models_bucket_name(self) -> str:
         return self._suffixed(self.models_bucket)
+
+    @property
+    def snapshots_bucket_name(self) -> str:
+        return self._suffixed(self.snapshots_bucket)
 
     def consumer_name(self, pool: str) -> str:
         """The durable pull consumer a pool's runners share."""
