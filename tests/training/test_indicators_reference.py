@@ -255,6 +255,8 @@ def test_rvi_and_ichimoku(hourly: pd.DataFrame) -> None:
     got = _out(hourly, "RVI")
     _same(got["rvi"], rvi)
     _same(got["signal"], [swma(rvi, i) if i >= 15 else NAN for i in range(n)])
+    ktrdr = _out(hourly, "RVI", signal_smoothing="sma", signal_period=3)["signal"]
+    _same(ktrdr, [sum(rvi[i - 2 : i + 1]) / 3 if i >= 14 else NAN for i in range(n)])
 
     def mid(i: int, p: int) -> float:
         return (max(h[i - p + 1 : i + 1]) + min(lo[i - p + 1 : i + 1])) / 2 if i >= p - 1 else NAN
@@ -290,3 +292,14 @@ def test_zigzag_shows_each_swing_only_once_confirmed(
         between = abs(close[swing + 1 : at] - close[swing]) / close[swing]
         assert (between < threshold).all()  # and not a bar later than needed
     _same(got["distance"], ((close - got["pivot"]) / got["pivot"]).tolist())
+
+
+def test_docs_page_lists_every_indicator_and_its_defaults() -> None:
+    text = (DATA.parent / "docs" / "indicators.md").read_text()
+    for entry in indicator_catalogue():
+        row = next(
+            (line for line in text.splitlines() if line.startswith(f"| {entry['name']} |")), None
+        )
+        assert row is not None, f"docs/indicators.md lacks {entry['name']}"
+        for param in entry["parameters"]:
+            assert f"`{param['name']}` ({param['default']})" in row, (entry["name"], param)

@@ -232,7 +232,8 @@ def aroon(df: pd.DataFrame, period: int, include_oscillator: bool) -> Outputs:
     return {"up": u, "down": d, "oscillator": u - d}
 
 
-def donchian(df: pd.DataFrame, period: int) -> Outputs:
+def donchian(df: pd.DataFrame, period: int, include_middle: bool) -> Outputs:
+    # `include_middle` is accepted for ktrdr strategies; the middle line is always an output.
     upper, lower = _roll(df["high"], period).max(), _roll(df["low"], period).min()
     return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
 
@@ -270,7 +271,11 @@ def distance_from_ma(df: pd.DataFrame, period: int, ma_type: str, source: str) -
     return {"distance": _ratio(s - ma, ma)}
 
 
-def rvi(df: pd.DataFrame, period: int) -> Outputs:
+def rvi(df: pd.DataFrame, period: int, signal_period: int, signal_smoothing: str) -> Outputs:
+    """Dorsey's RVI. The signal is the published 1-2-2-1 weighting of the last 4 RVI values
+    (`signal_smoothing="swma"`, which ignores `signal_period`), or ktrdr's simple mean of the
+    last `signal_period` values (`"sma"`)."""
+
     def swma(x: pd.Series) -> pd.Series:  # symmetric 1-2-2-1 weighting over 4 bars
         return (x + 2 * x.shift(1) + 2 * x.shift(2) + x.shift(3)) / 6
 
@@ -279,7 +284,8 @@ def rvi(df: pd.DataFrame, period: int) -> Outputs:
         _roll(swma(df["high"] - df["low"]), period).sum(),
         flat=0.0,
     )
-    return {"rvi": rvi, "signal": swma(rvi)}
+    signal = swma(rvi) if signal_smoothing == "swma" else _roll(rvi, signal_period).mean()
+    return {"rvi": rvi, "signal": signal}
 
 
 def ichimoku(

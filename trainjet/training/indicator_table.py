@@ -194,7 +194,14 @@ DEFS = [
     IndicatorDef(
         "DonchianChannels",
         m.donchian,
-        (period(20),),
+        (
+            period(20),
+            flag(
+                "include_middle",
+                True,
+                "Accepted for ktrdr strategies; the middle line is always an output",
+            ),
+        ),
         ("upper", "middle", "lower"),
         "volatility",
         "Donchian channel: highest high, lowest low and their middle",
@@ -250,7 +257,23 @@ DEFS = [
     IndicatorDef(
         "RVI",
         m.rvi,
-        (period(10, low=4),),
+        (
+            period(10, low=4),
+            period(
+                4,
+                "Bars of the signal's simple mean (signal_smoothing sma)",
+                high=50,
+                name="signal_period",
+            ),
+            choice(
+                "signal_smoothing",
+                "swma",
+                ("swma", "sma"),
+                "swma: the published "
+                "1-2-2-1 weighting of 4 bars; sma: a simple mean of signal_period bars "
+                "(ktrdr)",
+            ),
+        ),
         ("rvi", "signal"),
         "momentum",
         "Relative Vigor Index: smoothed close-open over high-low, with its signal",
