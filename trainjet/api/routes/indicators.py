@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainjet.api.encoding import json_response
+from trainjet.api.schemas import ErrorBody
 from trainjet.config import Settings
 from trainjet.services.indicators import IndicatorRequest, Page, calculate
 from trainjet.training.indicators import indicator_catalogue
@@ -86,7 +87,18 @@ async def list_indicators() -> Response:
     return json_response({"success": True, "data": indicator_catalogue()})
 
 
-@router.post("/calculate", response_model=CalculateResponse)
+@router.post(
+    "/calculate",
+    response_model=CalculateResponse,
+    responses={
+        400: {
+            "model": ErrorBody,
+            "description": "Unknown indicator or data, bad parameter, "
+            "empty range or a page past the last",
+        },
+        422: {"model": ErrorBody, "description": "Malformed body or query"},
+    },
+)
 async def calculate_indicators(
     body: CalculateRequest,
     request: Request,
