@@ -68,9 +68,13 @@ def test_unknown_indicators_are_one_error_with_details() -> None:
     assert any("did you mean 'rsi'" in s for s in result.suggestions)
 
 
-def test_zigzag_refused_as_feature() -> None:
-    msg = only_error(check(indicators=[*BASE["indicators"], {"name": "zigzag"}]))
-    assert "future bars" in msg
+def test_zigzag_accepted_as_a_causal_feature() -> None:
+    result = check(indicators=[*BASE["indicators"], {"name": "zigzag", "threshold": 0.02}],
+                   fuzzy_sets={**BASE["fuzzy_sets"], "zigzag.direction": {"up": [0, 1, 2]}})
+    assert result.is_valid, result.errors
+    bad = check(indicators=[*BASE["indicators"], {"name": "zigzag", "threshold": 5}])
+    assert "parameter 'threshold' has invalid value 5 (expected a number from 0.0001 to 0.99)" \
+        in only_error(bad)
 
 
 def test_indicator_names_case_insensitive_and_aliases() -> None:

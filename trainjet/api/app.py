@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
 from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
+from trainjet.api.routes.indicators import router as indicators_router
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -58,4 +59,5 @@ def create_app(
     install_error_handlers(app)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(indicators_router, prefix=API_PREFIX)
     return app

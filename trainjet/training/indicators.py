@@ -1,35 +1,31 @@
-"""Technical indicators by ktrdr name (§1.3): registry, aliases, parameter checks, computing.
+"""Technical indicators by ktrdr name: registry, aliases, parameter specs, catalogue, computing.
 
-The formulas live in `indicator_math`. Each returns named outputs; the first output is the
-*primary* one (what a fuzzy set keyed by the indicator id reads, e.g. the MACD
-line, as in ktrdr S1). Other outputs are addressed as `<id>.<output>` (`macd.histogram`).
+Every indicator of ktrdr's registry is here, spelled as ktrdr spells it, by its aliases, with an
+`Indicator` suffix (`RSIIndicator`) and in any case. The table of definitions is
+`indicator_table`; the formulas are in `indicator_math` (vectorised) and `indicator_stateful`
+(loops); parameter specs in `indicator_params`. Each indicator returns named outputs; the first
+is the *primary* one (what a fuzzy set keyed by the indicator id reads, e.g. the MACD line, as
+in ktrdr S1). Other outputs are addressed as `<id>.<output>` (`macd.histogram`).
 Warm-up bars are NaN, never zero, so the dataset can drop them instead of learning from them.
 
 Values are never rewritten: an SMA stays a price. ktrdr S1 silently fed `close / SMA` to fuzzy
-sets (§8.18); here that is an explicit, opt-in `input_transform` on the fuzzy set (`fuzzy.py`).
+sets; here that is an explicit, opt-in `input_transform` on the fuzzy set (`fuzzy.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from trainjet.training import indicator_math as m
 from trainjet.training.errors import StrategyValidationError
 from trainjet.training.indicator_math import Outputs
+from trainjet.training.indicator_params import SOURCES
+from trainjet.training.indicator_table import DEFS, IndicatorDef
 
-SOURCES = ("close", "open", "high", "low", "volume", "hl2", "hlc3", "ohlc4")
-
-
-@dataclass(frozen=True)
-class IndicatorDef:
-    name: str  # canonical ktrdr name
-    func: Callable[..., Outputs]
-    defaults: Mapping[str, Any]
-    outputs: tuple[str, ...]
+__all__ = ["SOURCES", "IndicatorDef", "IndicatorSpec", "indicator_catalogue"]
 
 
 @dataclass(frozen=True)
@@ -41,61 +37,38 @@ class IndicatorSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-_C = {"source": "close"}
-_DEFS = [
-    IndicatorDef("RSI", m.rsi, {"period": 14, **_C}, ("rsi",)),
-    IndicatorDef("SMA", m.sma, {"period": 20, **_C}, ("sma",)),
-    IndicatorDef("EMA", m.ema, {"period": 20, **_C, "adjust": True}, ("ema",)),
-    IndicatorDef("MACD", m.macd, {"fast_period": 12, "slow_period": 26, "signal_period": 9, **_C},
-                 ("line", "signal", "histogram")),
-    IndicatorDef("BollingerBands", m.bbands, {"period": 20, "multiplier": 2.0, **_C},
-                 ("upper", "middle", "lower", "width", "percent_b")),
-    IndicatorDef("BollingerBandWidth", m.bb_width, {"period": 20, "multiplier": 2.0, **_C},
-                 ("width",)),
-    IndicatorDef("ATR", m.atr, {"period": 14}, ("atr",)),
-    IndicatorDef("Stochastic", m.stochastic, {"k_period": 14, "d_period": 3, "smooth_k": 3},
-                 ("k", "d")),
-    IndicatorDef("WilliamsR", m.williams_r, {"period": 14}, ("williams_r",)),
-    IndicatorDef("ROC", m.roc, {"period": 10, **_C}, ("roc",)),
-    IndicatorDef("Momentum", m.momentum, {"period": 10, **_C}, ("momentum",)),
-    IndicatorDef("CCI", m.cci, {"period": 20}, ("cci",)),
-    IndicatorDef("OBV", m.obv, {}, ("obv",)),
-    IndicatorDef("ADX", m.adx, {"period": 14}, ("adx", "plus_di", "minus_di")),
-    IndicatorDef("MFI", m.mfi, {"period": 14}, ("mfi",)),
-    IndicatorDef("VWAP", m.vwap, {"period": 20}, ("vwap",)),
-    IndicatorDef("Aroon", m.aroon, {"period": 25}, ("up", "down", "oscillator")),
-    IndicatorDef("DonchianChannels", m.donchian, {"period": 20}, ("upper", "middle", "lower")),
-    IndicatorDef("KeltnerChannels", m.keltner, {"period": 20, "atr_period": 10,
-                                               "multiplier": 2.0}, ("middle", "upper", "lower")),
-    IndicatorDef("ADLine", m.ad_line, {}, ("ad_line",)),
-    IndicatorDef("CMF", m.cmf, {"period": 20}, ("cmf",)),
-    IndicatorDef("VolumeRatio", m.volume_ratio, {"period": 20}, ("volume_ratio",)),
-    IndicatorDef("DistanceFromMA", m.distance_from_ma, {"period": 20, "ma_type": "SMA", **_C},
-                 ("distance",)),
-    IndicatorDef("RVI", m.rvi, {"period": 10}, ("rvi", "signal")),
-    IndicatorDef("Ichimoku", m.ichimoku, {"tenkan_period": 9, "kijun_period": 26,
-                                         "senkou_b_period": 52, "displacement": 26},
-                 ("tenkan", "kijun", "senkou_a", "senkou_b")),
-]
-REGISTRY: dict[str, IndicatorDef] = {d.name: d for d in _DEFS}
+REGISTRY: dict[str, IndicatorDef] = {d.name: d for d in DEFS}
 # ktrdr's snake_case spellings; a tuple also overrides a default (`volume_sma` averages volume).
 _ALIASES: dict[str, str | tuple[str, dict[str, Any]]] = {
-    "bbands": "BollingerBands", "bb": "BollingerBands", "bbwidth": "BollingerBandWidth",
-    "stoch": "Stochastic", "willr": "WilliamsR", "rateofchange": "ROC", "mom": "Momentum",
-    "accumulationdistribution": "ADLine", "adl": "ADLine", "chaikinmoneyflow": "CMF",
-    "averagedirectionalindex": "ADX", "dmi": "ADX", "moneyflowindex": "MFI",
-    "donchian": "DonchianChannels", "keltner": "KeltnerChannels", "ichimokucloud": "Ichimoku",
-    "relativevigorindex": "RVI", "distancefromma": "DistanceFromMA",
+    "bbands": "BollingerBands",
+    "bb": "BollingerBands",
+    "bbwidth": "BollingerBandWidth",
+    "stoch": "Stochastic",
+    "willr": "WilliamsR",
+    "rateofchange": "ROC",
+    "mom": "Momentum",
+    "accumulationdistribution": "ADLine",
+    "adl": "ADLine",
+    "chaikinmoneyflow": "CMF",
+    "averagedirectionalindex": "ADX",
+    "dmi": "ADX",
+    "moneyflowindex": "MFI",
+    "donchian": "DonchianChannels",
+    "keltner": "KeltnerChannels",
+    "ichimokucloud": "Ichimoku",
+    "relativevigorindex": "RVI",
+    "distancefromma": "DistanceFromMA",
+    "exponentialmovingaverage": "EMA",
+    "simplemovingaverage": "SMA",
+    "psar": "ParabolicSAR",
+    "sar": "ParabolicSAR",
+    "fisher": "FisherTransform",
+    "squeeze": "SqueezeIntensity",
     "volumesma": ("SMA", {"source": "volume"}),
 }
-# Known ktrdr names trainjet refuses, with the reason shown to the user.
-UNSUPPORTED: dict[str, str] = {
-    "zigzag": "ZigZag confirms its pivots with future bars; as a feature it leaks the label",
-    "parabolicsar": "ParabolicSAR is not implemented in trainjet yet",
-    "supertrend": "SuperTrend is not implemented in trainjet yet",
-    "fishertransform": "FisherTransform is not implemented in trainjet yet",
-    "squeezeintensity": "SqueezeIntensity is not implemented in trainjet yet",
-}
+# Known ktrdr names trainjet refuses, with the reason shown to the user (none today: the
+# look-ahead ZigZag is served as a causal one).
+UNSUPPORTED: dict[str, str] = {}
 
 
 def _key(name: str) -> str:
@@ -104,7 +77,8 @@ def _key(name: str) -> str:
 
 
 _BY_KEY: dict[str, tuple[str, dict[str, Any]]] = {_key(n): (n, {}) for n in REGISTRY} | {
-    k: (v, {}) if isinstance(v, str) else v for k, v in _ALIASES.items()}
+    k: (v, {}) if isinstance(v, str) else v for k, v in _ALIASES.items()
+}
 
 
 def unsupported_reason(name: str) -> str | None:
@@ -135,53 +109,64 @@ def resolve_indicator(name: str) -> tuple[IndicatorDef, dict[str, Any]] | None:
 
 
 def check_params(definition: IndicatorDef, params: Mapping[str, Any]) -> list[str]:
-    """Problems with user parameters: unknown names and wrong types/ranges, one line each."""
+    """Problems with user parameters: unknown names and wrong types/ranges, one line each.
+    The ranges are the catalogue's (`ParamSpec`), so validation and `GET /indicators/` agree."""
+    specs = {p.name: p for p in definition.params}
     problems = []
     for key, value in params.items():
-        if key not in definition.defaults:
-            valid = ", ".join(definition.defaults) or "none"
+        spec = specs.get(key)
+        if spec is None:
+            valid = ", ".join(specs) or "none"
             problems.append(f"unknown parameter '{key}' (valid: {valid})")
-            continue
-        default = definition.defaults[key]
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        elif isinstance(default, float):
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        else:
-            allowed = SOURCES if key == "source" else ("SMA", "EMA", "sma", "ema")
-            ok = isinstance(value, str) and value in allowed
-        if not ok:
-            problems.append(f"parameter '{key}' has invalid value {value!r} "
-                            f"(expected {_expectation(key, default)})")
+        elif (problem := spec.check(value)) is not None:
+            problems.append(problem)
     fast, slow = params.get("fast_period", 12), params.get("slow_period", 26)
-    if definition.name == "MACD" and isinstance(fast, int) and isinstance(slow, int) \
-            and fast >= slow:
+    if (
+        definition.name == "MACD"
+        and isinstance(fast, int)
+        and isinstance(slow, int)
+        and fast >= slow
+    ):
         problems.append("fast_period must be smaller than slow_period")
     return problems
 
 
-def _expectation(key: str, default: Any) -> str:
-    if isinstance(default, bool):
-        return "true or false"
-    if isinstance(default, int):
-        return "an integer >= 1"
-    if isinstance(default, float):
-        return "a number > 0"
-    return "one of " + ", ".join(SOURCES if key == "source" else ("SMA", "EMA"))
+def aliases_of(name: str) -> list[str]:
+    """The other spellings that resolve to the canonical `name` (lower-case, no `_`)."""
+    return sorted(k for k, (n, _) in _BY_KEY.items() if n == name and k != _key(name))
+
+
+def indicator_catalogue() -> list[dict[str, Any]]:
+    """Every indicator as ktrdr's `GET /indicators/` lists it (`id`, `name`, `description`,
+    `type` = category, `parameters`), plus trainjet's `category`, `outputs` (the first is
+    the primary one) and `aliases`."""
+    return [
+        {
+            "id": f"{d.name}Indicator",
+            "name": d.name,
+            "description": d.description,
+            "type": d.category,
+            "category": d.category,
+            "parameters": [p.as_dict() for p in d.params],
+            "outputs": list(d.outputs),
+            "aliases": aliases_of(d.name),
+        }
+        for d in DEFS
+    ]
 
 
 def compute_indicator(df: pd.DataFrame, spec: IndicatorSpec) -> Outputs:
     """All outputs of one indicator over `df`, indexed like `df`, float64.
 
-    `spec.type` may be any accepted spelling; an unknown one raises the §1.11 message.
+    `spec.type` may be any accepted spelling; an unknown one raises ktrdr's "Missing
+    indicators" message.
     """
     resolved = resolve_indicator(spec.type)
     if resolved is None:
         raise StrategyValidationError(
             f"Missing indicators: {spec.type} referenced by the strategy. Available indicators "
-            f"are: {', '.join(available_indicators())}")
+            f"are: {', '.join(available_indicators())}"
+        )
     definition, overrides = resolved
     params = {**definition.defaults, **overrides, **spec.params}
     return {k: v.astype("float64") for k, v in definition.func(df, **params).items()}
