@@ -125,7 +125,9 @@ def browser() -> Iterator[Any]:
     except ImportError:
         pytest.skip("Playwright for Python is not installed (pip install playwright)")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TRAINJET_CHROMIUM)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TRAINJET_CHROMIUM)"
+        )
     with sync_playwright() as pw:
         try:
             chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -1,6 +1,9 @@
 // uPlot wrappers: one line chart per figure, sized to its container, series overlaid on
 // one x axis (uPlot.join aligns series that were sampled at different x values).
 
+// x is a batch or epoch number: ticks only on whole numbers
+const INTEGER_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000];
+
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
 
 export function color(i) {
@@ -19,7 +22,7 @@ export class LineChart {
         width,
         height,
         scales: { x: { time: false } },
-        axes: [{ label: xLabel }, {}],
+        axes: [{ label: xLabel, incrs: INTEGER_STEPS }, {}],
         series: [
           { label: xLabel },
           ...series.map((s, i) => ({

@@ -26,7 +26,18 @@ export function duration(seconds) {
 export const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 export const num = (v, digits = 4) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 export const time = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
-export const shortId = (id) => (id && id.length > 14 ? `${id.slice(0, 14)}…` : id);
+// Operation ids share a long prefix (op_training_20261202_...): the random tail tells them apart.
+export function shortId(id) {
+  if (!id) return id;
+  const tail = id.match(/_([0-9a-f]{6,})$/);
+  return tail ? `…${tail[1]}` : id.length > 18 ? `${id.slice(0, 18)}…` : id;
+}
+
+// replaceChildren that skips null/false, so optional parts can be written inline.
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
 
 export function statusBadge(status) {
   return el("span", { class: `badge status-${status}`, "data-status": status }, status);

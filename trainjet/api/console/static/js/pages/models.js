@@ -2,7 +2,7 @@
 // operation that produced it, its test metrics, the one `predict` serves, promote and download.
 
 import { API, capabilities, get, post } from "../api.js";
-import { el, flash, pct, shortId, time } from "../format.js";
+import { el, fill, flash, pct, shortId, time } from "../format.js";
 
 export async function mount(main) {
   const caps = await capabilities();
@@ -14,19 +14,19 @@ export async function mount(main) {
   async function load() {
     const models = (await get("/models")).models || [];
     if (!models.length) {
-      body.replaceChildren(el("p", { class: "hint" }, "No model yet: a completed training stores one."));
+      fill(body, el("p", { class: "hint" }, "No model yet: a completed training stores one."));
       return;
     }
     const names = [...new Set(models.map((m) => m.strategy_name || m.name || m.model_id))];
     if (!versioned) {
-      body.replaceChildren(plainTable(models));
+      fill(body, plainTable(models));
       return;
     }
     const sections = await Promise.all(names.map(async (name) => {
       const versions = (await get(`/models/${encodeURIComponent(name)}/versions`).catch(() => ({ data: [] }))).data;
       return el("section", { class: "model", "data-model": name }, el("h2", {}, name), versionTable(name, versions));
     }));
-    body.replaceChildren(...sections);
+    fill(body, ...sections);
   }
 
   function versionTable(name, versions) {

@@ -4,7 +4,7 @@
 
 import { API, capabilities, get, post, stream } from "../api.js";
 import { LineChart } from "../charts.js";
-import { duration, el, flash, num, pct, progressBar, statusBadge, throttle, time } from "../format.js";
+import { duration, el, fill, flash, num, pct, progressBar, statusBadge, throttle, time } from "../format.js";
 
 const MAX_POINTS = 2000;
 
@@ -38,7 +38,7 @@ export async function mount(main, { id }) {
 
   function renderHeader() {
     const p = info.metadata.parameters || {};
-    header.replaceChildren(
+    fill(header,
       el("h1", {}, p.strategy_name || info.operation_type, " ", statusBadge(info.status)),
       el("div", { class: "sub", id: "op-id" }, info.operation_id),
       el("div", { class: "facts" },
@@ -59,7 +59,7 @@ export async function mount(main, { id }) {
     const epochBatch = c.epoch_index
       ? `epoch ${c.epoch_index}/${c.total_epochs} · batch ${c.batch_number}/${c.batch_total_per_epoch}`
       : info.progress.current_step || "–";
-    live.replaceChildren(
+    fill(live,
       progressBar(info.progress.percentage),
       el("div", { class: "facts" },
         fact("Phase", c.phase || info.status),
@@ -70,7 +70,7 @@ export async function mount(main, { id }) {
 
   function renderActions() {
     const active = info.status === "pending" || info.status === "running";
-    actions.replaceChildren(
+    fill(actions,
       el("button", { id: "cancel", class: "danger", disabled: !active, onclick: cancel }, "Cancel"),
       el("button", { id: "retry", disabled: active, onclick: retry }, "Retry"),
       el("button", { id: "audit-button", onclick: audit }, "Audit"),
@@ -97,17 +97,17 @@ export async function mount(main, { id }) {
   }
 
   async function audit() {
-    auditBox.replaceChildren(el("p", {}, "Rebuilding from the log…"));
+    fill(auditBox, el("p", {}, "Rebuilding from the log…"));
     try {
       const result = (await get(`${path}/audit`)).data;
-      auditBox.replaceChildren(
+      fill(auditBox,
         el("h2", {}, "Audit"),
         result.ok
           ? el("p", { class: "ok" }, `Rebuilt from ${result.events_folded} events up to sequence ${result.at_sequence}: identical to what the API serves.`)
           : el("table", { class: "grid" }, el("tr", {}, el("th", {}, "field"), el("th", {}, "rebuilt"), el("th", {}, "served")),
             result.differences.map((d) => el("tr", {}, el("td", {}, d.path), el("td", {}, JSON.stringify(d.rebuilt)), el("td", {}, JSON.stringify(d.served))))));
     } catch (error) {
-      auditBox.replaceChildren(el("p", { class: "error" }, error.message));
+      fill(auditBox, el("p", { class: "error" }, error.message));
     }
   }
 
@@ -119,7 +119,7 @@ export async function mount(main, { id }) {
       el("td", { class: "num" }, num(e.val_loss)), el("td", { class: "num" }, pct(e.val_accuracy)),
       el("td", { class: "num" }, e.learning_rate == null ? "–" : e.learning_rate.toExponential(2)),
       el("td", { class: "num" }, duration(e.duration_seconds))));
-    epochTable.replaceChildren(
+    fill(epochTable,
       el("tr", {}, ["Epoch", "Train loss", "Train acc", "Val loss", "Val acc", "LR", "Time"].map((h) => el("th", {}, h))),
       ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No epoch finished yet."))]));
     const xs = metrics.epochs.map((e) => e.epoch);
@@ -147,7 +147,7 @@ export async function mount(main, { id }) {
     accuracy = [data.batches.accuracy.x, data.batches.accuracy.y];
     drawBatches();
     renderEpochs(data.epochs);
-    timeline.replaceChildren();
+    fill(timeline);
     data.timeline.forEach(addTimeline);
     return data.last_seq;
   }
@@ -191,7 +191,7 @@ export async function mount(main, { id }) {
   if (caps.hasPath("/operations/{operation_id}/notes", "post")) {
     const list = el("ul", { id: "note-list" });
     const input = el("input", { id: "note-text", placeholder: "Add a note", required: true });
-    renderNotes = () => list.replaceChildren(...(info.notes || []).map((n) =>
+    renderNotes = () => fill(list, ...(info.notes || []).map((n) =>
       el("li", {}, n.text, el("span", { class: "sub" }, ` — ${n.by || "?"}, ${time(n.at)}`))));
     renderNotes();
     notes.append(el("h2", {}, "Notes"), list,

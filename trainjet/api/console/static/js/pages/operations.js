@@ -3,7 +3,7 @@
 // operation it does not show (a new one, or one that moved) changed. No polling.
 
 import { capabilities, get, stream } from "../api.js";
-import { duration, el, pct, progressBar, shortId, statusBadge, throttle, time } from "../format.js";
+import { duration, el, fill, pct, progressBar, shortId, statusBadge, throttle, time } from "../format.js";
 
 const PAGE_SIZE = 50;
 const STATUSES = ["", "pending", "running", "completed", "failed", "cancelled"];
@@ -66,6 +66,8 @@ export async function mount(main, { query }) {
     load();
   }
 
+  const newestFirst = () => state.offset === 0 && state.sort === "created_at" && state.order === "desc";
+
   function matches(op) {
     return (!state.status || op.status === state.status) && (!state.operation_type || op.operation_type === state.operation_type);
   }
@@ -99,7 +101,7 @@ export async function mount(main, { query }) {
     }
     const page = await get(`/operations?${params}`);
     rows.clear();
-    body.replaceChildren(...page.data.map((op) => {
+    fill(body, ...page.data.map((op) => {
       const tr = row(op);
       rows.set(op.operation_id, tr);
       return tr;
@@ -110,7 +112,7 @@ export async function mount(main, { query }) {
       th.dataset.order = th.dataset.sort === state.sort ? state.order : "";
     }
     const last = Math.min(state.offset + PAGE_SIZE, page.total_count);
-    pager.replaceChildren(
+    fill(pager,
       el("button", { disabled: state.offset === 0, onclick: () => update({ offset: Math.max(0, state.offset - PAGE_SIZE) }) }, "‹ Newer"),
       el("span", { id: "page-info" }, page.total_count ? `${state.offset + 1}–${last} of ${page.total_count} · ${page.active_count} active` : "0 operations"),
       el("button", { disabled: last >= page.total_count, onclick: () => update({ offset: state.offset + PAGE_SIZE }) }, "Older ›"));
@@ -125,6 +127,14 @@ export async function mount(main, { query }) {
           const fresh = row(op);
           tr.replaceWith(fresh);
           rows.set(op.operation_id, fresh);
+        } else if (!tr && matches(op) && newestFirst() && !body.querySelector(`tr[data-id="${CSS.escape(op.operation_id)}"]`)) {
+          // a new operation on the first page of the default order: show it now, then let
+          // the re-read settle counts and paging
+          const fresh = row(op);
+          body.querySelector("td.empty")?.parentElement.remove();
+          body.prepend(fresh);
+          rows.set(op.operation_id, fresh);
+          reload();
         } else if (tr || matches(op)) {
           reload(); // it joins, leaves or moves on this page
         }

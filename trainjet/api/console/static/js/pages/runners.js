@@ -2,7 +2,7 @@
 // is when a runner's current work changes) or on demand; the "ago" column ticks locally.
 
 import { get, stream } from "../api.js";
-import { el, shortId, throttle } from "../format.js";
+import { el, fill, shortId, throttle } from "../format.js";
 
 export async function mount(main) {
   const body = el("tbody");
@@ -20,7 +20,7 @@ export async function mount(main) {
   }
 
   function render() {
-    body.replaceChildren(...runners.map((r) => el("tr", { "data-runner": r.runner_id },
+    fill(body, ...runners.map((r) => el("tr", { "data-runner": r.runner_id },
       el("td", {}, r.runner_id), el("td", {}, r.pool), el("td", {}, `${r.host} (pid ${r.pid})`), el("td", {}, r.device),
       el("td", {}, r.gpu ? Object.entries(r.gpu).map(([k, v]) => `${k}: ${typeof v === "number" ? v.toFixed(1) : v}`).join(" · ") : "–"),
       el("td", { class: "num" }, r.concurrency),
