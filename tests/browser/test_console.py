@@ -65,7 +65,6 @@ def test_list_shows_a_new_operation_within_a_second_without_polling(
     # sort by a column, server-side: the header marks it and the rows follow
     page.click('th[data-sort="status"]')
     page.wait_for_selector('th.sorted[data-sort="status"][data-order="desc"]')
-    shoot(page, "operations")
 
 
 def test_compare_overlays_two_finished_runs_with_their_config_diff(
@@ -123,6 +122,15 @@ def test_operation_page_curves_grow_live_and_cancel_ends_it(page: Any, server: S
     assert "identical" in page.inner_text("#audit")
 
 
+def test_models_page_lists_the_models_and_the_runs_that_made_them(
+    page: Any, server: Server, finished_runs: list[str]
+) -> None:
+    page.goto(f"{server.base}/#/models")
+    for op_id in finished_runs:
+        page.wait_for_selector(f'#models a[href="#/operations/{op_id}"]', timeout=30_000)
+    shoot(page, "models")
+
+
 def test_promote_changes_what_predict_serves(
     page: Any, server: Server, finished_runs: list[str]
 ) -> None:
@@ -163,6 +171,43 @@ def test_runners_page_lists_the_live_runners(page: Any, server: Server) -> None:
     assert sorted(shown) == sorted(r["runner_id"] for r in runners)
     assert "ago" in page.inner_text("#runners")
     shoot(page, "runners")
+
+
+def test_list_filters_and_sorts_on_the_server(
+    page: Any, server: Server, finished_runs: list[str]
+) -> None:
+    # one still running, for the picture and for the status filter
+    running = server.train(epochs=200, seed=5)
+    page.goto(server.base + "/")
+    page.wait_for_selector(
+        f'#operations tr[data-id="{running}"][data-status="running"]', timeout=60_000
+    )
+    everything = server.http.get("/operations", params={"limit": 100}).json()["data"]
+    assert len(page.query_selector_all("#operations tr[data-id]")) == len(everything)
+
+    page.select_option('select[name="status"]', "completed")
+    page.wait_for_selector(f'#operations tr[data-id="{running}"]', state="detached")
+    statuses = page.eval_on_selector_all(
+        "#operations tr[data-id]", "rows => rows.map(r => r.dataset.status)"
+    )
+    assert statuses and set(statuses) == {"completed"}
+    page.select_option('select[name="status"]', "")
+
+    page.click('th[data-sort="best_val_accuracy"]')
+    page.wait_for_selector('th.sorted[data-sort="best_val_accuracy"][data-order="desc"]')
+    expected = server.http.get(
+        "/operations", params={"sort": "best_val_accuracy", "order": "desc", "limit": 100}
+    ).json()["data"]
+    page.wait_for_function(
+        f"() => document.querySelector('#operations tr[data-id]').dataset.id === {expected[0]['operation_id']!r}"
+    )
+    best = [op["best_val_accuracy"] for op in expected if op["best_val_accuracy"] is not None]
+    assert best == sorted(best, reverse=True) and len(best) >= 2
+    page.click('th[data-sort="created_at"]')
+    page.wait_for_selector('th.sorted[data-sort="created_at"][data-order="desc"]')
+    page.wait_for_selector("#operations tr[data-id] .bar")
+    shoot(page, "operations")
+    server.http.post(f"/operations/{running}/cancel", json={})
 
 
 def test_docs_and_redoc_render_offline(page: Any, server: Server) -> None:
