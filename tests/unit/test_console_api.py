@@ -315,3 +315,15 @@ def test_console_assets_ship_as_package_data_with_their_licences() -> None:
     for module in (STATIC_DIR / "js").rglob("*.js"):
         for target in re.findall(r'from "(\.[^"]+)"', module.read_text()):
             assert (module.parent / target).resolve().is_file(), f"{module}: {target}"
+
+
+async def test_operation_stream_can_start_after_the_history_a_page_already_drew(
+    backend: Backend, http: httpx.AsyncClient
+) -> None:
+    await training(backend, "op-tail", strategy="s", epochs=[(0.9, 0.5), (0.8, 0.6)])
+    records = await backend.store.read_operation("op-tail")
+    middle = records[len(records) // 2].seq
+    r = await http.get("/api/v1/operations/op-tail/stream", params={"after_seq": middle})
+    ids = [int(line[4:]) for line in r.text.splitlines() if line.startswith("id: ")]
+    assert ids == [rec.seq for rec in records if rec.seq > middle]
+    assert r.text.rstrip().splitlines()[-2] == "event: operation_completed"

@@ -17,7 +17,7 @@ export async function mount(main) {
       fill(body, el("p", { class: "hint" }, "No model yet: a completed training stores one."));
       return;
     }
-    const names = [...new Set(models.map((m) => m.strategy_name || m.name || m.model_id))];
+    const names = [...new Set(models.map(strategyOf))];
     if (!versioned) {
       fill(body, plainTable(models));
       return;
@@ -65,13 +65,21 @@ function metricsText(metrics) {
     .map(([k, v]) => `${k.replace(/^test_/, "")} ${v.toFixed(3)}`).join(" · ");
 }
 
+// A model id is `strategy/SYMBOL_TF_vN`: the strategy is its first part when not recorded.
+function strategyOf(model) {
+  return model.strategy || String(model.model_id).split("/")[0];
+}
+
 function plainTable(models) {
   return el("table", { class: "grid" },
-    el("tr", {}, ["Model", "Strategy", "Operation", "Created", "Test accuracy"].map((h) => el("th", {}, h))),
-    models.map((m) => el("tr", {},
-      el("td", {}, m.model_id || m.name),
-      el("td", {}, m.strategy_name || "–"),
-      el("td", {}, m.operation_id ? el("a", { href: `#/operations/${encodeURIComponent(m.operation_id)}` }, shortId(m.operation_id)) : "–"),
+    el("tr", {}, ["Model", "Strategy", "Symbols / timeframes", "Version", "Operation", "Created", "Train accuracy", "Test accuracy"].map((h) => el("th", {}, h))),
+    models.map((m) => el("tr", { "data-model-id": m.model_id },
+      el("td", {}, m.model_id),
+      el("td", {}, strategyOf(m)),
+      el("td", {}, `${(m.symbols || []).join(", ") || "–"} · ${(m.timeframes || []).join(", ") || "–"}`),
+      el("td", { class: "num" }, m.version ?? "–"),
+      el("td", {}, m.operation_id ? el("a", { href: `#/operations/${encodeURIComponent(m.operation_id)}`, title: m.operation_id }, shortId(m.operation_id)) : "–"),
       el("td", {}, time(m.created_at)),
-      el("td", { class: "num" }, pct(m.test_accuracy ?? m.test_metrics?.test_accuracy)))));
+      el("td", { class: "num" }, pct(m.training_accuracy)),
+      el("td", { class: "num" }, pct(m.test_accuracy)))));
 }

@@ -22,7 +22,7 @@ export async function mount(main, { id }) {
   const timeline = el("ol", { class: "timeline", id: "timeline" });
   const notes = el("div", { id: "notes" });
   main.append(header, live, actions, auditBox, charts,
-    el("h2", {}, "Epochs"), epochTable, notes, el("h2", {}, "Timeline"), timeline);
+    el("h2", {}, "Epochs"), epochTable, notes, el("h2", {}, "Timeline (newest first)"), timeline);
 
   const boxes = ["batch-loss", "batch-accuracy", "epoch-loss", "epoch-accuracy"].map((name) => el("div", { class: "chart", id: `chart-${name}` }));
   charts.append(...boxes);
@@ -62,7 +62,7 @@ export async function mount(main, { id }) {
     fill(live,
       progressBar(info.progress.percentage),
       el("div", { class: "facts" },
-        fact("Phase", c.phase || info.status),
+        fact("Phase", info.status === "running" ? c.phase || "running" : info.status),
         fact("Step", el("span", { id: "epoch-batch" }, epochBatch)),
         fact("ETA", info.status === "running" && c.eta_seconds != null ? duration(c.eta_seconds) : "–"),
         gpu ? fact("GPU", Object.entries(gpu).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(1) : v}`).join(" · ")) : null));
@@ -132,7 +132,8 @@ export async function mount(main, { id }) {
     delete rest.operation_id; delete rest.event_id; delete rest.schema_version;
     const detail = rest.message || rest.phase || rest.reason || rest.error_message || rest.runner_id
       || (type === "epoch_completed" ? `epoch ${rest.epoch}/${rest.total_epochs} · val acc ${pct(rest.val_accuracy)}` : "");
-    timeline.append(el("li", { "data-type": type }, el("time", {}, time(at)), el("b", {}, type), " ", String(detail || "")));
+    // newest first: the latest event is the one a user watching a run looks for
+    timeline.prepend(el("li", { "data-type": type }, el("time", {}, time(at)), el("b", {}, type), " ", String(detail || "")));
   }
 
   function drawBatches() {

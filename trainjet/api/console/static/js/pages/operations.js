@@ -21,6 +21,14 @@ const COLUMNS = [
   ["Runner", "runner"],
 ];
 
+// A finished run's last step ("Saving the model") is history, not news: say where it
+// stopped only when it did not complete.
+function stepText(op) {
+  if (op.status === "completed") return "";
+  if (op.status === "failed" || op.status === "cancelled") return op.current_step ? `stopped at ${op.current_step}` : "";
+  return op.current_step || "";
+}
+
 export async function mount(main, { query }) {
   const caps = await capabilities();
   const state = {
@@ -88,7 +96,7 @@ export async function mount(main, { query }) {
       el("td", {}, op.strategy || "–"),
       el("td", {}, symbols, el("div", { class: "sub" }, (op.timeframes || []).join(", "))),
       el("td", {}, statusBadge(op.status)),
-      el("td", {}, progressBar(op.progress_percentage), el("div", { class: "sub" }, op.current_step || "")),
+      el("td", {}, progressBar(op.progress_percentage), el("div", { class: "sub" }, stepText(op))),
       el("td", { class: "num" }, pct(op.best_val_accuracy)),
       el("td", { class: "num" }, duration(op.duration_seconds)),
       el("td", {}, op.runner_id || "–"));
