@@ -45,8 +45,7 @@ def test_list_shows_a_new_operation_within_a_second_without_polling(
     page.goto(server.base + "/")
     page.wait_for_selector("#operations tbody")
     page.wait_for_selector("#page-info")
-    # the stream is open before we start anything: the page waits for it to say ready
-    time.sleep(1.0)
+    page.wait_for_selector('main[data-live="ready"]')  # the list's event stream is open
     list_reads.clear()
     time.sleep(2.0)
     assert not list_reads, f"the list was re-read with nothing changing (polling?): {list_reads}"

@@ -28,6 +28,7 @@ async function route() {
   unmount = null;
   const main = document.getElementById("page");
   main.replaceChildren();
+  delete main.dataset.live;
   const [pattern, page, nav] = routes.find(([p]) => p.test(hash)) || routes[0];
   const match = hash.match(pattern);
   for (const link of document.querySelectorAll("[data-nav]")) {

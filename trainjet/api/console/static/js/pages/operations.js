@@ -149,6 +149,7 @@ export async function mount(main, { query }) {
       }
     },
     resync: () => reload(),
+    ready: () => { main.dataset.live = "ready"; }, // the stream is open: changes will arrive
   });
   await load();
   return () => source.close();
