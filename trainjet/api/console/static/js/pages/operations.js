@@ -103,7 +103,12 @@ export async function mount(main, { query }) {
   }
 
   async function load() {
-    const params = new URLSearchParams({ limit: PAGE_SIZE, offset: state.offset, sort: state.sort, order: state.order });
+    const params = new URLSearchParams({ limit: PAGE_SIZE, offset: state.offset });
+    if (state.sort !== "created_at" || state.order !== "desc") {
+      // the server's default order is newest first, without a sort: ask for one only if needed
+      params.set("sort", state.sort);
+      params.set("order", state.order);
+    }
     for (const name of ["status", "operation_type", "strategy", "symbol", "tag"]) {
       if (state[name] && (name === "status" || name === "operation_type" || caps.hasParam("/operations", name))) params.set(name, state[name]);
     }
