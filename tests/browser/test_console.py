@@ -134,7 +134,7 @@ def test_promote_changes_what_predict_serves(
     page: Any, server: Server, finished_runs: list[str]
 ) -> None:
     spec = server.http.get("/../../openapi.json").json()
-    if "/api/v1/models/{name}/versions" not in spec["paths"]:
+    if not any(re.fullmatch(r"/api/v1/models/\{[^}]+\}/versions", p) for p in spec["paths"]):
         pytest.skip("this server has no model versions endpoint (GET /models/{name}/versions)")
     name = "eurusd_rsi_mlp"
     versions = server.http.get(f"/models/{name}/versions").json()["data"]

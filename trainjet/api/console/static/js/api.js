@@ -47,7 +47,11 @@ export async function capabilities() {
   }
   const doc = await schema;
   return {
-    hasPath: (path, method = "get") => Boolean(doc.paths?.[API + path]?.[method]),
+    // `{...}` in `path` matches any parameter name the server chose
+    hasPath: (path, method = "get") => {
+      const wanted = new RegExp(`^${(API + path).replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]*\}/g, "\\{[^}]+\\}")}$`);
+      return Object.entries(doc.paths || {}).some(([p, ops]) => wanted.test(p) && ops[method]);
+    },
     hasParam: (path, name, method = "get") =>
       (doc.paths?.[API + path]?.[method]?.parameters || []).some((p) => p.name === name),
   };

@@ -6,7 +6,7 @@ import { el, fill, flash, pct, shortId, time } from "../format.js";
 
 export async function mount(main) {
   const caps = await capabilities();
-  const versioned = caps.hasPath("/models/{name}/versions") || caps.hasPath("/models/{model_name}/versions");
+  const versioned = caps.hasPath("/models/{name}/versions");
   main.append(el("h1", {}, "Models"));
   const body = el("div", { id: "models" });
   main.append(body);
