@@ -9,9 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from trainjet import __version__
+from trainjet.api.console import install_console
 from trainjet.api.errors import install_error_handlers
-from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
-from trainjet.api.routes.indicators import router as indicators_router
+from trainjet.api.routes import (
+    dummy,
+    health,
+    indicators,
+    live,
+    models,
+    operations,
+    strategies,
+    trainings,
+)
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -53,11 +62,16 @@ def create_app(
         version=__version__,
         description="Event-sourced training orchestrator on NATS JetStream",
         lifespan=lifespan,
+        # /docs and /redoc are served from packaged assets (install_console), not a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
+    app.include_router(live.router, prefix=API_PREFIX)  # before /operations/{id}
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(indicators_router, prefix=API_PREFIX)
+    app.include_router(indicators.router, prefix=API_PREFIX)
+    install_console(app)
     return app

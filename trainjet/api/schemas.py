@@ -94,6 +94,14 @@ class OperationSummaryModel(BaseModel):
     current_step: str | None = None
     symbol: str | None = None
     duration_seconds: float | None = None
+    # the web console's columns
+    strategy: str | None = None
+    symbols: list[str] = []
+    timeframes: list[str] = []
+    runner_id: str | None = None
+    pool: str = "local"
+    best_val_accuracy: float | None = None
+    epochs_total: int | None = None
 
 
 class OperationListResponse(BaseModel):

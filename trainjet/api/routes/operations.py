@@ -11,7 +11,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
-from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.encoding import json_response, operation_dict
+from trainjet.api.listing import SortKey, SortOrder, console_row, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
@@ -50,6 +51,10 @@ async def list_operations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     active_only: bool = False,
+    sort: Annotated[
+        SortKey | None, Query(description="Column to sort by; default: newest first")
+    ] = None,
+    order: SortOrder = SortOrder.DESC,
 ) -> Response:
     """Newest first, in the order the log accepted them. Counts come from the view's
     per-(status, type) tallies and the page from a walk that stops once it is full, so a
@@ -67,6 +72,14 @@ async def list_operations(
     active_count = sum(n for (st, _), n in view.counts.items() if st.is_active)
     now = utcnow()
     page: list[dict[str, Any]] = []
+    metrics = view.metrics
+    if sort is not None:
+        matching = (op for op in view.operations.values() if wanted(op.status, op.operation_type))
+        chosen = sorted_page(matching, metrics, sort, order, offset, limit, now)
+        page = [console_row(op, metrics.get(op.operation_id), now) for op in chosen]
+        return json_response(
+            {"success": True, "data": page, "total_count": total, "active_count": active_count}
+        )
     skipped = 0
     # dicts keep insertion order: operations appear in the order operation_created was applied
     for op in reversed(view.operations.values()):
@@ -75,7 +88,7 @@ async def list_operations(
         if skipped < offset:
             skipped += 1
             continue
-        page.append(operation_summary(op, now))
+        page.append(console_row(op, metrics.get(op.operation_id), now))
         if len(page) == limit:
             break
     return json_response(
@@ -187,12 +200,20 @@ async def get_events(
 
 
 @router.get("/{operation_id}/stream", response_class=StreamingResponse)
-async def stream_operation(operation_id: str, request: Request, backend: BackendDep) -> Response:
+async def stream_operation(
+    operation_id: str,
+    request: Request,
+    backend: BackendDep,
+    after_seq: Annotated[
+        int, Query(ge=0, description="Skip the history up to this stream sequence")
+    ] = 0,
+) -> Response:
     """Live server-sent events of one operation: its history first, then new events, ending
-    after the terminal event. `Last-Event-ID` (a stream sequence) resumes a broken stream."""
+    after the terminal event. `Last-Event-ID` (a stream sequence) resumes a broken stream;
+    `after_seq` lets a page that already drew the history (e.g. from `/curves`) start live."""
     _get(backend, operation_id)
     last_id = request.headers.get("last-event-id", "")
-    from_seq = int(last_id) + 1 if last_id.isdigit() else 1
+    from_seq = int(last_id) + 1 if last_id.isdigit() else after_seq + 1
     return StreamingResponse(
         _sse(backend, operation_id, from_seq, request),
         media_type="text/event-stream",
