@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
 from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
+from trainjet.api.routes.market_data import router as market_data_router
+from trainjet.api.schemas_errors import document_error_responses
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -58,4 +60,6 @@ def create_app(
     install_error_handlers(app)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(market_data_router, prefix=API_PREFIX)
+    document_error_responses(app, API_PREFIX)
     return app
