@@ -16,6 +16,7 @@ from trainjet.config import Settings
 from trainjet.core.leases import LeaseMonitor
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections.projector import Projector
+from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import CommandQueue, EventStore, RunnerRegistry
 
 Closer = Callable[[], Awaitable[None]]
@@ -30,6 +31,8 @@ class Backend:
     nats_url: str | None = None  # redacted: never credentials
     describe: Callable[[], Awaitable[dict[str, Any]]] | None = None
     closers: list[Closer] = field(default_factory=list)
+    # Epoch checkpoints (NATS deployments keep them in an object store; None: not kept).
+    checkpoints: BlobStore | None = None
     projector: Projector = field(init=False)
     orchestrator: ServiceOrchestrator = field(init=False)
     leases: LeaseMonitor = field(init=False)
