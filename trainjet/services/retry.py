@@ -45,7 +45,9 @@ def _refusal(info: OperationInfo) -> str:
             f"Operation {op} is still {status.value}; only a failed operation can be retried: "
             "wait for it to end, or cancel it and start a new one"
         )
-    why = "it has its result" if status is OperationStatus.COMPLETED else "it was stopped on purpose"
+    why = (
+        "it has its result" if status is OperationStatus.COMPLETED else "it was stopped on purpose"
+    )
     return (
         f"Operation {op} is {status.value}; only a failed operation can be retried "
         f"({why}): start a new operation instead"
