@@ -75,3 +75,14 @@ async def test_the_documented_model_matches_what_the_handlers_send() -> None:
     assert detail.suggestion.startswith("Add the missing SYMBOL_TIMEFRAME.csv")
     with pytest.raises(ValueError, match="extra"):  # drift is caught, not tolerated
         ErrorResponse.model_validate({**plain_body, "unexpected": 1})
+
+
+def test_trainjet_cli_shows_message_and_suggestion_of_either_detail() -> None:
+    from trainjet.cli.client import error_message
+
+    structured = {"detail": {"message": "Data file not found: X_1h.csv", "error_code": "DATA-NotFound",
+                             "context": {}, "details": {}, "suggestion": "Add the file."}}  # fmt: skip
+    assert error_message(structured) == "Data file not found: X_1h.csv. Add the file."
+    assert error_message({"detail": "Operation not found: x"}) == "Operation not found: x"
+    assert error_message({"error": {"message": "only here"}}) == "only here"
+    assert error_message([1]) == ""
