@@ -7,15 +7,35 @@ from typing import Any
 
 
 class TrainjetError(Exception):
+    """`code` is trainjet's own; `error_code` (`CATEGORY-Name`, as ktrdr's clients expect) is
+    set only on errors a user fixes in their configuration: the API then answers with ktrdr's
+    structured `detail` (message, error_code, context, details, suggestion), which is what
+    ktrdr's CLI prints. `suggestion` is one sentence telling the user how to fix it."""
+
     http_status = 500
     exit_code = 1
     code = "TRAINJET-Error"
+    error_code: str | None = None
+    suggestion: str | None = None
     retryable = False
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        context: dict[str, Any] | None = None,
+        suggestion: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.context: dict[str, Any] = context or {}
+        if error_code is not None:
+            self.error_code = error_code
+        if suggestion is not None:
+            self.suggestion = suggestion
 
 
 class InvalidRequest(TrainjetError):

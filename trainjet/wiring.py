@@ -17,6 +17,7 @@ from trainjet.core.leases import LeaseMonitor
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections.projector import Projector
 from trainjet.core.projections.snapshot import SnapshotStore
+from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import CommandQueue, EventStore, RunnerRegistry
 
 Closer = Callable[[], Awaitable[None]]
@@ -33,6 +34,8 @@ class Backend:
     # where the projector keeps its snapshots (None: every start folds the whole log)
     snapshots: SnapshotStore | None = None
     closers: list[Closer] = field(default_factory=list)
+    # Epoch checkpoints (NATS deployments keep them in an object store; None: not kept).
+    checkpoints: BlobStore | None = None
     projector: Projector = field(init=False)
     orchestrator: ServiceOrchestrator = field(init=False)
     leases: LeaseMonitor = field(init=False)

@@ -104,7 +104,7 @@ def test_models_predict(api_url: str) -> None:
     result = json.loads(
         trainjet(api_url, "models", "predict", "eurusd_rsi_mlp", "-s", "EURUSD", "--json").stdout
     )
-    assert result["prediction"]["signal"] in {"BUY", "HOLD", "SELL"}
+    assert result["prediction"]["signal"] in {"buy", "hold", "sell"}
     assert sum(result["prediction"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     wrong = trainjet(api_url, "models", "predict", MODEL_ID, "--symbol", "GOOG")
     assert wrong.returncode == 2

@@ -128,3 +128,10 @@ class Stack:
                 proc.kill()
                 proc.wait()
         self.http.close()
+
+
+def detail_of(response: httpx.Response) -> str:
+    """The error message of an API answer: `detail` is a string, or for configuration errors
+    ktrdr's structured object, whose `message` is the text."""
+    detail = response.json()["detail"]
+    return str(detail["message"]) if isinstance(detail, dict) else str(detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import httpx
 import pytest
@@ -90,15 +91,20 @@ def test_health_reports_nats_streams_projector_runners(stack: Stack) -> None:
 
 def test_retry_runs_a_new_operation_with_the_same_inputs(stack: Stack) -> None:
     stack.start_api()
-    stack.start_runner()
+    proc = stack.start_runner()
     op_id = stack.start_dummy(iterations=1000, interval=0.05)
     stack.wait_status(op_id, {"running"})
     refused = stack.http.post(f"/operations/{op_id}/retry")
     assert refused.status_code == 400 and "still running" in refused.json()["detail"]
-    stack.http.post(f"/operations/{op_id}/cancel", json={"reason": "retry me"})
-    retried = stack.http.post(f"/operations/{op_id}/retry").json()["data"]
+    proc.send_signal(signal.SIGKILL)  # only a failed operation can be retried
+    proc.wait()
+    assert stack.wait_status(op_id, TERMINAL, timeout=30)["status"] == "failed"
+    stack.start_runner()
+    body = stack.http.post(f"/operations/{op_id}/retry").json()
+    retried = body["data"]
     assert retried["operation_id"] != op_id
-    assert retried["retry_of"] == op_id
+    assert retried["retry_of"] == body["retry_of"] == op_id
+    assert body["resume_from"] is None  # a dummy has no checkpoint
     assert retried["metadata"]["parameters"]["iterations"] == 1000
     stack.wait_status(retried["operation_id"], {"running"})
     stack.http.post(f"/operations/{retried['operation_id']}/cancel")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.integration.harness import TERMINAL, Stack, detail_of
 from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,8 +104,8 @@ def test_host_mode_without_a_host_runner_is_refused_at_once(api: HostStack) -> N
     )
     assert time.monotonic() - started < 5
     assert response.status_code == 503
-    assert "No live host runner" in response.json()["detail"]
-    assert "trainjet runner --pool host" in response.json()["detail"]
+    assert "No live host runner" in detail_of(response)
+    assert "trainjet runner --pool host" in detail_of(response)
     assert api.http.get("/health").json()["streams"]["events"]["messages"] == before
     # auto falls back to the local pool, saying so in the operation
     auto = api.http.post(
@@ -157,7 +157,7 @@ def test_host_training_completes_and_the_api_serves_its_model(hosts: HostStack) 
     assert loaded.status_code == 200, loaded.text
     predicted = hosts.http.post("/models/predict", json={"model_name": model_id, "symbol": "EURUSD"})
     assert predicted.status_code == 200, predicted.text
-    assert predicted.json()["prediction"]["signal"] in {"BUY", "HOLD", "SELL"}
+    assert predicted.json()["prediction"]["action"] in {"BUY", "HOLD", "SELL"}
     # saving a named copy finds the imported model, not the runner's path
     saved = hosts.http.post("/models/save", json={"task_id": op_id, "model_name": "host-copy"})
     assert saved.status_code == 200, saved.text

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.integration.harness import TERMINAL, Stack, detail_of
 from tests.strategy_texts import unknown_indicator
 from trainjet.natsd import EmbeddedNats
 
@@ -80,7 +80,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             assert stack.operation(failing)["status"] == "pending"
             pending = stack.http.post("/models/save", json={"task_id": failing, "model_name": "x"})
             assert pending.status_code == 400
-            assert "not completed (status: pending)" in pending.json()["detail"]
+            assert "not completed (status: pending)" in detail_of(pending)
             (root / "data" / "GONE_1h.csv").unlink()
             stack.start_runner()
             assert finish(stack, failing)["status"] == "failed"
@@ -134,7 +134,7 @@ def test_save_registers_a_named_copy_once(trained: Trained) -> None:
     assert listed["_named/rsi_demo_saved"]["model_name"] == "rsi_demo_saved"
     again = http.post("/models/save", json=body)
     assert again.status_code == 409
-    assert "already exists" in again.json()["detail"]
+    assert "already exists" in detail_of(again)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_save_refuses_what_it_cannot_do(
     body = {k: (trained.completed["operation_id"] if v == "{op}" else v) for k, v in body.items()}
     response = trained.http.post("/models/save", json=body)
     assert response.status_code == status, response.text
-    assert message in response.json()["detail"]
+    assert message in detail_of(response)
 
 
 def test_save_refuses_an_operation_that_is_not_a_training(trained: Trained) -> None:
@@ -161,7 +161,7 @@ def test_save_refuses_an_operation_that_is_not_a_training(trained: Trained) -> N
     trained.stack.wait_status(dummy, TERMINAL)
     response = trained.http.post("/models/save", json={"task_id": dummy, "model_name": "d"})
     assert response.status_code == 400
-    assert "not a training" in response.json()["detail"]
+    assert "not a training" in detail_of(response)
 
 
 def test_load_by_saved_name_and_by_versioned_id(trained: Trained) -> None:
@@ -182,33 +182,44 @@ def test_load_by_saved_name_and_by_versioned_id(trained: Trained) -> None:
     assert http.post(f"/models/{MODEL_ID}/load").json()["already_loaded"] is True
     missing = http.post("/models/nope/load")
     assert missing.status_code == 404
-    assert "not found" in missing.json()["detail"]
+    assert "not found" in detail_of(missing)
     escape = http.post("/models/..%2F..%2Fetc/load")
     assert escape.status_code == 400
-    assert "Invalid model name" in escape.json()["detail"]
+    assert "Invalid model name" in detail_of(escape)
 
 
 def test_predict_loads_on_demand_and_answers_for_the_bar(trained: Trained) -> None:
     http, op_id = trained.http, trained.completed["operation_id"]
     http.post("/models/save", json={"task_id": op_id, "model_name": "never_loaded"})
     started = time.monotonic()
+    # ktrdr's client's exact request: it always adds `data_mode`, which is ignored (and named)
     response = http.post(
         "/models/predict",
-        json={"model_name": "never_loaded", "symbol": "EURUSD", "test_date": "2017-10-02"},
-    )
+        json={"model_name": "never_loaded", "symbol": "EURUSD", "timeframe": "1h",
+              "test_date": "2017-10-02", "data_mode": "local"},
+    )  # fmt: skip
     assert response.status_code == 200, response.text
     data = response.json()
     assert time.monotonic() - started < 30
     assert (data["success"], data["symbol"], data["timeframe"]) == (True, "EURUSD", "1h")
     assert data["test_date"] == "2017-10-02"
     assert data["bar_time"] == "2017-10-02T23:00:00+00:00"  # the day's last hourly bar
+    assert data["ignored_fields"] == ["data_mode"]
+    assert data["model_name"] == "never_loaded"
     prediction = data["prediction"]
-    assert prediction["signal"] in SIGNALS
+    assert prediction["action"] in SIGNALS
+    assert prediction["signal"] == prediction["action"].lower()  # ktrdr's lowercase signal
     probabilities = prediction["probabilities"]
     assert set(probabilities) == SIGNALS
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert prediction["confidence"] == max(probabilities.values())
-    assert probabilities[prediction["signal"]] == prediction["confidence"]
+    assert probabilities[prediction["action"]] == prediction["confidence"]
+    fuzzy = prediction["fuzzy_outputs"]
+    assert fuzzy == {"bullish": probabilities["BUY"], "bearish": probabilities["SELL"],
+                     "neutral": probabilities["HOLD"]}  # fmt: skip
+    runner_up = sorted(probabilities.values())[-2]
+    assert prediction["signal_strength"] == pytest.approx(prediction["confidence"] - runner_up)
+    assert all(isinstance(v, float) for v in data["input_features"].values())
     features = json.loads(Path(trained.completed["result_summary"]["artifacts"]["model_path"],
                                "features.json").read_text())  # fmt: skip
     assert list(data["input_features"]) == features["feature_names"]
@@ -242,7 +253,7 @@ def test_predict_rejects_bad_requests_clearly(
 ) -> None:
     response = trained.http.post("/models/predict", json={"model_name": MODEL_ID, **body})
     assert response.status_code == status, response.text
-    assert message in response.json()["detail"]
+    assert message in detail_of(response)
 
 
 def test_predict_without_the_data_file_is_a_clear_400(trained: Trained) -> None:
@@ -256,7 +267,7 @@ def test_predict_without_the_data_file_is_a_clear_400(trained: Trained) -> None:
     finally:
         hidden.rename(data_file)
     assert response.status_code == 400
-    assert "Data file not found" in response.json()["detail"]
+    assert "Data file not found" in detail_of(response)
 
 
 def test_strategy_catalogue_joins_model_storage(trained: Trained) -> None:
@@ -293,11 +304,11 @@ def test_strategy_detail_404_and_traversal_400(trained: Trained) -> None:
     assert http.get("/strategies/eurusd_rsi_mlp", params={"version": 7}).status_code == 404
     missing = http.get("/strategies/no_such_strategy")
     assert missing.status_code == 404
-    assert "Strategy file not found: no_such_strategy.yaml" in missing.json()["detail"]
+    assert "Strategy file not found: no_such_strategy.yaml" in detail_of(missing)
     for bad in ("..%2Fsecrets", "bad%20name", "%2Fetc%2Fpasswd"):
         response = http.get(f"/strategies/{bad}")
         assert response.status_code == 400, (bad, response.text)
-        assert "Invalid strategy name" in response.json()["detail"]
+        assert "Invalid strategy name" in detail_of(response)
 
 
 def test_validate_reports_issues_and_404s(trained: Trained) -> None:
@@ -318,5 +329,5 @@ def test_validate_reports_issues_and_404s(trained: Trained) -> None:
     assert unreadable["issues"][0]["category"] == "structure"
     missing = http.post("/strategies/validate/nope")
     assert missing.status_code == 404
-    assert "Strategy file not found" in missing.json()["detail"]
+    assert "Strategy file not found" in detail_of(missing)
     assert http.post("/strategies/validate/..%2Fx").status_code == 400

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.integration.harness import TERMINAL, Stack, detail_of
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import BatchRecord
 from trainjet.core.projections import batch_curve
@@ -126,7 +126,7 @@ def test_eurusd_example_completes_with_test_metrics_and_a_stored_model(stack: St
     predicted = stack.http.post(
         "/models/predict", json={"model_name": "eurusd_rsi_mlp", "symbol": "EURUSD"}
     ).json()
-    assert predicted["prediction"]["signal"] in {"BUY", "HOLD", "SELL"}
+    assert predicted["prediction"]["action"] in {"BUY", "HOLD", "SELL"}
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_bad_strategy_or_data_gives_400_and_leaves_no_operation(
     before = stack.http.get("/health").json()["streams"]["events"]["messages"]
     response = stack.http.post("/trainings/start", json=body)
     assert response.status_code == 400, response.text
-    assert needle.lower() in response.json()["detail"].lower()
+    assert needle.lower() in detail_of(response).lower()
     after = stack.http.get("/health").json()["streams"]["events"]["messages"]
     assert after == before
 
@@ -218,7 +218,7 @@ def test_host_mode_without_host_runner_is_refused(stack: Stack) -> None:
         "/trainings/start", json={"strategy_name": "eurusd_rsi_mlp", "training_mode": "host"}
     )
     assert response.status_code == 503
-    assert "No live host runner" in response.json()["detail"]
+    assert "No live host runner" in detail_of(response)
 
 
 def _recorded_curve(stack: Stack, op_id: str) -> list[BatchRecord]:

@@ -159,8 +159,8 @@ def test_derived_targets_and_input_transform() -> None:
 @pytest.mark.parametrize(("model", "fragment"), [
     ({"type": "transformer"}, "Unknown model type 'transformer' (supported: mlp)"),
     ({"architecture": {"hidden_layers": []}}, "model.architecture.hidden_layers must be"),
-    ({"architecture": {"activation": "swish"}}, "model.architecture.activation must be one of"),
-    ({"training": {"optimizer": "adagrad"}}, "model.training.optimizer must be one of"),
+    ({"architecture": {"activation": 5}}, "model.architecture.activation must be one of"),
+    ({"training": {"optimizer": ["adam"]}}, "model.training.optimizer must be one of"),
     ({"training": {"epochs": 0}}, "model.training.epochs must be a positive integer"),
     ({"training": {"learning_rate": -1}}, "model.training.learning_rate must be a number > 0"),
     ({"training": {"early_stopping": {"monitor": "loss"}}}, "early_stopping.monitor must be"),

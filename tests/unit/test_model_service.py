@@ -99,6 +99,7 @@ def test_inference_features_equal_the_training_rows(strategy_name: str) -> None:
 def test_predict_matches_the_model_on_the_training_rows(
     service: ModelService, trained: tuple[Path, dict[str, Any]]
 ) -> None:
+    from trainjet.services.models import ktrdr_prediction
     from trainjet.training.predict import predict_from_prepared
 
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
@@ -106,7 +107,9 @@ def test_predict_matches_the_model_on_the_training_rows(
     result = service.predict(PredictionQuery("eurusd_rsi_mlp", "EURUSD"))
     stored = ModelStorage(trained[0]).load_model(MODEL_ID)
     [direct] = predict_from_prepared(stored, dataset.test.X[-1])
-    assert result["prediction"] == direct
+    assert result["prediction"] == ktrdr_prediction(direct)
+    assert (result["prediction"]["action"], result["prediction"]["probabilities"]) == (
+        direct["signal"], direct["probabilities"])  # fmt: skip
     assert result["bar_time"] == "2018-02-07T15:00:00+00:00"
     assert result["bar_close_time"] == "2018-02-07T16:00:00+00:00"
     assert list(result["input_features"].values()) == pytest.approx(dataset.test.X[-1].tolist())
@@ -329,3 +332,14 @@ async def test_writes_need_the_token_when_one_is_set(trained: tuple[Path, dict[s
         body = {"model_name": MODEL_ID, "symbol": "EURUSD"}
         assert (await c.post("/models/predict", json=body)).status_code == 200
         assert (await c.get("/models")).status_code == 200
+
+
+def test_ktrdr_prediction_shape() -> None:
+    from trainjet.services.models import ktrdr_prediction
+
+    raw = {"signal": "BUY", "confidence": 0.5, "probabilities": {"BUY": 0.5, "HOLD": 0.3,
+                                                                  "SELL": 0.2}}  # fmt: skip
+    shaped = ktrdr_prediction(raw)
+    assert shaped["signal"] == "buy" and shaped["action"] == "BUY"
+    assert shaped["signal_strength"] == pytest.approx(0.2)
+    assert shaped["fuzzy_outputs"] == {"bullish": 0.5, "bearish": 0.2, "neutral": 0.3}

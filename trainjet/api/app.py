@@ -16,11 +16,13 @@ from trainjet.api.routes import (
     health,
     indicators,
     live,
+    market_data,
     models,
     operations,
     strategies,
     trainings,
 )
+from trainjet.api.schemas_errors import document_error_responses
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -73,5 +75,8 @@ def create_app(
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(indicators.router, prefix=API_PREFIX)
+    app.include_router(market_data.router, prefix=API_PREFIX)
     install_console(app)
+    # last: it documents the error bodies of every route registered above
+    document_error_responses(app, API_PREFIX)
     return app

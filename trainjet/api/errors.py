@@ -1,6 +1,7 @@
 """Translate trainjet's error tree (and request-validation errors) into clear 4xx answers.
 
-The body keeps FastAPI's `detail` (what ktrdr clients read) and adds a structured `error`.
+The body keeps FastAPI's `detail` (what ktrdr clients read) and adds trainjet's `error`.
+Configuration errors (those with an `error_code`) carry ktrdr's structured object as `detail`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,32 @@ from trainjet.errors import TrainjetError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str, code: str, details: object = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, code: str, details: object = None, *, detail: object = None
+) -> JSONResponse:
+    """The one error body (`schemas_errors.ErrorResponse`): `detail` is the message unless a
+    structured ktrdr detail is given."""
     return JSONResponse(
         status_code=status,
         content={
             "success": False,
-            "detail": message,
+            "detail": message if detail is None else detail,
             "error": {"code": code, "message": message, "details": details or {}},
         },
     )
+
+
+def ktrdr_detail(exc: TrainjetError) -> dict[str, object] | None:
+    """ktrdr's structured `detail` for an error that has an `error_code`, else None."""
+    if exc.error_code is None:
+        return None
+    return {
+        "message": exc.message,
+        "error_code": exc.error_code,
+        "context": jsonable_encoder(exc.context),
+        "details": jsonable_encoder(exc.details),
+        "suggestion": exc.suggestion or "Correct the request as the message says and retry.",
+    }
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -42,7 +60,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _trainjet_error(_: Request, exc: TrainjetError) -> JSONResponse:
         if exc.http_status >= 500:
             log.warning("request failed: %s", exc.message)
-        return error_response(exc.http_status, exc.message, exc.code, exc.details)
+        return error_response(
+            exc.http_status,
+            exc.message,
+            exc.code,
+            jsonable_encoder(exc.details),
+            detail=ktrdr_detail(exc),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

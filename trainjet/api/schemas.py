@@ -173,3 +173,16 @@ class TrainingStartResponse(BaseModel):
     estimated_duration_minutes: float
     training_mode: str
     warnings: list[str] = []
+
+
+class RetryResponse(OperationStatusResponse):
+    """The new operation, and where a retried training resumes."""
+
+    retry_of: str
+    resume_from: str | None = Field(
+        None, description="the failed operation whose checkpoint a training resumes from"
+    )
+    checkpoint_epoch: int | None = Field(
+        None, description="the epoch of that checkpoint; null: it starts from the first epoch"
+    )
+    message: str

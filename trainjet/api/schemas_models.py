@@ -33,6 +33,11 @@ class SaveModelRequest(_Body):
 
 
 class PredictRequest(_Body):
+    """Unknown fields are accepted and ignored, as ktrdr's server did: ktrdr's client always
+    sends `data_mode`. The answer names them in `ignored_fields`, so a typo is still seen."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
     model_name: str = Field(
         ...,
         min_length=1,
@@ -99,10 +104,21 @@ class ModelLoadResponse(BaseModel):
     model_info: dict[str, Any]
 
 
+class FuzzyOutputs(BaseModel):
+    bullish: float = Field(..., description="probability of buy")
+    bearish: float = Field(..., description="probability of sell")
+    neutral: float = Field(..., description="probability of hold")
+
+
 class Prediction(BaseModel):
-    signal: str = Field(..., description="BUY | HOLD | SELL")
-    confidence: float
-    probabilities: dict[str, float]
+    signal: str = Field(..., description="buy | hold | sell (ktrdr's lowercase)")
+    action: str = Field(..., description="BUY | HOLD | SELL (the class name)")
+    confidence: float = Field(..., description="probability of the chosen class")
+    signal_strength: float = Field(
+        ..., description="margin of the chosen class over the runner-up, 0..1"
+    )
+    fuzzy_outputs: FuzzyOutputs
+    probabilities: dict[str, float] = Field(..., description="per class: BUY, HOLD, SELL")
 
 
 class PredictResponse(BaseModel):
@@ -117,6 +133,7 @@ class PredictResponse(BaseModel):
     prediction: Prediction
     input_features: dict[str, float]
     history_start: str = Field(..., description="First bar the features were computed from")
+    ignored_fields: list[str] = Field([], description="request fields trainjet does not use")
 
 
 class StrategyInfo(BaseModel):

@@ -19,6 +19,22 @@ class CliError(Exception):
         self.status_code = status_code  # the API's HTTP status, when the API answered
 
 
+def error_message(body: Any) -> str:
+    """One line from an API error body: `detail` is a string, or (for configuration errors)
+    ktrdr's object whose message and suggestion are shown together."""
+    if not isinstance(body, dict):
+        return ""
+    detail = body.get("detail")
+    if isinstance(detail, dict):
+        message = str(detail.get("message") or "")
+        suggestion = detail.get("suggestion")
+        return f"{message}. {suggestion}" if suggestion and message else message
+    if detail:
+        return str(detail)
+    error = body.get("error")
+    return str(error.get("message") or "") if isinstance(error, dict) else ""
+
+
 class ApiClient:
     def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
         self.base = settings.api_url.rstrip("/")
@@ -50,10 +66,7 @@ class ApiClient:
             ) from exc
         if response.status_code >= 400:
             try:
-                body = response.json()
-                message = (
-                    body.get("detail") or body.get("error", {}).get("message") or response.text
-                )
+                message = error_message(response.json()) or response.text
             except ValueError:
                 message = response.text
             code = 2 if 400 <= response.status_code < 500 else 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from trainjet.cli.client import CliError
+from trainjet.cli.client import CliError, error_message
 from trainjet.config import Settings
 from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
 from trainjet.core.store.port import StoredEvent
@@ -134,7 +134,7 @@ async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[dict
         ):
             if source.response.status_code >= 400:
                 await source.response.aread()
-                detail = source.response.json().get("detail", source.response.text)
+                detail = error_message(source.response.json()) or source.response.text
                 raise CliError(f"{detail} (HTTP {source.response.status_code})", 2)
             async for sse in source.aiter_sse():
                 if not sse.data:

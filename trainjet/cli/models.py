@@ -130,10 +130,11 @@ def predict(
         print_json(result)
         return
     pred = result["prediction"]
-    style = SIGNAL_STYLE.get(pred["signal"], "white")
+    action = str(pred.get("action") or pred["signal"]).upper()  # `signal` is ktrdr's lowercase
+    style = SIGNAL_STYLE.get(action, "white")
     console.print(
         f"{result['model_id']} · {result['symbol']} {result['timeframe']} bar "
-        f"{_when(result['bar_time'])} UTC: [bold {style}]{pred['signal']}[/bold {style}] "
+        f"{_when(result['bar_time'])} UTC: [bold {style}]{action}[/bold {style}] "
         f"({pred['confidence']:.1%})"
     )
     table = Table("signal", "probability")

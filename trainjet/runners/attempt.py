@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from trainjet.core.cancellation import CancellationError, CancellationToken
@@ -145,7 +145,7 @@ async def execute_claim(runner: Runner, claim: Claim) -> None:
         resources=runner.resources,
         claim=claim,
         checkpoints=runner.checkpoints,
-        resume=await _checkpoint(runner, op_id) if attempt > 1 else None,
+        resume=await _checkpoint(runner, op_id, attempt, created.inputs),
     )
     runner.active[op_id] = ctx
     try:
@@ -155,14 +155,25 @@ async def execute_claim(runner: Runner, claim: Claim) -> None:
         ctx.finished.set()
 
 
-async def _checkpoint(runner: Runner, op_id: str) -> Blob | None:
+async def _checkpoint(
+    runner: Runner, op_id: str, attempt: int, inputs: Mapping[str, Any]
+) -> Blob | None:
+    """The checkpoint to resume from: a later attempt's own, else (a retry of a failed
+    training) the one of the operation its inputs name as `resume_from`."""
+    source = inputs.get("resume_from")
+    keys = [op_id] if attempt > 1 else []
+    keys += [source] if isinstance(source, str) and source != op_id else []
     if runner.checkpoints is None:
         return None
-    try:
-        return await runner.checkpoints.get(op_id)
-    except StoreError as exc:  # resuming from the start beats not resuming
-        log.warning("cannot read the checkpoint of %s (%s); starting over", op_id, exc)
-        return None
+    for key in keys:
+        try:
+            blob = await runner.checkpoints.get(key)
+        except StoreError as exc:  # resuming from the start beats not resuming
+            log.warning("cannot read the checkpoint of %s (%s); starting over", key, exc)
+            return None
+        if blob is not None:
+            return blob
+    return None
 
 
 async def _run_attempt(
@@ -202,7 +213,8 @@ async def _run_attempt(
     assert ctx.claim is not None
     await ctx.claim.complete()
     runner.completed += 1
-    if ctx.checkpoints is not None:
+    # A failed training keeps its checkpoint, so that a retry resumes from it.
+    if ctx.checkpoints is not None and not isinstance(terminal, OperationFailed):
         with contextlib.suppress(Exception):  # expires with the bucket's max age anyway
             await ctx.checkpoints.delete(ctx.operation_id)
 

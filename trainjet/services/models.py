@@ -264,7 +264,8 @@ class ModelService:
                 f"Model {stored.model_id!r} expects the features {expected} but its "
                 f"config now gives {list(row.index)}; retrain the model"
             )
-        [prediction] = predict_from_prepared(stored, row.to_numpy(dtype="float32"), query.symbol)
+        [raw] = predict_from_prepared(stored, row.to_numpy(dtype="float32"), query.symbol)
+        prediction = ktrdr_prediction(raw)
         bar_time = pd.Timestamp(row.name)
         return {
             "model_name": query.model_name,
@@ -318,6 +319,30 @@ class ModelService:
                 f"{len(features)} bar(s) from {start} ({covers}); pick a later test_date"
             )
         return usable.iloc[-1], frames[recipe.timeframes[0]]
+
+
+def ktrdr_prediction(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """One prediction in ktrdr's shape, trainjet's own fields beside it.
+
+    ktrdr's clients read a lowercase `signal`, `signal_strength` and `fuzzy_outputs`
+    (bullish/bearish/neutral); trainjet's `action` keeps the upper-case class name and
+    `probabilities` the per-class softmax. `signal_strength` is the margin of the chosen class
+    over the runner-up: 0 when the model could as well have said the other, 1 when certain.
+    """
+    probs = {str(k): float(v) for k, v in raw["probabilities"].items()}
+    ranked = sorted(probs.values(), reverse=True)
+    return {
+        "signal": str(raw["signal"]).lower(),
+        "action": str(raw["signal"]),
+        "confidence": float(raw["confidence"]),
+        "signal_strength": ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0),
+        "fuzzy_outputs": {
+            "bullish": probs.get("BUY", 0.0),
+            "bearish": probs.get("SELL", 0.0),
+            "neutral": probs.get("HOLD", 0.0),
+        },
+        "probabilities": probs,
+    }
 
 
 def first_of(entry: Mapping[str, Any]) -> dict[str, Any]:

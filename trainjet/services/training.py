@@ -46,6 +46,13 @@ class TrainingRequestData:
     seed: int | None = None
 
 
+def _config_error(message: str, context: dict[str, Any], suggestion: str) -> InvalidRequest:
+    """A training request value that cannot be used, in the shape ktrdr's clients print."""
+    return InvalidRequest(
+        message, error_code="CONFIG-InvalidRequest", context=context, suggestion=suggestion
+    )
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -63,7 +70,11 @@ def _parse_date(value: str | None, field: str) -> str | None:
             else date.fromisoformat(value)
         )
     except ValueError as exc:
-        raise InvalidRequest(f"{field} {value!r} is not an ISO date (use YYYY-MM-DD)") from exc
+        raise _config_error(
+            f"{field} {value!r} is not an ISO date (use YYYY-MM-DD)",
+            {field: value},
+            f"Write {field} as YYYY-MM-DD (or an ISO date-time), e.g. 2017-06-01.",
+        ) from exc
     return parsed.isoformat()
 
 
@@ -72,12 +83,20 @@ def _clean(values: list[str] | None, pattern: re.Pattern[str], what: str) -> lis
         return None
     cleaned = [v.strip() for v in values]
     if not cleaned:
-        raise InvalidRequest(
-            f"{what} must not be empty: name at least one, or omit it to use the strategy's"
+        raise _config_error(
+            f"{what} must not be empty: name at least one, or omit it to use the strategy's",
+            {what: values},
+            f"Name at least one of the {what}, or leave {what} out to use the strategy's.",
         )
     for value in cleaned:
         if not pattern.match(value):
-            raise InvalidRequest(f"invalid {what[:-1]} {value!r}")
+            raise _config_error(
+                f"invalid {what[:-1]} {value!r}",
+                {what[:-1]: value},
+                "Use a symbol of letters, digits, '.' and '-' (e.g. EURUSD)"
+                if what == "symbols"
+                else "Use a timeframe such as 1m, 15m, 1h, 4h, 1d or 1w.",
+            )
     return list(dict.fromkeys(cleaned))
 
 
@@ -94,7 +113,11 @@ class TrainingService:
         refused at once (not queued silently); `auto` falls back to local, saying so."""
         mode = (requested or self.settings.default_training_mode).lower()
         if mode not in MODES:
-            raise InvalidRequest(f"training_mode {mode!r} is not one of {', '.join(MODES)}")
+            raise _config_error(
+                f"training_mode {mode!r} is not one of {', '.join(MODES)}",
+                {"training_mode": mode},
+                f"Ask for training_mode {', '.join(MODES)}, or leave it out.",
+            )
         if mode == "local":
             return "local", []
         hosts = [r for r in await self.registry.list() if r.pool == "host"]
@@ -103,7 +126,11 @@ class TrainingService:
         if mode == "host":
             raise ServiceUnavailable(
                 "No live host runner: start `trainjet runner --pool host` on a GPU machine, "
-                "or ask for training_mode 'local' or 'auto'"
+                "or ask for training_mode 'local' or 'auto'",
+                error_code="TRAINING-NoHostRunner",
+                context={"training_mode": mode},
+                suggestion="Start `trainjet runner --pool host` on a GPU machine, or train "
+                "with training_mode 'local' or 'auto'.",
             )
         return "local", ["No live host runner: running on the local pool instead"]
 
@@ -122,15 +149,31 @@ class TrainingService:
             strategy.timeframes
         )
         if not symbols:
-            raise InvalidRequest("No symbols specified in the request or the strategy")
+            raise _config_error(
+                "No symbols specified in the request or the strategy",
+                {"strategy_name": strategy.name},
+                "Pass symbols in the request, or list them under the strategy's symbols.",
+            )
         if not timeframes:
-            raise InvalidRequest("No timeframes specified in the request or the strategy")
+            raise _config_error(
+                "No timeframes specified in the request or the strategy",
+                {"strategy_name": strategy.name},
+                "Pass timeframes in the request, or list them under the strategy's timeframes.",
+            )
         start = _parse_date(request.start_date or strategy.start_date, "start_date")
         end = _parse_date(request.end_date or strategy.end_date, "end_date")
         if start and end and start >= end:
-            raise InvalidRequest(f"start_date {start} must be before end_date {end}")
+            raise _config_error(
+                f"start_date {start} must be before end_date {end}",
+                {"start_date": start, "end_date": end},
+                "Swap the dates, or choose a start_date before the end_date.",
+            )
         if request.epochs is not None and not 1 <= request.epochs <= 100_000:
-            raise InvalidRequest("epochs must be between 1 and 100000")
+            raise _config_error(
+                "epochs must be between 1 and 100000",
+                {"epochs": request.epochs},
+                "Ask for between 1 and 100000 epochs, or leave epochs out to use the strategy's.",
+            )
         data_hashes: dict[str, str] = {}
         bars: dict[str, int] = {}
         for symbol in symbols:

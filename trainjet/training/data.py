@@ -18,7 +18,12 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from trainjet.training.errors import DataError
+from trainjet.training.errors import (
+    DataError,
+    DataNotFoundError,
+    InsufficientDataError,
+    NoBarsInRangeError,
+)
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 # ktrdr's `history_required` default: fewer bars cannot warm up indicators and still train.
@@ -71,9 +76,10 @@ def load_ohlcv(
     if not path.is_file():
         files = available_files(symbol, data_dir)
         seen = ", ".join(files) if files else f"none for {symbol}"
-        raise DataError(
+        raise DataNotFoundError(
             f"Data file not found: {path} (available files for {symbol}: {seen})",
             details={"path": str(path), "available": files},
+            context={"symbol": symbol, "timeframe": timeframe, "data_dir": str(data_dir)},
         )
     df = _read_csv(path)
     start, end = _date_bounds(start_date, end_date)
@@ -86,17 +92,28 @@ def load_ohlcv(
             mask &= df.index < end
         df = df.loc[mask]
         if df.empty:
-            raise DataError(
+            raise NoBarsInRangeError(
                 f"No bars in {path.name} between {start_date} and {end_date} "
-                f"(the file covers {first.isoformat()} .. {last.isoformat()})"
+                f"(the file covers {first.isoformat()} .. {last.isoformat()})",
+                details={"data_start": first.isoformat(), "data_end": last.isoformat()},
+                context={"symbol": symbol, "timeframe": timeframe,
+                         "start_date": _text(start_date), "end_date": _text(end_date)},
+                suggestion=f"Choose start_date and end_date between {first.date().isoformat()} "
+                f"and {last.date().isoformat()}, the span {path.name} covers.",
             )
     if len(df) < min_bars:
-        raise DataError(
+        raise InsufficientDataError(
             f"Too few bars in {path.name}: {len(df)} bars in the requested range, "
             f"at least {min_bars} are required",
             details={"bars": len(df), "min_bars": min_bars},
+            context={"symbol": symbol, "timeframe": timeframe,
+                     "start_date": _text(start_date), "end_date": _text(end_date)},
         )
     return df
+
+
+def _text(value: DateLike | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

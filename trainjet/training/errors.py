@@ -22,6 +22,11 @@ class StrategyValidationError(InvalidRequest):
     """
 
     code = "TRAINJET-StrategyInvalid"
+    error_code = "CONFIG-InvalidStrategy"
+    suggestion = (
+        "Fix the strategy file as each listed problem says; "
+        "`POST /api/v1/strategies/validate/<name>` (or `trainjet strategies validate`) shows them all."
+    )
 
     def __init__(
         self,
@@ -29,8 +34,17 @@ class StrategyValidationError(InvalidRequest):
         errors: list[str] | None = None,
         *,
         details: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        context: dict[str, Any] | None = None,
+        suggestion: str | None = None,
     ) -> None:
-        super().__init__(message, details=details)
+        super().__init__(
+            message,
+            details=details,
+            error_code=error_code,
+            context=context,
+            suggestion=suggestion,
+        )
         self.errors: list[str] = list(errors) if errors else [message]
 
 
@@ -38,9 +52,52 @@ class StrategyNotFoundError(StrategyValidationError):
     """No `<name>.yaml` inside the strategies directory (404 on the strategy endpoints)."""
 
     code = "TRAINJET-StrategyNotFound"
+    error_code = "CONFIG-StrategyNotFound"
+    suggestion = (
+        "Check the strategy name (the file stem, without .yaml), or add the file to the "
+        "strategies directory (TRAINJET_STRATEGIES_DIR); `GET /api/v1/strategies` lists them."
+    )
+
+
+class UnsupportedIndicatorError(StrategyValidationError):
+    """The strategy names an indicator trainjet does not have (or not by that spelling)."""
+
+    code = "TRAINJET-StrategyInvalid"
+    error_code = "CONFIG-UnsupportedIndicator"
+    suggestion = (
+        "Use an indicator listed in details.available_indicators (spelling and case as there, "
+        "an `Indicator` suffix is allowed), or remove it from the strategy."
+    )
 
 
 class DataError(InvalidRequest):
     """Market data is missing, malformed or too short for the request."""
 
     code = "TRAINJET-DataError"
+    error_code = "DATA-InvalidData"
+    suggestion = "Fix or replace the data file named in the message."
+
+
+class DataNotFoundError(DataError):
+    """No `SYMBOL_TIMEFRAME.csv` for a requested pair."""
+
+    error_code = "DATA-NotFound"
+    suggestion = (
+        "Add the missing SYMBOL_TIMEFRAME.csv to the market-data directory "
+        "(TRAINJET_MARKET_DATA_DIR), or choose a symbol and timeframe that "
+        "`GET /api/v1/symbols` lists."
+    )
+
+
+class NoBarsInRangeError(DataError):
+    """The file exists but has no bar between the requested dates."""
+
+    error_code = "DATA-NoBarsInRange"
+    suggestion = "Choose start_date and end_date inside the span the data file covers."
+
+
+class InsufficientDataError(DataError):
+    """Bars exist in the range, but too few to warm the indicators up and still train."""
+
+    error_code = "DATA-InsufficientData"
+    suggestion = "Widen the date range, or use a finer timeframe, so that enough bars remain."

@@ -18,8 +18,12 @@ from typing import Any
 
 import yaml
 
-from trainjet.training.errors import StrategyNotFoundError, StrategyValidationError
-from trainjet.training.indicators import IndicatorSpec
+from trainjet.training.errors import (
+    StrategyNotFoundError,
+    StrategyValidationError,
+    UnsupportedIndicatorError,
+)
+from trainjet.training.indicators import IndicatorSpec, available_indicators
 from trainjet.training.strategy_validation import (
     Issues,
     ValidationIssue,
@@ -102,6 +106,10 @@ class StrategySummary:
         return self.timeframes[0] if self.timeframes else None
 
 
+_NAME_FIX = ("Name the strategy by its file stem: letters, digits, '-' and '_' only, "
+             "no directory and no path.")
+
+
 def check_strategy_name(name: str) -> str:
     """The bare stem of a strategy name (`x` or `x.yaml`), or StrategyValidationError."""
     stem = name.strip()
@@ -110,11 +118,13 @@ def check_strategy_name(name: str) -> str:
     if "/" in stem or "\\" in stem or Path(stem).is_absolute() or stem in (".", ".."):
         raise StrategyValidationError(
             f"Invalid strategy name {name!r}: Strategy name must be a file name without "
-            "directory components")
+            "directory components", error_code="CONFIG-InvalidStrategyName",
+            context={"strategy_name": name}, suggestion=_NAME_FIX)
     if not STRATEGY_NAME_RE.match(stem):
         raise StrategyValidationError(
             f"Invalid strategy name {name!r}: Strategy name may only contain alphanumerics, "
-            "dashes, or underscores")
+            "dashes, or underscores", error_code="CONFIG-InvalidStrategyName",
+            context={"strategy_name": name}, suggestion=_NAME_FIX)
     return stem
 
 
@@ -141,8 +151,11 @@ def resolve_strategy_path(name_or_path: str | Path, strategies_dir: str | Path) 
                     f"directory {root}")
             return resolved
     seen = ", ".join(p.name for p in _strategy_files(root)) or f"no strategy files in {root}"
-    raise StrategyNotFoundError(f"Strategy file not found: {shown} (searched: {seen})",
-                                details={"strategies_dir": str(root)})
+    raise StrategyNotFoundError(
+        f"Strategy file not found: {shown} (searched: {seen})",
+        details={"strategies_dir": str(root),
+                 "available_strategies": [p.stem for p in _strategy_files(root)]},
+        context={"strategy_name": str(name_or_path), "strategies_dir": str(root)})
 
 
 def _strategy_files(root: Path) -> list[Path]:
@@ -180,8 +193,16 @@ def parse_strategy(text: str, *, name: str | None = None, path: Path | None = No
     norm, result = normalise(raw, name or (path.stem if path else None))
     if not result.is_valid:
         lines = result.error_lines()
-        raise StrategyValidationError("Strategy validation failed:\n" + "\n".join(lines), lines,
-                                      details={"issues": [asdict(i) for i in result.issues]})
+        errors = [i for i in result.issues if i.severity == "error"]
+        # An unknown indicator is its own error code: ktrdr's clients tell it apart.
+        unsupported = [i for i in errors
+                       if "missing_indicators" in i.details or "unsupported_indicator" in i.details]
+        kind = UnsupportedIndicatorError if unsupported else StrategyValidationError
+        details: dict[str, Any] = {"errors": lines, "issues": [asdict(i) for i in result.issues]}
+        if unsupported:
+            details["available_indicators"] = available_indicators()
+        raise kind("Strategy validation failed:\n" + "\n".join(lines), lines, details=details,
+                   context={"strategy_name": norm.name or source})
     return StrategyConfig(
         name=norm.name, version=norm.version, description=norm.description,
         symbols=norm.symbols, timeframes=norm.timeframes, indicators=norm.indicators,

@@ -14,7 +14,7 @@ the trainer reads `model["training"]["early_stopping"]["enabled"]` without guess
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 SUPPORTED_MODEL_TYPES = ("mlp",)
@@ -78,6 +78,21 @@ def _is_num(v: Any, lo: float, hi: float = float("inf"), lo_open: bool = False) 
     return (v > lo if lo_open else v >= lo) and v <= hi
 
 
+def _fallback(section: dict[str, Any], key: str, allowed: tuple[str, ...], default: str,
+              where: str, issues: IssueSink, bad: Callable[[str, str], None]) -> None:
+    """An unknown activation or optimizer name: ktrdr trains with its default instead, so a
+    strategy file ktrdr accepts is accepted here too, with a warning naming the fix."""
+    value = section.get(key)
+    if value in allowed:
+        return
+    if not isinstance(value, str):
+        bad(f"{where}.{key}", f"one of {', '.join(allowed)}")
+        return
+    issues.warn("model", f"model.{where}.{key} {value!r} is not one of {', '.join(allowed)}: "
+                f"training uses {default!r} (as ktrdr does); set one of those to choose")
+    section[key] = default
+
+
 def normalise_model(model: dict[str, Any], issues: IssueSink
                     ) -> tuple[dict[str, Any], dict[str, Any], int | None]:
     """(model, analytics, seed) from a `model` mapping already merged with DEFAULT_MODEL."""
@@ -95,8 +110,7 @@ def normalise_model(model: dict[str, Any], issues: IssueSink
     layers = arch.get("hidden_layers")
     if not isinstance(layers, list) or not layers or not all(_is_int(n, 1) for n in layers):
         bad("architecture.hidden_layers", "a non-empty list of positive integers")
-    if arch.get("activation") not in ACTIVATIONS:
-        bad("architecture.activation", f"one of {', '.join(ACTIVATIONS)}")
+    _fallback(arch, "activation", ACTIVATIONS, "relu", "architecture", issues, bad)
     if not _is_num(arch.get("dropout"), 0.0, 0.999):
         bad("architecture.dropout", "a number in [0, 1)")
     tr = model["training"]
@@ -105,8 +119,7 @@ def normalise_model(model: dict[str, Any], issues: IssueSink
             bad(f"training.{key}", "a positive integer")
     if not _is_num(tr.get("learning_rate"), 0.0, lo_open=True):
         bad("training.learning_rate", "a number > 0")
-    if tr.get("optimizer") not in OPTIMIZERS:
-        bad("training.optimizer", f"one of {', '.join(OPTIMIZERS)}")
+    _fallback(tr, "optimizer", OPTIMIZERS, "adam", "training", issues, bad)
     for key in ("weight_decay", "gradient_clip"):
         if not _is_num(tr.get(key), 0.0):
             bad(f"training.{key}", "a number >= 0")

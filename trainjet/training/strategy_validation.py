@@ -284,7 +284,8 @@ def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None
             placeholder_ids.append(ind_id)
             reason = unsupported_reason(type_name)
             if reason:
-                issues.error("indicators", f"Indicator '{name}': {reason}")
+                issues.error("indicators", f"Indicator '{name}': {reason}",
+                             unsupported_indicator=type_name)
             else:
                 missing.append(name)
             continue

@@ -86,8 +86,10 @@ async def save_model(
 @router.post("/predict", response_model=PredictResponse)
 async def predict(body: PredictRequest, service: ServiceDep) -> Response:
     """BUY/HOLD/SELL for one bar of `symbol`; the model is loaded on first use."""
-    result = await asyncio.to_thread(service.predict, PredictionQuery(**body.model_dump()))
-    return json_response({"success": True, **result})
+    ignored = sorted(body.model_extra or {})
+    query = PredictionQuery(**body.model_dump(exclude=set(ignored)))
+    result = await asyncio.to_thread(service.predict, query)
+    return json_response({"success": True, **result, "ignored_fields": ignored})
 
 
 @router.post(

@@ -18,10 +18,10 @@ from trainjet.api.schemas import (
     OperationCancelResponse,
     OperationListResponse,
     OperationStatusResponse,
+    RetryResponse,
 )
 from trainjet.core.events import (
     TERMINAL_TYPES,
-    OperationCreated,
     OperationStatus,
     OperationType,
     operation_filter,
@@ -33,6 +33,7 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
 from trainjet.errors import InvalidRequest
+from trainjet.services import retry
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
@@ -253,28 +254,19 @@ async def _sse(
 
 @router.post(
     "/{operation_id}/retry",
-    response_model=OperationStatusResponse,
+    response_model=RetryResponse,
     dependencies=[Depends(require_token)],
 )
 async def retry_operation(operation_id: str, backend: BackendDep) -> Response:
-    info = _get(backend, operation_id)
-    if not info.status.is_terminal:
-        raise InvalidRequest(
-            f"Operation {operation_id} is still {info.status.value}; only a finished operation "
-            "can be retried"
-        )
-    records = await backend.store.read_operation(operation_id)
-    created = next(
-        r.event
-        for r in records
-        if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
+    """A new operation with a failed one's inputs; a training resumes from its checkpoint."""
+    retried = await retry.retry_operation(backend, operation_id, backend.checkpoints)
+    return json_response(
+        {
+            "success": True,
+            "data": operation_dict(retried.operation),
+            "retry_of": operation_id,
+            "resume_from": retried.resume_from,
+            "checkpoint_epoch": retried.checkpoint_epoch,
+            "message": retried.message,
+        }
     )
-    new, _ = await backend.orchestrator.start_managed_operation(
-        created.operation_type,
-        metadata=created.metadata,
-        inputs=created.inputs,
-        pool=created.pool,
-        total_steps=created.total_steps,
-        retry_of=operation_id,
-    )
-    return json_response({"success": True, "data": operation_dict(new)})

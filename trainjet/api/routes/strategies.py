@@ -48,7 +48,13 @@ def _resolve(name: str, strategies_dir: Path) -> Path:
     try:
         return resolve_strategy_path(name, strategies_dir)
     except StrategyNotFoundError as exc:
-        raise StrategyNotFound(exc.message, details=exc.details) from exc
+        raise StrategyNotFound(
+            exc.message,
+            details=exc.details,
+            error_code=exc.error_code,
+            context=exc.context,
+            suggestion=exc.suggestion,
+        ) from exc
 
 
 def _metrics(model_dir: Path) -> dict[str, float | None]:

@@ -64,8 +64,13 @@ class LocalTrainingRunner:
         if self.ctx.checkpoints is not None:
             self.checkpoints = CheckpointSink(self.ctx, self.ctx.checkpoints)
         epoch = self.ctx.resumed_from_epoch
-        if epoch is not None:
+        source = self.ctx.inputs.get("resume_from")  # set by a retry of a failed training
+        if epoch is not None and self.ctx.attempt == 1 and source:
+            message = f"Resuming from the checkpoint of epoch {epoch} of failed operation {source}"
+        elif epoch is not None:
             message = f"Resuming from the checkpoint of epoch {epoch} (attempt {self.ctx.attempt})"
+        elif source and self.ctx.attempt == 1:
+            message = f"No checkpoint of {source} is stored: training from the first epoch"
         elif self.ctx.attempt > 1:
             message = f"Restarting from the first epoch (attempt {self.ctx.attempt}, no checkpoint)"
         else:

@@ -1,0 +1,108 @@
+"""Retry: a new operation with the inputs of a *failed* one, resuming where it stopped.
+
+Only a failed operation can be retried, as ktrdr's server allows: a completed one has its
+result, and a cancelled one was stopped on purpose (start it again as a new operation).
+
+A failed training keeps its latest epoch checkpoint (the runner deletes checkpoints only of
+operations that completed or were cancelled), so the retry names that operation in its inputs
+(`resume_from`); the runner that takes the retry looks the checkpoint up there and announces
+`resumed_from_epoch` in `operation_started`. The API reads the checkpoint's epoch only to tell
+the client what will happen; if the checkpoint is gone by the time a runner starts, the runner
+says so and trains from the first epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from trainjet.core.events import OperationCreated, OperationStatus, OperationType
+from trainjet.core.projections import OperationInfo
+from trainjet.core.store.blobs import BlobStore
+from trainjet.core.store.port import StoredEvent
+from trainjet.errors import InvalidRequest
+from trainjet.wiring import Backend
+
+log = logging.getLogger(__name__)
+
+# The input that names the operation whose checkpoint a training resumes from.
+RESUME_FROM = "resume_from"
+
+
+@dataclass(frozen=True)
+class Retried:
+    operation: OperationInfo
+    resume_from: str | None
+    checkpoint_epoch: int | None
+    message: str
+
+
+def _refusal(info: OperationInfo) -> str:
+    op, status = info.operation_id, info.status
+    if status.is_active:
+        return (
+            f"Operation {op} is still {status.value}; only a failed operation can be retried: "
+            "wait for it to end, or cancel it and start a new one"
+        )
+    why = (
+        "it has its result" if status is OperationStatus.COMPLETED else "it was stopped on purpose"
+    )
+    return (
+        f"Operation {op} is {status.value}; only a failed operation can be retried "
+        f"({why}): start a new operation instead"
+    )
+
+
+async def checkpoint_epoch(store: BlobStore | None, operation_id: str) -> int | None:
+    """The epoch of the operation's stored checkpoint, or None (none kept, or unreadable)."""
+    if store is None:
+        return None
+    try:
+        blob = await store.get(operation_id)
+    except Exception as exc:  # the answer only informs; the runner decides for itself
+        log.warning("cannot read the checkpoint of %s: %s", operation_id, exc)
+        return None
+    raw = blob.meta.get("epoch") if blob is not None else None
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+async def retry_operation(
+    backend: Backend, operation_id: str, checkpoints: BlobStore | None
+) -> Retried:
+    info = backend.orchestrator.get(operation_id)  # 404 "Operation not found: <id>"
+    if info.status is not OperationStatus.FAILED:
+        raise InvalidRequest(_refusal(info), details={"status": info.status.value})
+    records = await backend.store.read_operation(operation_id)
+    created = next(
+        r.event
+        for r in records
+        if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
+    )
+    inputs: dict[str, Any] = dict(created.inputs)
+    resume_from = epoch = None
+    if created.operation_type is OperationType.TRAINING:
+        resume_from = operation_id
+        inputs[RESUME_FROM] = operation_id
+        epoch = await checkpoint_epoch(checkpoints, operation_id)
+    new, _ = await backend.orchestrator.start_managed_operation(
+        created.operation_type,
+        metadata=created.metadata,
+        inputs=inputs,
+        pool=created.pool,
+        total_steps=created.total_steps,
+        retry_of=operation_id,
+    )
+    if epoch is not None:
+        message = (
+            f"Retrying {operation_id} as {new.operation_id}: the training resumes from the "
+            f"checkpoint of epoch {epoch}"
+        )
+    elif resume_from is not None:
+        message = (
+            f"Retrying {operation_id} as {new.operation_id}: no checkpoint of {operation_id} is "
+            "stored, so the training starts from the first epoch"
+        )
+    else:
+        message = f"Retrying {operation_id} as {new.operation_id} with the same inputs"
+    return Retried(new, resume_from, epoch, message)
