@@ -305,11 +305,11 @@ async def test_processes_only_check_the_layout_and_name_the_fix(nc: Client) -> N
     )
     with pytest.raises(LayoutMissing, match=f"bucket {settings.bucket_name} not found"):
         await JetStreamRunnerRegistry(nc, settings).list()
-    with pytest.raises(LayoutMissing, match="trainjet_models.* not found: run `trainjet setup`"):
+    with pytest.raises(LayoutMissing, match=r"trainjet_models.* not found: run `trainjet setup`"):
         await JetStreamBlobStore(nc, settings.models_bucket_name, settings).keys()
     await ensure_streams(js, settings, pools=[])
     try:
-        with pytest.raises(LayoutMissing, match="consumer runners-host .* not found"):
+        with pytest.raises(LayoutMissing, match=r"consumer runners-host .* not found"):
             await JetStreamCommandQueue(nc, settings).next_claim("host", 0.5)
         with pytest.raises(LayoutMissing, match="consumer runners-local"):
             await require_layout(js, settings, ["events", "commands", "runners"], ["local"])

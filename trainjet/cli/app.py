@@ -297,5 +297,6 @@ def main() -> None:
     try:
         app()
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        # soft_wrap: one line whatever the terminal width, so scripts and logs can grep it.
+        err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
