@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +171,11 @@ ROWS: list[tuple[str, str, Verb, Outcome, Outcome, Outcome, Outcome]] = [
      lambda c: c.js.purge_stream(f"OBJ_{CKPT}"), "no", "yes", "no", "yes"),
     ("checkpoints-update", f"`{CKPT}`: change the bucket", update(f"OBJ_{CKPT}"),
      "no", "no", "no", "yes"),
-    ("models-put", f"`{MODELS}`: upload a model package",
-     lambda c: blobs(c, MODELS).put("op_new", b"model"), "no", "yes", "no", "yes"),
+    ("models-put", f"`{MODELS}`: upload a model package (a new key)",
+     lambda c: blobs(c, MODELS).put(f"op_{uuid.uuid4().hex}/1", b"model"),
+     "no", "yes", "no", "yes"),
+    ("models-replace", f"`{MODELS}`: replace a package (purges its old chunks)",
+     lambda c: blobs(c, MODELS).put(PROBE_KEY, b"other model"), "no", "no", "no", "yes"),
     ("models-get", f"`{MODELS}`: download a model package (API import)",
      lambda c: blobs(c, MODELS).get(PROBE_KEY), "yes", "no", "no", "yes"),
     ("models-delete", f"`{MODELS}`: delete a package (see below)",
