@@ -209,6 +209,10 @@ def test_without_setup_processes_stop_with_one_line(tmp_path: Path) -> None:
         assert first.returncode == 0, first.stderr
         assert "created  stream TRAINJET_OPS (replicas 1)" in first.stdout
         assert "created  consumer runners-host on TRAINJET_CMDS (replicas 1)" in first.stdout
+        wrong_role = trainjet(tmp_path, url, "api", "--port", str(free_port()), **as_env("viewer"))
+        assert wrong_role.returncode == 1 and "Traceback" not in wrong_role.stderr
+        assert "refused an action of user 'trainjet-viewer'" in wrong_role.stderr  # the subject
+        assert "does trainjet-viewer have the permissions of its role" in wrong_role.stderr
         again = trainjet(tmp_path, url, "setup", **as_env("admin"))
         assert again.returncode == 0 and {
             line.split()[0] for line in again.stdout.splitlines()

@@ -93,9 +93,9 @@ def serve(settings: Settings, runners: int) -> None:
                 log.info("setup: %s", part.line())
         else:
             from trainjet.cli.setup import preflight
-            from trainjet.nats_backend import RUNNER_PARTS
+            from trainjet.nats_backend import API_PARTS
 
-            preflight(settings, RUNNER_PARTS, ["local"])
+            preflight(settings, API_PARTS, ["local"])  # an external server is set up apart
         write_runtime(
             Path(settings.data_dir),
             nats_url=settings.nats_url,

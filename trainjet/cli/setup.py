@@ -47,5 +47,12 @@ def preflight(settings: Settings, parts: Iterable[Part], pools: Iterable[str] = 
         asyncio.run(check_layout(settings, parts, pools))
     except LayoutMissing as exc:
         raise CliError(exc.message, 2) from None
+    except StoreTimeout as exc:
+        # A request the user's permissions refuse is dropped, so it looks like a timeout.
+        raise CliError(
+            f"{exc.message}; if the server is up, does {settings.nats_user or 'this user'} have "
+            "the permissions of its role (deploy/nats/users.conf)?",
+            1,
+        ) from None
     except StoreError as exc:
         raise CliError(exc.message, 1) from None
