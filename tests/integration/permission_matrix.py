@@ -51,6 +51,7 @@ class Ctx:
     nc: Client
     js: JetStreamContext
     configs: dict[str, api.StreamConfig]  # stream name -> current config (admin's view)
+    last: dict[str, int]  # stream name -> its last sequence (admin's view)
     admin_publish: Callable[[str], Awaitable[None]]
 
 
@@ -103,6 +104,11 @@ def update(stream: str) -> Verb:
     return lambda ctx: ctx.js.update_stream(ctx.configs[stream])
 
 
+def delete_last(stream: str) -> Verb:
+    """Delete the stream's newest message (the admin seeded one before every verb)."""
+    return lambda ctx: ctx.js.delete_msg(stream, ctx.last[stream])
+
+
 def new_consumer(stream: str, name: str, **extra: Any) -> Verb:
     config = api.ConsumerConfig(name=name, durable_name=name, ack_policy=api.AckPolicy.EXPLICIT,
                                 **extra)  # fmt: skip
@@ -144,23 +150,30 @@ ROWS: list[tuple[str, str, Verb, Outcome, Outcome, Outcome, Outcome]] = [
      "no", "no", "no", "yes"),
     ("commands-consumer-delete", f"{C}: delete the pool consumer `runners-local`",
      lambda c: c.js.delete_consumer(C, "runners-local"), "no", "no", "no", "yes"),
+    ("commands-msg-delete", f"{C}: delete a message", delete_last(C), "no", "no", "no", "yes"),
     ("commands-update", f"{C}: update the stream", update(C), "no", "no", "no", "yes"),
     ("commands-purge", f"{C}: purge", lambda c: c.js.purge_stream(C), "no", "no", "no", "yes"),
     ("commands-delete", f"{C}: delete the stream", lambda c: c.js.delete_stream(C),
      "no", "no", "no", "yes"),
-    ("runners-list", f"registry `{LAYOUT.bucket_name}`: list runners (KV get)",
+    ("runners-info", f"registry `{LAYOUT.bucket_name}`: bucket info",
+     lambda c: c.js.stream_info(KV), "yes", "yes", "no", "yes"),
+    ("runners-list", "registry: list runners (KV get)",
      lambda c: JetStreamRunnerRegistry(c.nc, LAYOUT).list(), "yes", "no", "no", "yes"),
     ("runners-put", "registry: heartbeat (KV put)",
      lambda c: JetStreamRunnerRegistry(c.nc, LAYOUT).heartbeat(heartbeat()),
      "no", "yes", "no", "yes"),
     ("runners-remove", "registry: remove a key (KV purge marker)",
      lambda c: JetStreamRunnerRegistry(c.nc, LAYOUT).remove(PROBE_KEY), "no", "yes", "no", "yes"),
+    ("runners-msg-delete", "registry: delete a message (API, not a KV delete)", delete_last(KV),
+     "no", "no", "no", "stream"),
     ("runners-update", "registry: change the bucket (its TTL)", update(KV),
      "no", "no", "no", "yes"),
     ("runners-purge", "registry: purge the bucket", lambda c: c.js.purge_stream(KV),
      "no", "no", "no", "yes"),
     ("runners-delete", "registry: delete the bucket", lambda c: c.js.delete_stream(KV),
      "no", "no", "no", "yes"),
+    ("checkpoints-info", f"`{CKPT}`: bucket info", lambda c: c.js.stream_info(f"OBJ_{CKPT}"),
+     "no", "yes", "no", "yes"),
     ("checkpoints-put", f"`{CKPT}`: put a checkpoint (replaces the seeded one)",
      lambda c: blobs(c, CKPT).put(PROBE_KEY, b"epoch 2"), "no", "yes", "no", "yes"),
     ("checkpoints-get", f"`{CKPT}`: get a checkpoint", lambda c: blobs(c, CKPT).get(PROBE_KEY),
@@ -171,6 +184,8 @@ ROWS: list[tuple[str, str, Verb, Outcome, Outcome, Outcome, Outcome]] = [
      lambda c: c.js.purge_stream(f"OBJ_{CKPT}"), "no", "yes", "no", "yes"),
     ("checkpoints-update", f"`{CKPT}`: change the bucket", update(f"OBJ_{CKPT}"),
      "no", "no", "no", "yes"),
+    ("models-info", f"`{MODELS}`: bucket info", lambda c: c.js.stream_info(f"OBJ_{MODELS}"),
+     "yes", "yes", "no", "yes"),
     ("models-put", f"`{MODELS}`: upload a model package (a new key)",
      lambda c: blobs(c, MODELS).put(f"op_{uuid.uuid4().hex}/1", b"model"),
      "no", "yes", "no", "yes"),
@@ -180,6 +195,8 @@ ROWS: list[tuple[str, str, Verb, Outcome, Outcome, Outcome, Outcome]] = [
      lambda c: blobs(c, MODELS).get(PROBE_KEY), "yes", "no", "no", "yes"),
     ("models-delete", f"`{MODELS}`: delete a package (see below)",
      lambda c: blobs(c, MODELS).delete(PROBE_KEY), "no", "no", "no", "yes"),
+    ("models-msg-delete", f"`{MODELS}`: delete a message", delete_last(f"OBJ_{MODELS}"),
+     "no", "no", "no", "yes"),
     ("models-purge", f"`{MODELS}`: purge the bucket", lambda c: c.js.purge_stream(f"OBJ_{MODELS}"),
      "no", "no", "no", "yes"),
     ("models-update", f"`{MODELS}`: change the bucket", update(f"OBJ_{MODELS}"),

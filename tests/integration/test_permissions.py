@@ -106,7 +106,7 @@ async def admin(server: str) -> AsyncIterator[Client]:
     for bucket in (matrix.CKPT, matrix.MODELS):
         await JetStreamBlobStore(nc, bucket, layout).put(matrix.PROBE_KEY, b"probe")
     await matrix.new_consumer(matrix.E, "audit")(
-        matrix.Ctx(nc, js, {}, admin_publish=lambda subject: nc.publish(subject))
+        matrix.Ctx(nc, js, {}, {}, admin_publish=lambda subject: nc.publish(subject))
     )
     yield nc
     await nc.close()
@@ -128,13 +128,15 @@ async def attempt(url: str, admin: Client, role: str, verb: matrix.Verb) -> matr
         js = nc.jetstream(timeout=30)
         ajs = admin.jetstream()
         names = [matrix.E, matrix.C, matrix.KV, f"OBJ_{matrix.CKPT}", f"OBJ_{matrix.MODELS}"]
-        configs = {name: (await ajs.stream_info(name)).config for name in names}
+        infos = {name: await ajs.stream_info(name) for name in names}
+        configs = {name: info.config for name, info in infos.items()}
+        last = {name: int(info.state.last_seq) for name, info in infos.items()}
 
         async def admin_publish(subject: str) -> None:
             await admin.publish(subject, b"{}")
             await admin.flush()
 
-        task = asyncio.ensure_future(verb(matrix.Ctx(nc, js, configs, admin_publish)))
+        task = asyncio.ensure_future(verb(matrix.Ctx(nc, js, configs, last, admin_publish)))
         refused = asyncio.ensure_future(violation.wait())
         done, _ = await asyncio.wait({task, refused}, timeout=60, return_when="FIRST_COMPLETED")
         if refused in done:
