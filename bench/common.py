@@ -221,8 +221,15 @@ class Deployment:
         self.env = child_env(workdir, TRAINJET_NATS_URL=nats_url, **env)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.api_proc: subprocess.Popen[bytes] | None = None
+        self.provisioned = False
 
     def spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        if not self.provisioned:  # as deployed: `trainjet setup` lays out the streams first
+            subprocess.run(
+                [PY, "-m", "trainjet", "setup"], env=self.env, cwd=self.workdir,
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+            self.provisioned = True
         with open(self.workdir / log, "ab") as out:
             proc = subprocess.Popen(
                 [PY, "-m", "trainjet", *args],

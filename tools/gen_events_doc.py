@@ -52,8 +52,10 @@ def streams_section() -> str:
     return f"""
 ## Streams and consumers
 
-Created idempotently at start-up by `ensure_streams` (an existing stream with an incompatible
-configuration is reported, not silently changed).
+Created idempotently by `trainjet setup` with admin credentials, or by an embedded `trainjet
+serve`; other processes only check they exist (an existing stream with an incompatible
+configuration is reported, not silently changed). The events stream refuses message deletes
+and purges to everyone (`deny_delete`, `deny_purge`; see security.md).
 
 | stream | subjects | retention | storage | duplicate window | replicas |
 | --- | --- | --- | --- | --- | --- |

@@ -1,4 +1,8 @@
-"""Build a `Backend` on a real NATS server: connect, ensure the streams, wrap the adapters.
+"""Build a `Backend` on a real NATS server: connect, check the layout, wrap the adapters.
+
+The layout (streams, buckets, pool consumers) is created by `provision_nats` (`trainjet
+setup`, or an embedded `trainjet serve`), never by the API or a runner: their NATS users may
+not create or change streams, so they only check that what they use exists.
 
 The returned `NatsBackend` also carries the two blob buckets (checkpoints, models) that only
 a NATS deployment has: runners keep their checkpoints there and host runners publish their
@@ -7,6 +11,7 @@ models there; `start_model_import` makes an API import those models into its mod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +23,10 @@ from trainjet.core.store import (
     JetStreamCommandQueue,
     JetStreamEventStore,
     JetStreamRunnerRegistry,
-    ensure_streams,
+    provision,
+    require_layout,
 )
+from trainjet.core.store.jetstream_setup import Part, Provisioned
 from trainjet.core.store.settings import StoreSettings
 from trainjet.natsd.connect import connect, redact_all
 from trainjet.wiring import Backend
@@ -57,8 +64,41 @@ async def connect_nats(settings: Settings, *, name: str, url: str | None = None)
     )
 
 
+# What each kind of process uses (and so checks for at start-up).
+API_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "models")
+RUNNER_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "checkpoints", "models")
+
+
+async def provision_nats(settings: Settings, *, url: str | None = None) -> list[Provisioned]:
+    """Create or check the whole layout with the configured (admin) credentials."""
+    nc = await connect_nats(settings, name="trainjet-setup", url=url)
+    try:
+        layout = store_settings(settings)
+        return await provision(nc.jetstream(timeout=layout.request_timeout), layout)
+    finally:
+        await nc.close()
+
+
+async def check_layout(
+    settings: Settings, parts: Iterable[Part] = API_PARTS, pools: Iterable[str] = ()
+) -> None:
+    """Connect, check `parts` exist (`LayoutMissing` otherwise), disconnect: a start-up check
+    that fails in one line before a server or runner loop starts."""
+    nc = await connect_nats(settings, name="trainjet-check")
+    try:
+        layout = store_settings(settings)
+        await require_layout(nc.jetstream(timeout=layout.request_timeout), layout, parts, pools)
+    finally:
+        await nc.close()
+
+
 async def connect_backend(
-    settings: Settings, *, name: str = "trainjet-api", store: StoreSettings | None = None
+    settings: Settings,
+    *,
+    name: str = "trainjet-api",
+    store: StoreSettings | None = None,
+    parts: Iterable[Part] = API_PARTS,
+    pools: Iterable[str] = (),
 ) -> Backend:
     if not settings.nats_url:
         raise ValueError(
@@ -68,7 +108,7 @@ async def connect_backend(
     layout = store or store_settings(settings)
     js = nc.jetstream(timeout=layout.request_timeout)
     try:
-        await ensure_streams(js, layout, blobs=True)
+        await require_layout(js, layout, parts, pools)
     except Exception:
         await nc.close()
         raise

@@ -17,6 +17,7 @@ from trainjet.core.store import (
     MemoryBlobStore,
     StoreSettings,
 )
+from trainjet.core.store.jetstream import ensure_object_bucket
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.timeout(30)
 @pytest.fixture
 async def js_blobs(nc: Client, store_settings: StoreSettings) -> AsyncIterator[JetStreamBlobStore]:
     bucket = store_settings.checkpoints_bucket_name
+    await ensure_object_bucket(nc.jetstream(), store_settings, bucket, max_age=3600)
     yield JetStreamBlobStore(nc, bucket, store_settings, max_age=3600)
     with contextlib.suppress(nats.errors.Error):
         await nc.jetstream().delete_stream(f"OBJ_{bucket}")

@@ -8,14 +8,18 @@ import uuid
 from pathlib import Path
 
 import msgspec
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js import api
 
 from trainjet.core.events import CODEC, EventFactory, PhaseChanged
 from trainjet.core.store import (
+    JetStreamBlobStore,
     JetStreamCommandQueue,
     JetStreamEventStore,
+    JetStreamRunnerRegistry,
+    LayoutMissing,
     StartCommand,
     StoreError,
     StoreSettings,
@@ -23,6 +27,8 @@ from trainjet.core.store import (
     StoreUnavailable,
     StreamConfigConflict,
     ensure_streams,
+    provision,
+    require_layout,
 )
 from trainjet.natsd import EmbeddedNats, connect, disconnect
 
@@ -165,7 +171,7 @@ async def test_default_layout_uses_the_canonical_subjects(tmp_path: Path) -> Non
 
 async def test_missing_streams_are_reported_as_unavailable(nc: Client) -> None:
     store = JetStreamEventStore(nc, fresh())  # ensure_streams never ran
-    with pytest.raises(StoreUnavailable, match="ensure_streams") as caught:
+    with pytest.raises(StoreUnavailable, match="trainjet setup") as caught:
         await store.append(phase())
     assert isinstance(caught.value, ConnectionError)
     with pytest.raises(StoreError, match="not found"):
@@ -232,3 +238,95 @@ async def test_a_live_tail_survives_a_server_restart(tmp_path: Path) -> None:
     finally:
         await disconnect(client)
         await asyncio.to_thread(server.stop)
+
+
+async def test_the_log_refuses_deletes_and_purges_for_good(nc: Client) -> None:
+    """deny_delete / deny_purge on the events stream: no message can be removed, and the
+    server lets nobody switch them off again. A stream made before them gets them on setup."""
+    settings = fresh()
+    js = nc.jetstream()
+    await js.add_stream(  # as an older trainjet made it: no deny flags
+        api.StreamConfig(
+            name=settings.events_stream_name,
+            subjects=settings.events_subjects,
+            allow_direct=True,
+        )
+    )
+    try:
+        await ensure_streams(js, settings)
+        config = (await js.stream_info(settings.events_stream_name)).config
+        assert (config.deny_delete, config.deny_purge) == (True, True)
+        seq = await JetStreamEventStore(nc, settings).append(phase())
+        with pytest.raises(nats.js.errors.APIError, match="not permitted"):
+            await js.purge_stream(settings.events_stream_name)
+        with pytest.raises(nats.js.errors.APIError, match="not permitted"):
+            await js.delete_msg(settings.events_stream_name, seq)
+        with pytest.raises(nats.js.errors.APIError, match="can not cancel deny"):
+            await js.update_stream(config.evolve(deny_purge=False))
+        assert (await js.stream_info(settings.events_stream_name)).state.messages == 1
+    finally:
+        await drop(nc, settings)
+
+
+async def test_provision_reports_what_it_created_changed_or_found(nc: Client) -> None:
+    settings = fresh()
+    js = nc.jetstream()
+    try:
+        first = await provision(js, settings)
+        assert [(p.kind, p.action) for p in first] == [
+            ("stream", "created"), ("stream", "created"), ("bucket", "created"),
+            ("bucket", "created"), ("bucket", "created"),
+            ("consumer", "created"), ("consumer", "created"),
+        ]  # fmt: skip
+        assert first[0].line().split() == ["created", "stream", settings.events_stream_name,
+                                           "(replicas", "1)"]  # fmt: skip
+        again = await provision(js, settings)
+        assert {p.action for p in again} == {"found"}
+        longer = msgspec.structs.replace(settings, runner_ttl_seconds=30.0, lease_seconds=20.0)
+        changed = {p.name: p.action for p in await provision(js, longer)}
+        assert changed[settings.bucket_name] == "updated"
+        assert changed[f"runners-local on {settings.commands_stream_name}"] == "updated"
+        assert changed[settings.events_stream_name] == "found"
+    finally:
+        await drop(nc, settings)
+        for bucket in (settings.checkpoints_bucket_name, settings.models_bucket_name):
+            await js.delete_stream(f"OBJ_{bucket}")
+
+
+async def test_processes_only_check_the_layout_and_name_the_fix(nc: Client) -> None:
+    """Without `trainjet setup` nothing is created behind the operator's back: each adapter
+    and the start-up check stop with one line naming the missing part and the fix."""
+    settings = fresh()
+    js = nc.jetstream()
+    with pytest.raises(LayoutMissing) as caught:
+        await require_layout(js, settings)
+    assert str(caught.value) == (
+        f"stream {settings.events_stream_name} not found: run `trainjet setup` with admin credentials"
+    )
+    with pytest.raises(LayoutMissing, match=f"bucket {settings.bucket_name} not found"):
+        await JetStreamRunnerRegistry(nc, settings).list()
+    with pytest.raises(LayoutMissing, match=r"trainjet_models.* not found: run `trainjet setup`"):
+        await JetStreamBlobStore(nc, settings.models_bucket_name, settings).keys()
+    await ensure_streams(js, settings, pools=[])
+    try:
+        with pytest.raises(LayoutMissing, match=r"consumer runners-host .* not found"):
+            await JetStreamCommandQueue(nc, settings).next_claim("host", 0.5)
+        with pytest.raises(LayoutMissing, match="consumer runners-local"):
+            await require_layout(js, settings, ["events", "commands", "runners"], ["local"])
+        with pytest.raises(nats.js.errors.NotFoundError):  # nothing was created
+            await js.stream_info(f"OBJ_{settings.models_bucket_name}")
+    finally:
+        await drop(nc, settings)
+
+
+async def test_runners_take_the_lease_from_the_pool_consumer(nc: Client) -> None:
+    """The consumer `trainjet setup` made decides the lease, whatever the runner's settings."""
+    settings = fresh()
+    js = nc.jetstream()
+    await ensure_streams(js, msgspec.structs.replace(settings, lease_seconds=7.0))
+    try:
+        queue = JetStreamCommandQueue(nc, settings)  # configured for 15 s
+        assert await queue.next_claim("local", 0.2) is None
+        assert queue.lease_seconds == 7.0
+    finally:
+        await drop(nc, settings)

@@ -44,8 +44,23 @@ class Stack:
         self.api_proc: subprocess.Popen[bytes] | None = None
         self.runners: list[subprocess.Popen[bytes]] = []
         self.http = httpx.Client(base_url=self.base, timeout=30.0)
+        self.provisioned = False
+
+    def setup(self, **env: str) -> str:
+        """`trainjet setup` on this stack's server (once; `env` adds e.g. admin credentials):
+        the API and runners only check for the streams, as in a real deployment."""
+        result = subprocess.run(
+            [sys.executable, "-m", "trainjet", "setup"], env={**self.env, **env},
+            cwd=self.workdir, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"trainjet setup failed: {result.stdout}{result.stderr}")
+        self.provisioned = True
+        return result.stdout
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        if not self.provisioned:
+            self.setup()
         with open(self.workdir / log, "ab") as out:  # the child keeps its own descriptor
             return subprocess.Popen(
                 [sys.executable, "-m", "trainjet", *args],

@@ -145,7 +145,8 @@ def test_host_training_completes_and_the_api_serves_its_model(hosts: HostStack) 
 
     # The model: saved on the runner's machine, published, imported by the API.
     artifacts = result["artifacts"]
-    assert artifacts["artifact_key"] == op_id and artifacts["artifact_bucket"] == "trainjet_models"
+    assert artifacts["artifact_key"].startswith(f"{op_id}/")
+    assert artifacts["artifact_bucket"] == "trainjet_models"
     assert Path(artifacts["model_path"]).is_relative_to(hosts.workdir / f"runner{_index(hosts, op)}-models")
     model_id = artifacts["model_id"]
     deadline = time.monotonic() + 20

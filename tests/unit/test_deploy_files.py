@@ -1,6 +1,7 @@
 """The deployment files say what the code expects: nats.conf and the cluster node config
 are valid for the bundled nats-server and share one cluster block, and docker-compose.yml
-runs three replicated NATS nodes, the API and runners of both pools as their NATS users."""
+runs three replicated NATS nodes, a one-shot `trainjet setup` as the admin, then the API and
+runners of both pools as their NATS users."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from trainjet.natsd import find_nats_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {
+    "TRAINJET_NATS_ADMIN_PASSWORD": "x",
     "TRAINJET_NATS_API_PASSWORD": "a",
     "TRAINJET_NATS_RUNNER_PASSWORD": "r",
     "TRAINJET_NATS_VIEWER_PASSWORD": "v",
@@ -55,6 +57,27 @@ def test_compose_file_describes_the_cluster_api_and_both_pools() -> None:
         assert env["TRAINJET_NATS_USER"] == user
     assert services["runner-host"]["command"][-2:] == ["--pool", "host"]
     assert services["runner-local"]["command"][2:4] == ["--pool", "local"]
+
+
+def test_compose_lays_out_the_streams_once_as_admin_before_anything_starts() -> None:
+    """Only the admin may create streams, so a one-shot setup service does it and the API and
+    runners wait for it to finish; every node knows the admin's password."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    setup = services["setup"]
+    assert setup["command"] == ["trainjet", "setup"]
+    assert setup["restart"] == "no"
+    assert setup["environment"]["TRAINJET_NATS_USER"] == "trainjet-admin"
+    assert "TRAINJET_NATS_ADMIN_PASSWORD" in setup["environment"]["TRAINJET_NATS_PASSWORD"]
+    assert setup["environment"]["TRAINJET_STREAM_REPLICAS"] == "3"
+    assert set(setup["depends_on"]) == {"nats-1", "nats-2", "nats-3"}
+    for name in ("api", "runner-local", "runner-host"):
+        assert services[name]["depends_on"] == {
+            "setup": {"condition": "service_completed_successfully"}
+        }
+    for node in ("nats-1", "nats-2", "nats-3"):
+        assert "TRAINJET_NATS_ADMIN_PASSWORD" in services[node]["environment"]
+    example = (ROOT / "deploy/env.example").read_text()
+    assert "TRAINJET_NATS_ADMIN_PASSWORD=" in example
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client installed")

@@ -95,6 +95,10 @@ def api(
         raise CliError(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
+    from trainjet.cli.setup import preflight
+    from trainjet.nats_backend import API_PARTS
+
+    preflight(settings, API_PARTS)
     run_api(settings)
 
 
@@ -116,7 +120,25 @@ def runner(
         raise CliError(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
+    from trainjet.cli.setup import preflight
+    from trainjet.nats_backend import RUNNER_PARTS
+
+    preflight(settings, RUNNER_PARTS, [pool])
     run_runner(settings, pool, concurrency)
+
+
+@app.command()
+def setup(ctx: typer.Context, nats_url: NatsOpt = None) -> None:
+    """Create (or check) the streams, buckets and pool consumers, with admin credentials
+    (TRAINJET_NATS_USER=trainjet-admin); idempotent. `trainjet serve` does it by itself when
+    it starts its embedded NATS."""
+    from trainjet.cli.setup import run_setup
+    from trainjet.runtime import resolve_nats_url
+
+    settings = resolve_nats_url(replace(settings_from(ctx), nats_url=nats_url or None))
+    if not settings.nats_url:
+        raise CliError("no NATS server: set TRAINJET_NATS_URL or --nats-url", 2)
+    run_setup(settings)
 
 
 @app.command()
@@ -288,5 +310,6 @@ def main() -> None:
     try:
         app()
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        # soft_wrap: one line whatever the terminal width, so scripts and logs can grep it.
+        err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None

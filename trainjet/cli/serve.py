@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -84,6 +85,17 @@ def serve(settings: Settings, runners: int) -> None:
             stack.callback(nats.stop)
             settings = replace(settings, nats_url=url)
             log.info("embedded nats-server %s (store %s)", url, nats.store_dir)
+            # One user owns this server, so this process is its admin: it lays out the
+            # streams and buckets that the API and runners only check for.
+            from trainjet.nats_backend import provision_nats
+
+            for part in asyncio.run(provision_nats(settings)):
+                log.info("setup: %s", part.line())
+        else:
+            from trainjet.cli.setup import preflight
+            from trainjet.nats_backend import API_PARTS
+
+            preflight(settings, API_PARTS, ["local"])  # an external server is set up apart
         write_runtime(
             Path(settings.data_dir),
             nats_url=settings.nats_url,

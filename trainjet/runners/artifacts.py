@@ -2,8 +2,10 @@
 
 A host runner saves a model into its own `TRAINJET_MODELS_DIR`, on its own machine. To make
 that model listed, loadable and predictable from an API elsewhere, the runner packs the
-version directory (a gzipped tar) into the models bucket, keyed by the operation id, before it
-appends `operation_completed`, and names the key in the result's `artifacts`. The API's
+version directory (a gzipped tar) into the models bucket, under a key of its own
+(`<operation id>/<random>`), before it appends `operation_completed`, and names the key in the
+result's `artifacts`. A fresh key per upload means a retried or handed-over upload never
+replaces an object: replacing purges the old chunks, and runners may not purge that bucket. The API's
 `ModelImporter` (started in its lifespan) unpacks each completed training's package into its
 own models dir: on the completion event, and once at start-up for anything it missed.
 
@@ -54,9 +56,10 @@ async def publish_model(
         return artifacts
     package = await asyncio.to_thread(pack_model_dir, Path(model_path))
     meta = {"model_id": str(artifacts.get("model_id") or ""), "operation_id": operation_id}
-    await blobs.put(operation_id, package, meta)
+    key = f"{operation_id}/{uuid.uuid4().hex[:12]}"
+    await blobs.put(key, package, meta)
     artifacts.update(
-        artifact_bucket=blobs.bucket, artifact_key=operation_id, artifact_size_bytes=len(package)
+        artifact_bucket=blobs.bucket, artifact_key=key, artifact_size_bytes=len(package)
     )
     return artifacts
 

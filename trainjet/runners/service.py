@@ -22,9 +22,11 @@ log = logging.getLogger("trainjet.runner")
 async def runner_main(
     settings: Settings, pool: str, concurrency: int, *, stop: asyncio.Event | None = None
 ) -> None:
-    from trainjet.nats_backend import NatsBackend, connect_backend
+    from trainjet.nats_backend import RUNNER_PARTS, NatsBackend, connect_backend
 
-    backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
+    backend = await connect_backend(
+        settings, name=f"trainjet-runner-{pool}", parts=RUNNER_PARTS, pools=[pool]
+    )
     resources: dict[str, Any] = {"settings": settings}
     device, probe = "cpu", None
     if pool == "host":

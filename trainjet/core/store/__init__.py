@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from trainjet.core.store.blobs import Blob, BlobStore, MemoryBlobStore
 from trainjet.core.store.errors import (
     InvalidName,
+    LayoutMissing,
     StoreError,
     StoreTimeout,
     StoreUnavailable,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from trainjet.core.store.jetstream_commands import JetStreamClaim, JetStreamCommandQueue
     from trainjet.core.store.jetstream_events import JetStreamEventStore
     from trainjet.core.store.jetstream_registry import JetStreamRunnerRegistry
+    from trainjet.core.store.jetstream_setup import provision, require_layout
 
 _LAZY = {
     "ensure_streams": "trainjet.core.store.jetstream",
@@ -45,6 +47,8 @@ _LAZY = {
     "JetStreamCommandQueue": "trainjet.core.store.jetstream_commands",
     "JetStreamEventStore": "trainjet.core.store.jetstream_events",
     "JetStreamRunnerRegistry": "trainjet.core.store.jetstream_registry",
+    "provision": "trainjet.core.store.jetstream_setup",
+    "require_layout": "trainjet.core.store.jetstream_setup",
 }
 
 
@@ -71,6 +75,7 @@ __all__ = [
     "JetStreamCommandQueue",
     "JetStreamEventStore",
     "JetStreamRunnerRegistry",
+    "LayoutMissing",
     "MemoryBlobStore",
     "MemoryCommandQueue",
     "MemoryEventStore",
@@ -87,4 +92,6 @@ __all__ = [
     "StoredEvent",
     "StreamConfigConflict",
     "ensure_streams",
+    "provision",
+    "require_layout",
 ]

@@ -40,6 +40,20 @@ class StreamConfigConflict(StoreError):
     retryable = False
 
 
+class LayoutMissing(StoreError):
+    """A stream, bucket or pool consumer trainjet needs does not exist.
+
+    Only `trainjet setup` (admin credentials) or an embedded `trainjet serve` creates the
+    layout; every other process checks for it and stops with this message instead of creating
+    it with credentials that must not be able to.
+    """
+
+    retryable = False
+
+
+SETUP_HINT = "run `trainjet setup` with admin credentials"
+
+
 class InvalidName(StoreError, ValueError):
     """A pool, runner id or subject token that cannot be used as a NATS subject or key."""
 
@@ -47,7 +61,9 @@ class InvalidName(StoreError, ValueError):
 
 
 __all__ = [
+    "SETUP_HINT",
     "InvalidName",
+    "LayoutMissing",
     "StoreError",
     "StoreTimeout",
     "StoreUnavailable",

@@ -1,8 +1,10 @@
 """JetStream layout and boundary: `ensure_streams`, and the translation of nats errors.
 
 The layout is declared, not discovered: `ensure_streams` creates the events stream, the
-work-queue commands stream and the runners bucket with an explicit configuration, and checks an
-existing one against it. Settings the server can change in place (limits, duplicate window,
+work-queue commands stream, the runners bucket and the pools' consumers with an explicit
+configuration, and checks an existing one against it. Only `trainjet setup` (admin
+credentials) and an embedded `trainjet serve` call it; other processes only check
+(`jetstream_setup.require_layout`). Settings the server can change in place (limits, duplicate window,
 replicas) are brought to the declared values; settings it cannot (retention, storage,
 subjects) raise `StreamConfigConflict` naming the difference, because silently using a stream
 configured for something else loses data.
@@ -23,6 +25,7 @@ from nats.js import JetStreamContext, api
 
 from trainjet.core.events import subjects
 from trainjet.core.store.errors import (
+    SETUP_HINT,
     InvalidName,
     StoreError,
     StoreTimeout,
@@ -44,6 +47,9 @@ _CONFLICT_CODES = {
 # Properties of a stream the server refuses to change in place.
 _IMMUTABLE = ("retention", "storage", "subjects")
 _MUTABLE = ("num_replicas", "duplicate_window", "max_age")
+# Switches the server lets a stream turn on but never off again: once set, not even an admin
+# can delete or purge messages of the stream.
+_ONE_WAY = ("deny_delete", "deny_purge")
 
 
 @contextlib.contextmanager
@@ -56,7 +62,7 @@ def translate_errors(action: str) -> Iterator[None]:
     except nats.js.errors.NoStreamResponseError as exc:
         raise StoreUnavailable(
             f"{action}: no JetStream stream answered; is JetStream enabled on the server and "
-            "were the streams created (ensure_streams)?"
+            f"were the streams created? ({SETUP_HINT})"
         ) from exc
     except nats.js.errors.ServiceUnavailableError as exc:
         raise StoreUnavailable(f"{action}: JetStream is not available on the server") from exc
@@ -86,7 +92,7 @@ def _api_error(action: str, exc: nats.js.errors.APIError) -> StoreError:
     if exc.err_code in _CONFLICT_CODES:
         return StreamConfigConflict(f"{action}: {detail}")
     if isinstance(exc, nats.js.errors.NotFoundError):
-        return StoreError(f"{action}: not found: {detail}; run ensure_streams first")
+        return StoreError(f"{action}: not found: {detail}; {SETUP_HINT}")
     return StoreError(f"{action}: {detail}", retryable=(exc.code or 0) >= 500)
 
 
@@ -122,6 +128,10 @@ def events_stream_config(settings: StoreSettings) -> api.StreamConfig:
         max_age=settings.max_age,
         discard=api.DiscardPolicy.OLD,
         allow_direct=True,
+        # The log is an audit trail: no message is ever deleted or purged, by anyone. Limits
+        # (max_age) still apply; changing them is an admin's stream update.
+        deny_delete=True,
+        deny_purge=True,
     )
 
 
@@ -185,9 +195,11 @@ async def ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> api.S
                 f"{action}: the existing stream is configured differently: {diffs}. "
                 "Delete it, or configure trainjet with another stream name or namespace"
             )
-        if any(_norm(getattr(existing, k)) != _norm(getattr(config, k)) for k in _MUTABLE):
+        changed = any(_norm(getattr(existing, k)) != _norm(getattr(config, k)) for k in _MUTABLE)
+        flags = {k: True for k in _ONE_WAY if getattr(config, k) and not getattr(existing, k)}
+        if changed or flags:
             desired = {k: getattr(config, k) for k in _MUTABLE}
-            info = await js.update_stream(existing.evolve(**desired))
+            info = await js.update_stream(existing.evolve(**desired, **flags))
         return info
 
 
@@ -274,17 +286,16 @@ async def ensure_blob_buckets(js: JetStreamContext, settings: StoreSettings) -> 
 async def ensure_streams(
     js: JetStreamContext,
     settings: StoreSettings,
-    pools: Iterable[str] = (),
+    pools: Iterable[str] | None = None,
     *,
     blobs: bool = False,
 ) -> None:
-    """Create or check the whole layout: both streams, the bucket, the given pools'
-    consumers (other pools' consumers are created on first use) and, with `blobs`, the object
-    buckets (otherwise the blob adapters create theirs on first use)."""
+    """Create or check the whole layout: both streams, the bucket, the pools' consumers
+    (`settings.pools` unless given) and, with `blobs`, the object buckets."""
     await ensure_stream(js, events_stream_config(settings))
     await ensure_stream(js, commands_stream_config(settings))
     await ensure_bucket(js, settings)
-    for pool in pools:
+    for pool in settings.pools if pools is None else pools:
         await ensure_pool_consumer(js, settings, pool)
     if blobs:
         await ensure_blob_buckets(js, settings)

@@ -20,7 +20,8 @@ from nats.js import api
 from nats.js.object_store import ObjectStore
 
 from trainjet.core.store.blobs import Blob, clean_meta, validate_key
-from trainjet.core.store.jetstream import ensure_object_bucket, translate_errors
+from trainjet.core.store.errors import SETUP_HINT, LayoutMissing
+from trainjet.core.store.jetstream import translate_errors
 from trainjet.core.store.settings import StoreSettings
 
 
@@ -47,10 +48,8 @@ class JetStreamBlobStore:
                 try:
                     self._store = await self._js.object_store(self.bucket)
                 except nats.js.errors.BucketNotFoundError:
-                    await ensure_object_bucket(
-                        self._js, self.settings, self.bucket, max_age=self.max_age
-                    )
-                    self._store = await self._js.object_store(self.bucket)
+                    # Created by `trainjet setup` (with `max_age`), never by a writer.
+                    raise LayoutMissing(f"bucket {self.bucket} not found: {SETUP_HINT}") from None
         return self._store
 
     async def put(self, key: str, data: bytes, meta: Mapping[str, str] | None = None) -> None:

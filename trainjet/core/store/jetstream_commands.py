@@ -17,7 +17,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from trainjet.core.events import subjects
-from trainjet.core.store.jetstream import ensure_pool_consumer, translate_errors
+from trainjet.core.store.jetstream import translate_errors
+from trainjet.core.store.jetstream_setup import require_consumer
 from trainjet.core.store.port import StartCommand
 from trainjet.core.store.settings import StoreSettings, validate_pool
 
@@ -84,8 +85,11 @@ class JetStreamCommandQueue:
             )
 
     async def _ensure_consumer(self, pool: str) -> None:
+        """Check the pool's consumer exists (`trainjet setup` creates it) and take its ack
+        wait as the lease: the consumer, not this process's settings, decides when an
+        unrenewed command goes to another runner."""
         if pool not in self._ensured:
-            await ensure_pool_consumer(self._js, self.settings, pool)
+            self.lease_seconds = await require_consumer(self._js, self.settings, pool)
             self._ensured.add(pool)
 
     async def _subscription(self, pool: str) -> JetStreamContext.PullSubscription:

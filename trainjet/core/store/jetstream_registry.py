@@ -15,7 +15,8 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
-from trainjet.core.store.jetstream import ensure_bucket, translate_errors
+from trainjet.core.store.errors import SETUP_HINT, LayoutMissing
+from trainjet.core.store.jetstream import translate_errors
 from trainjet.core.store.port import RunnerInfo
 from trainjet.core.store.settings import StoreSettings, is_stale, stamp, validate_runner_id
 
@@ -42,8 +43,9 @@ class JetStreamRunnerRegistry:
                 try:
                     self._kv = await self._js.key_value(bucket)
                 except nats.js.errors.BucketNotFoundError:
-                    await ensure_bucket(self._js, self.settings)
-                    self._kv = await self._js.key_value(bucket)
+                    # Created by `trainjet setup`, never here: a runner's credentials must
+                    # not be able to create or reconfigure buckets.
+                    raise LayoutMissing(f"bucket {bucket} not found: {SETUP_HINT}") from None
         return self._kv
 
     async def heartbeat(self, info: RunnerInfo) -> None:

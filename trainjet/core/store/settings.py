@@ -49,6 +49,8 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_deliver: int = -1  # -1: redeliver a start command until some runner completes it
     max_ack_pending: int = 10_000
     request_timeout: float = 5.0
+    # The pools whose durable consumers the setup creates (runners never create them).
+    pools: tuple[str, ...] = ("local", "host")
 
     def __post_init__(self) -> None:
         if not _NAMESPACE.match(self.namespace):
