@@ -65,7 +65,7 @@ async def connect_nats(settings: Settings, *, name: str, url: str | None = None)
 
 
 # What each kind of process uses (and so checks for at start-up).
-API_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "models")
+API_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "models", "snapshots")
 RUNNER_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "checkpoints", "models")
 
 

@@ -275,7 +275,7 @@ async def test_provision_reports_what_it_created_changed_or_found(nc: Client) ->
         first = await provision(js, settings)
         assert [(p.kind, p.action) for p in first] == [
             ("stream", "created"), ("stream", "created"), ("bucket", "created"),
-            ("bucket", "created"), ("bucket", "created"),
+            ("bucket", "created"), ("bucket", "created"), ("bucket", "created"),
             ("consumer", "created"), ("consumer", "created"),
         ]  # fmt: skip
         assert first[0].line().split() == ["created", "stream", settings.events_stream_name,
@@ -289,7 +289,12 @@ async def test_provision_reports_what_it_created_changed_or_found(nc: Client) ->
         assert changed[settings.events_stream_name] == "found"
     finally:
         await drop(nc, settings)
-        for bucket in (settings.checkpoints_bucket_name, settings.models_bucket_name):
+        buckets = (
+            settings.checkpoints_bucket_name,
+            settings.models_bucket_name,
+            settings.snapshots_bucket_name,
+        )
+        for bucket in buckets:
             await js.delete_stream(f"OBJ_{bucket}")
 
 

@@ -40,6 +40,7 @@ LAYOUT = StoreSettings()
 E, C = LAYOUT.events_stream_name, LAYOUT.commands_stream_name
 KV = f"KV_{LAYOUT.bucket_name}"
 CKPT, MODELS = LAYOUT.checkpoints_bucket_name, LAYOUT.models_bucket_name
+SNAPS = LAYOUT.snapshots_bucket_name
 PROBE_OP = "op_probe"  # an operation with one event, seeded before every verb
 PROBE_KEY = "probe"  # a registry key and an object in both object buckets, seeded too
 
@@ -201,11 +202,21 @@ ROWS: list[tuple[str, str, Verb, Outcome, Outcome, Outcome, Outcome]] = [
      "no", "no", "no", "yes"),
     ("models-update", f"`{MODELS}`: change the bucket", update(f"OBJ_{MODELS}"),
      "no", "no", "no", "yes"),
+    ("snapshots-info", f"`{SNAPS}`: bucket info", lambda c: c.js.stream_info(f"OBJ_{SNAPS}"),
+     "yes", "no", "yes", "yes"),
+    ("snapshots-get", f"`{SNAPS}`: read the projection snapshot (start-up, verify)",
+     lambda c: blobs(c, SNAPS).get(PROBE_KEY), "yes", "no", "yes", "yes"),
+    ("snapshots-replace", f"`{SNAPS}`: replace the snapshot (purges its old chunks)",
+     lambda c: blobs(c, SNAPS).put(PROBE_KEY, b"newer snapshot"), "yes", "no", "no", "yes"),
+    ("snapshots-msg-delete", f"`{SNAPS}`: delete a message", delete_last(f"OBJ_{SNAPS}"),
+     "no", "no", "no", "yes"),
+    ("snapshots-update", f"`{SNAPS}`: change the bucket", update(f"OBJ_{SNAPS}"),
+     "no", "no", "no", "yes"),
     ("stream-create", "create any other stream",
      lambda c: c.js.add_stream(api.StreamConfig(name="ROGUE", subjects=["rogue.>"])),
      "no", "no", "no", "yes"),
     ("stream-names", "list stream names (an object read finds its stream so)",
-     lambda c: raw(c, "$JS.API.STREAM.NAMES"), "yes", "yes", "no", "yes"),
+     lambda c: raw(c, "$JS.API.STREAM.NAMES"), "yes", "yes", "yes", "yes"),
     ("account-info", "JetStream account info", lambda c: raw(c, "$JS.API.INFO"),
      "no", "no", "no", "yes"),
 ]  # fmt: skip

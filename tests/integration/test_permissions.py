@@ -103,7 +103,7 @@ async def admin(server: str) -> AsyncIterator[Client]:
         StartCommand(operation_id=f"op_{time.monotonic_ns()}", operation_type="dummy")
     )
     await JetStreamRunnerRegistry(nc, layout).heartbeat(matrix.heartbeat())
-    for bucket in (matrix.CKPT, matrix.MODELS):
+    for bucket in (matrix.CKPT, matrix.MODELS, matrix.SNAPS):
         await JetStreamBlobStore(nc, bucket, layout).put(matrix.PROBE_KEY, b"probe")
     await matrix.new_consumer(matrix.E, "audit")(
         matrix.Ctx(nc, js, {}, {}, admin_publish=lambda subject: nc.publish(subject))
@@ -127,7 +127,8 @@ async def attempt(url: str, admin: Client, role: str, verb: matrix.Verb) -> matr
     try:
         js = nc.jetstream(timeout=30)
         ajs = admin.jetstream()
-        names = [matrix.E, matrix.C, matrix.KV, f"OBJ_{matrix.CKPT}", f"OBJ_{matrix.MODELS}"]
+        buckets = (matrix.CKPT, matrix.MODELS, matrix.SNAPS)
+        names = [matrix.E, matrix.C, matrix.KV, *(f"OBJ_{bucket}" for bucket in buckets)]
         infos = {name: await ajs.stream_info(name) for name in names}
         configs = {name: info.config for name, info in infos.items()}
         last = {name: int(info.state.last_seq) for name, info in infos.items()}

@@ -23,6 +23,7 @@ from typing import TypeVar
 import msgspec
 
 from trainjet.core.store.blobs import BlobStore
+from trainjet.core.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,16 @@ class SnapshotStore:
 
     async def load(self, state_type: type[S], *, stream_last_seq: int) -> S | None:
         """The stored state if it can be trusted against a stream at `stream_last_seq`."""
-        blob = await self.blobs.get(self.key)
+        try:
+            blob = await self.blobs.get(self.key)
+        except StoreError as exc:  # unreadable (permissions, outage): the log still is
+            log.warning(
+                "cannot read snapshot %s/%s (%s): folding the whole log",
+                self.blobs.bucket,
+                self.key,
+                exc,
+            )
+            return None
         if blob is None:
             log.info("no snapshot in %s: folding the whole log", self.blobs.bucket)
             return None

@@ -30,8 +30,15 @@ from trainjet.core.store.jetstream import (
 from trainjet.core.store.settings import StoreSettings
 
 Action = Literal["created", "updated", "found"]
-Part = Literal["events", "commands", "runners", "checkpoints", "models"]
-ALL_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "checkpoints", "models")
+Part = Literal["events", "commands", "runners", "checkpoints", "models", "snapshots"]
+ALL_PARTS: tuple[Part, ...] = (
+    "events",
+    "commands",
+    "runners",
+    "checkpoints",
+    "models",
+    "snapshots",
+)
 
 
 @dataclass(frozen=True)
@@ -52,12 +59,14 @@ def _parts(settings: StoreSettings) -> dict[Part, tuple[str, str, str]]:
     runners = settings.bucket_name
     checkpoints = settings.checkpoints_bucket_name
     models = settings.models_bucket_name
+    snapshots = settings.snapshots_bucket_name
     return {
         "events": ("stream", settings.events_stream_name, settings.events_stream_name),
         "commands": ("stream", settings.commands_stream_name, settings.commands_stream_name),
         "runners": ("bucket", runners, f"KV_{runners}"),
         "checkpoints": ("bucket", checkpoints, f"OBJ_{checkpoints}"),
         "models": ("bucket", models, f"OBJ_{models}"),
+        "snapshots": ("bucket", snapshots, f"OBJ_{snapshots}"),
     }
 
 
@@ -86,6 +95,7 @@ async def provision(
             max_age=settings.checkpoint_max_age,
         ),
         "models": lambda: ensure_object_bucket(js, settings, settings.models_bucket_name),
+        "snapshots": lambda: ensure_object_bucket(js, settings, settings.snapshots_bucket_name),
     }
     done: list[Provisioned] = []
     for part, (kind, name, stream) in _parts(settings).items():
