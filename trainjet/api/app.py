@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
-from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
+from trainjet.api.routes import (
+    dummy,
+    health,
+    model_versions,
+    models,
+    operations,
+    runs,
+    strategies,
+    trainings,
+)
 from trainjet.config import Settings
 from trainjet.wiring import Backend
 
@@ -56,6 +65,9 @@ def create_app(
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
+    # before the routers whose `/{id}` paths would otherwise take "compare" or "x/versions"
+    for router in (runs.router, model_versions.router):
+        app.include_router(router, prefix=API_PREFIX)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

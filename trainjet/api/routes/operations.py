@@ -18,6 +18,7 @@ from trainjet.api.schemas import (
     OperationListResponse,
     OperationStatusResponse,
 )
+from trainjet.core.annotations import normalize_tags
 from trainjet.core.events import (
     TERMINAL_TYPES,
     OperationCreated,
@@ -50,11 +51,18 @@ async def list_operations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     active_only: bool = False,
+    tag: Annotated[
+        list[str] | None, Query(description="Only operations with this tag (repeat: all of them)")
+    ] = None,
+    strategy: Annotated[str | None, Query(max_length=128, description="Strategy name")] = None,
+    symbol: Annotated[str | None, Query(max_length=32, description="A symbol trained on")] = None,
 ) -> Response:
     """Newest first, in the order the log accepted them. Counts come from the view's
     per-(status, type) tallies and the page from a walk that stops once it is full, so a
-    request costs O(offset + limit), not a sort of every operation."""
+    request costs O(offset + limit), not a sort of every operation. The tag, strategy and
+    symbol filters have no tally: with them the count is a walk over every operation."""
     view = backend.projector.view
+    tags = set(normalize_tags(tag or []))
 
     def wanted(st: OperationStatus, ty: OperationType) -> bool:
         return (
@@ -63,24 +71,47 @@ async def list_operations(
             and (not active_only or st.is_active)
         )
 
-    total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
+    def matches(op: OperationInfo) -> bool:
+        if not wanted(op.status, op.operation_type):
+            return False
+        return not (tags or strategy or symbol) or _inputs_match(op, tags, strategy, symbol)
+
+    if tags or strategy or symbol:
+        total = sum(1 for op in view.operations.values() if matches(op))
+    else:
+        total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
     active_count = sum(n for (st, _), n in view.counts.items() if st.is_active)
     now = utcnow()
     page: list[dict[str, Any]] = []
     skipped = 0
     # dicts keep insertion order: operations appear in the order operation_created was applied
     for op in reversed(view.operations.values()):
-        if not wanted(op.status, op.operation_type):
+        if not matches(op):
             continue
         if skipped < offset:
             skipped += 1
             continue
-        page.append(operation_summary(op, now))
+        page.append(operation_summary(op, now, view.metrics.get(op.operation_id)))
         if len(page) == limit:
             break
     return json_response(
         {"success": True, "data": page, "total_count": total, "active_count": active_count}
     )
+
+
+def _inputs_match(
+    op: OperationInfo, tags: set[str], strategy: str | None, symbol: str | None
+) -> bool:
+    params = op.metadata.parameters
+    if tags and not tags.issubset(op.tags):
+        return False
+    if strategy is not None and params.get("strategy_name") != strategy:
+        return False
+    if symbol is not None:
+        symbols = params.get("symbols") or [op.metadata.symbol]
+        if symbol.upper() not in {str(s).upper() for s in symbols}:
+            return False
+    return True
 
 
 @router.get("/{operation_id}", response_model=OperationStatusResponse)

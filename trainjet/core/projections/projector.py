@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -23,6 +23,7 @@ from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent, OperationStatus, O
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
+from trainjet.core.projections.promotions import Promotion, evolve_promotions
 from trainjet.core.store.port import EventStore, Record, RejectedMessage
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class OperationsView:
         # operations per (status, type), kept as events apply, so a list request counts its
         # matches without scanning every operation
         self.counts: Counter[tuple[OperationStatus, OperationType]] = Counter()
+        # model name -> the version `predict` serves (model_promoted events)
+        self.promotions: Mapping[str, Promotion] = {}
 
     def apply(self, record: Record) -> tuple[OperationInfo, AnyEvent] | None:
         if record.seq <= self.last_seq:
@@ -64,6 +67,10 @@ class OperationsView:
             )
             return None
         event = record.event
+        promotions = evolve_promotions(self.promotions, event)
+        if promotions is not None:
+            # before the orphan check: a model may outlive the log of the run that made it
+            self.promotions = promotions
         op_id = event.operation_id
         current = self.operations.get(op_id)
         new = evolve(current, event)
