@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 console = Console()
@@ -31,15 +31,27 @@ def status_text(status: str) -> str:
     return f"[{style}]{status}[/{style}]"
 
 
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+TERMINAL_STATUSES = {"completed", "failed", "cancelled"}
+
+
 def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Table:
     """Ids are what people copy into the next command, so they are never cut: the other
-    columns keep their widths and the step (last) gets what is left of the terminal."""
+    columns keep their widths and the step (last) gets what is left of the terminal. A
+    finished run has no step (its last one, "Saving the model", would read as if it still
+    were at it)."""
     table = Table(title=f"Operations ({len(rows)} of {total}, {active} active)")
     columns = {
         "operation id": [r["operation_id"] for r in rows],
         "type": [str(r["operation_type"]) for r in rows],
+        "strategy": [str(r.get("strategy") or "-") for r in rows],
         "status": [str(r["status"]) for r in rows],
         "done": [f"{r['progress_percentage']:.1f}%" for r in rows],
+        "best val acc": [_pct(r.get("best_val_accuracy")) for r in rows],
+        "runner": [str(r.get("runner_id") or "-") for r in rows],
         "created UTC": [str(r["created_at"])[5:19].replace("T", " ") for r in rows],
     }
     used = 1
@@ -52,33 +64,48 @@ def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Tab
         table.add_column("step", no_wrap=True, overflow="ellipsis", max_width=step_width)
     for i, row in enumerate(rows):
         cells = [values[i] for values in columns.values()]
-        cells[2] = status_text(cells[2])
+        cells[3] = status_text(cells[3])
         if step_width >= 8:
-            cells.append(row.get("current_step") or "")
+            finished = str(row["status"]) in TERMINAL_STATUSES
+            cells.append("" if finished else row.get("current_step") or "")
         table.add_row(*cells)
     return table
 
 
-def operation_table(op: dict[str, Any], *, with_result: bool = True) -> Table:
+def operation_table(op: dict[str, Any], *, with_result: bool = True) -> RenderableType:
+    """One operation's fields; its result follows as a table of its own (`result_table`)."""
     table = Table(show_header=False, title=op["operation_id"])
     table.add_column("field", style="bold")
     table.add_column("value")
     progress = op.get("progress", {})
+    params = (op.get("metadata") or {}).get("parameters") or {}
+    finished = str(op["status"]) in TERMINAL_STATUSES
+    step = "" if finished else progress.get("current_step") or ""
     rows = [
         ("type", op["operation_type"]),
         ("status", status_text(op["status"])),
-        ("progress", f"{progress.get('percentage', 0):.1f}%  {progress.get('current_step') or ''}"),
+        ("progress", f"{progress.get('percentage', 0):.1f}%  {step}".rstrip()),
+        ("strategy", str(params.get("strategy_name") or "")),
+        ("symbols", ", ".join(params.get("symbols") or [])),
+        ("timeframes", ", ".join(params.get("timeframes") or [])),
         ("created", str(op.get("created_at"))),
         ("started", str(op.get("started_at") or "")),
         ("completed", str(op.get("completed_at") or "")),
         ("duration", f"{op['duration_seconds']:.1f}s" if op.get("duration_seconds") else ""),
         ("runner", f"{op.get('runner_id') or ''} (attempt {op.get('attempt', 0)})"),
         ("error", op.get("error_message") or ""),
+        ("tags", ", ".join(op.get("tags") or [])),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        if value or key in ("type", "status"):
+            table.add_row(key, value)
     for warning in op.get("warnings", []):
         table.add_row("warning", f"[yellow]{warning}[/yellow]")
+    for note in op.get("notes") or []:
+        stamp = str(note.get("at", ""))[:19].replace("T", " ")
+        table.add_row("note", f"{note.get('text', '')} [dim]({note.get('by')}, {stamp})[/dim]")
     if with_result and op.get("result_summary"):
-        table.add_row("result", json.dumps(op["result_summary"], default=str)[:500])
+        from trainjet.cli.run_tables import result_table
+
+        return Group(table, result_table(op["result_summary"]))
     return table
