@@ -136,3 +136,23 @@ def test_plot_marks_the_best_epoch_and_has_one_legend(
     assert "best epoch 2 (val loss 0.5000)" in labels
     assert {"batch loss", "train", "validation", "attempt 2"} <= set(labels)
     assert not any("running mean" in label for label in labels)
+
+
+def test_a_result_table_folds_long_values_instead_of_cutting_them() -> None:
+    import io
+
+    from rich.console import Console
+
+    from trainjet.cli.run_tables import result_table
+
+    result = {
+        "artifacts": {"feature_importance": {"macd_histogram_positive_lag_2": 0.0123}},
+        "note": "a long sentence " * 6,
+        "empty": {},
+    }
+    out = io.StringIO()
+    Console(file=out, width=60).print(result_table(result))
+    text = out.getvalue()
+    assert "…" not in text
+    assert "feature_importance.mac" in text  # folded onto the next lines, not cut
+    assert "empty" not in text  # nothing to show, no row

@@ -42,7 +42,7 @@ def _cancel(cli_stack: CliStack, op_id: str) -> None:
 def test_ops_list_shows_strategy_best_metric_and_runner_and_filters(cli_stack: CliStack) -> None:
     table = cli_stack.run("ops", "list", "--strategy", STRATEGY)
     assert table.returncode == 0, table.stderr
-    for column in ("strategy", "best val acc", "runner"):
+    for column in ("strategy", "best val", "runner"):
         assert column in table.stdout
     [row] = [line for line in table.stdout.splitlines() if cli_stack.completed in line]
     best = json.loads(cli_stack.run("ops", "list", "--json").stdout)["data"]
@@ -71,7 +71,7 @@ def test_tag_note_and_show_render_tables_not_json(cli_stack: CliStack) -> None:
     assert "cli-baseline" in out
     assert "compare against the 500-epoch run" in out
     assert "cli:" in out  # who wrote the note
-    for figure in ("training_metrics", "final_train_accuracy", "test_metrics", "test_accuracy"):
+    for figure in ("Training Results", "Final Validation Accuracy", "Test Accuracy", "F1 Score"):
         assert figure in out, figure
     assert '{"' not in out  # the result is a table, not JSON
     bad = cli_stack.run("ops", "tag", op_id, "Not A Tag!")

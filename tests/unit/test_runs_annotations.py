@@ -236,3 +236,37 @@ async def test_bad_annotations_are_refused_and_append_nothing(call, error, messa
         assert await backend.store.last_sequence() == before
     finally:
         await backend.close()
+
+
+async def test_tags_notes_and_promotion_need_the_token_when_one_is_set() -> None:
+    import httpx
+
+    from trainjet.api.app import create_app
+
+    backend = await _backend_with_finished_run()
+    app = create_app(Settings(api_token="s3cret"))
+    app.state.backend = backend  # the lifespan would build it; ASGITransport does not run it
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            before = await backend.store.last_sequence()
+            for path, body in (
+                ("/operations/op1/tags", {"add": ["x"]}),
+                ("/operations/op1/notes", {"text": "x"}),
+                ("/models/demo/promote", {"version": "v1"}),
+            ):
+                refused = await c.post(path, json=body)
+                assert refused.status_code == 401, path
+            assert await backend.store.last_sequence() == before
+            ok = await c.post(
+                "/operations/op1/tags",
+                json={"add": ["x"]},
+                headers={"Authorization": "Bearer s3cret"},
+            )
+            assert ok.status_code == 200, ok.text
+            assert ok.json()["data"]["tags"] == ["x"]
+            # reads stay open
+            compare = await c.get("/operations/compare", params=[("ids", "op1")])
+            assert compare.status_code == 422
+    finally:
+        await backend.close()

@@ -56,6 +56,12 @@ class OperationMetadataModel(BaseModel):
     parameters: dict[str, Any] = {}
 
 
+class OperationNoteModel(BaseModel):
+    text: str
+    at: datetime
+    by: str = "api"
+
+
 class OperationInfoModel(BaseModel):
     operation_id: str
     operation_type: OperationType
@@ -78,6 +84,8 @@ class OperationInfoModel(BaseModel):
     last_sequence: int = 0
     event_count: int = 0
     duration_seconds: float | None = None
+    tags: list[str] = []
+    notes: list[OperationNoteModel] = []
 
 
 class OperationStatusResponse(BaseModel):
@@ -94,6 +102,16 @@ class OperationSummaryModel(BaseModel):
     current_step: str | None = None
     symbol: str | None = None
     duration_seconds: float | None = None
+    strategy: str | None = None
+    symbols: list[str] = []
+    timeframes: list[str] = []
+    best_val_accuracy: float | None = None
+    epochs_completed: int = 0
+    runner_id: str | None = None
+    pool: str = "local"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    tags: list[str] = []
 
 
 class OperationListResponse(BaseModel):

@@ -164,19 +164,24 @@ def save(
 
 
 def versions_table(name: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"{name}: versions ({len(rows)})")
-    for column in ("version", "served", "operation", "created", "test acc", "test f1"):
-        table.add_column(column, justify="right" if column.startswith("test") else "left")
-    for row in rows:
+    """Versions and operation ids are copied into the next command: never cut."""
+    table = Table(title=f"{name}: versions ({len(rows)}; predict serves the marked one)")
+    ops = [str(row.get("operation_id") or "-") for row in rows]
+    versions = [str(row["version"]) for row in rows]
+    table.add_column("version", no_wrap=True, min_width=max(map(len, ["version", *versions])))
+    table.add_column("served", no_wrap=True)
+    table.add_column("operation", no_wrap=True, min_width=max(map(len, ["operation", *ops])))
+    table.add_column("created UTC", no_wrap=True)
+    table.add_column("test acc", justify="right", no_wrap=True)
+    for row, version, op in zip(rows, versions, ops, strict=True):
         test = row.get("test_metrics") or {}
-        served = "served" + (" (promoted)" if row["promoted"] else " (newest)")
+        served = "promoted" if row["promoted"] else "newest"
         table.add_row(
-            row["version"],
+            version,
             f"[green]{served}[/green]" if row["served"] else "",
-            row.get("operation_id") or "-",
-            _when(row.get("created_at")),
+            op,
+            _when(row.get("created_at"))[5:16],
             _pct(test.get("test_accuracy")),
-            _pct(test.get("f1_score")),
         )
     return table
 

@@ -39,10 +39,10 @@ TERMINAL_STATUSES = {"completed", "failed", "cancelled"}
 
 
 def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Table:
-    """Ids are what people copy into the next command, so they are never cut: the other
-    columns keep their widths and the step (last) gets what is left of the terminal. A
-    finished run has no step (its last one, "Saving the model", would read as if it still
-    were at it)."""
+    """Ids are what people copy into the next command, so they are never cut. On a narrow
+    terminal the least needed columns go first (created, type, done), then strategy and
+    runner are shortened with an ellipsis; the step (last) gets what is left. A finished run
+    has no step (its last one, "Saving the model", would read as if it still were at it)."""
     table = Table(title=f"Operations ({len(rows)} of {total}, {active} active)")
     columns = {
         "operation id": [r["operation_id"] for r in rows],
@@ -50,21 +50,32 @@ def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Tab
         "strategy": [str(r.get("strategy") or "-") for r in rows],
         "status": [str(r["status"]) for r in rows],
         "done": [f"{r['progress_percentage']:.1f}%" for r in rows],
-        "best val acc": [_pct(r.get("best_val_accuracy")) for r in rows],
+        "best val": [_pct(r.get("best_val_accuracy")) for r in rows],
         "runner": [str(r.get("runner_id") or "-") for r in rows],
-        "created UTC": [str(r["created_at"])[5:19].replace("T", " ") for r in rows],
+        "created UTC": [str(r["created_at"])[5:16].replace("T", " ") for r in rows],
     }
+    widths = {name: max([len(name), *map(len, values)]) for name, values in columns.items()}
+    for optional in ("created UTC", "type", "done"):
+        if 1 + sum(w + 3 for w in widths.values()) <= console.width:
+            break
+        del columns[optional], widths[optional]
+    shrinkable = ("strategy", "runner")
     used = 1
-    for name, values in columns.items():
-        width = max([len(name), *map(len, values)])
-        table.add_column(name, no_wrap=True, min_width=width, justify="left")
-        used += width + 3  # padding both sides and a border
-    step_width = console.width - used - 3
+    for name, width in widths.items():
+        if name in shrinkable:
+            # wrappable, so rich may narrow it; names have no spaces, so they end in "…"
+            table.add_column(name, overflow="ellipsis", min_width=min(width, 8))
+        else:
+            table.add_column(name, no_wrap=True, min_width=width, justify="left")
+        used += (min(width, 8) if name in shrinkable else width) + 3  # padding and a border
+    natural = 1 + sum(w + 3 for w in widths.values())
+    step_width = console.width - max(used, natural) - 3 if natural <= console.width else 0
     if step_width >= 8:
         table.add_column("step", no_wrap=True, overflow="ellipsis", max_width=step_width)
+    status_at = list(columns).index("status")
     for i, row in enumerate(rows):
         cells = [values[i] for values in columns.values()]
-        cells[3] = status_text(cells[3])
+        cells[status_at] = status_text(cells[status_at])
         if step_width >= 8:
             finished = str(row["status"]) in TERMINAL_STATUSES
             cells.append("" if finished else row.get("current_step") or "")
@@ -104,8 +115,15 @@ def operation_table(op: dict[str, Any], *, with_result: bool = True) -> Renderab
     for note in op.get("notes") or []:
         stamp = str(note.get("at", ""))[:19].replace("T", " ")
         table.add_row("note", f"{note.get('text', '')} [dim]({note.get('by')}, {stamp})[/dim]")
-    if with_result and op.get("result_summary"):
+    result = op.get("result_summary")
+    if with_result and result:
+        # a training's result reads best as the table `train` prints at the end; anything
+        # else as a table of its figures (`--json` has every field of either)
+        if "training_metrics" in result:
+            from trainjet.cli.train import result_table as training_result_table
+
+            return Group(table, training_result_table(result))
         from trainjet.cli.run_tables import result_table
 
-        return Group(table, result_table(op["result_summary"]))
+        return Group(table, result_table(result))
     return table

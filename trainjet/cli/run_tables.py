@@ -44,7 +44,7 @@ def result_table(result: Mapping[str, Any], title: str = "Result") -> Table:
     figures without a value are left out, so a dummy's result is as short as it is."""
     table = Table(title=title)
     table.add_column("section", style="bold")
-    table.add_column("figure")
+    table.add_column("figure", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
     for section, body in result.items():
         rows: list[tuple[str, str]] = []

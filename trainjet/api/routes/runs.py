@@ -15,7 +15,7 @@ from pydantic import Field
 
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict
-from trainjet.api.schemas import StrictModel
+from trainjet.api.schemas import OperationStatusResponse, StrictModel
 from trainjet.core.annotations import MAX_TAGS
 from trainjet.core.events import OperationCreated, utcnow
 from trainjet.core.projections.compare import MAX_RUNS, MIN_RUNS, RunRecord, compare_runs
@@ -73,14 +73,22 @@ async def compare_operations(
     return json_response({"success": True, "data": compare_runs(runs, utcnow())})
 
 
-@router.post("/{operation_id}/tags", dependencies=[Depends(require_token)])
+@router.post(
+    "/{operation_id}/tags",
+    response_model=OperationStatusResponse,
+    dependencies=[Depends(require_token)],
+)
 async def tag_operation(operation_id: str, body: TagRequest, backend: BackendDep) -> Response:
     """Add and/or remove tags; answers with the operation as it now reads."""
     info = await backend.annotations.tag(operation_id, body.add, body.remove, body.by)
     return json_response({"success": True, "data": operation_dict(info)})
 
 
-@router.post("/{operation_id}/notes", dependencies=[Depends(require_token)])
+@router.post(
+    "/{operation_id}/notes",
+    response_model=OperationStatusResponse,
+    dependencies=[Depends(require_token)],
+)
 async def add_note(operation_id: str, body: NoteRequest, backend: BackendDep) -> Response:
     """Append a note; answers with the operation as it now reads."""
     info = await backend.annotations.note(operation_id, body.text, body.by)
