@@ -189,7 +189,7 @@ def test_models_versions_promote_and_download(cli_stack: CliStack, tmp_path: Pat
     assert f"predict now serves {STRATEGY}/{mine['version']}" in promoted.stdout
     table = cli_stack.run("models", "versions", STRATEGY)
     [line] = [x for x in table.stdout.splitlines() if mine["version"] in x]
-    assert "served (promoted)" in line
+    assert "│ promoted │" in line  # the served column
     predicted = json.loads(
         cli_stack.run("models", "predict", STRATEGY, "-s", "EURUSD", "--json").stdout
     )
