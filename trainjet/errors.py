@@ -51,6 +51,13 @@ class NotFound(InvalidRequest):
     code = "TRAINJET-NotFound"
 
 
+class Unprocessable(InvalidRequest):
+    """Well-formed, but a value breaks a rule (a tag's grammar, a note's length)."""
+
+    http_status = 422
+    code = "TRAINJET-Unprocessable"
+
+
 class Conflict(InvalidRequest):
     http_status = 409
     code = "TRAINJET-Conflict"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainjet.config import Settings
+from trainjet.core.annotations import OperationAnnotations
 from trainjet.core.leases import LeaseMonitor
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections.projector import Projector
@@ -39,6 +40,7 @@ class Backend:
     projector: Projector = field(init=False)
     orchestrator: ServiceOrchestrator = field(init=False)
     leases: LeaseMonitor = field(init=False)
+    annotations: OperationAnnotations = field(init=False)
 
     def __post_init__(self) -> None:
         self.projector = Projector(
@@ -53,6 +55,7 @@ class Backend:
             cancel_wait_seconds=self.settings.cancel_wait_seconds,
         )
         self.leases = LeaseMonitor(self.store, self.registry, self.projector)
+        self.annotations = OperationAnnotations(self.store, self.projector)
 
     async def start_read_side(self, *, lease_monitor: bool = True) -> None:
         await self.projector.start()

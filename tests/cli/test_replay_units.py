@@ -168,6 +168,7 @@ def test_the_replay_package_surface_is_pinned() -> None:
 
     assert sorted(trainjet.replay.__all__) == [
         "At", "CLOCK_FIELDS", "Difference", "Replay", "cut", "diff", "info_json",
-        "metrics_json", "parse_at", "read_events", "rebuild", "rebuild_all", "write_events",
+        "metric_rows", "metrics_json", "parse_at", "read_events", "rebuild", "rebuild_all",
+        "write_events", "write_metrics",
     ]  # fmt: skip
     assert frozenset({"duration_seconds"}) == trainjet.replay.CLOCK_FIELDS

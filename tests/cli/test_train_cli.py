@@ -102,7 +102,7 @@ def test_ctrl_c_cancels_waits_for_the_confirmation_and_exits_130(cli_stack: CliS
 
 
 def test_a_failed_training_exits_1(cli_stack: CliStack) -> None:
-    tail = cli_stack.run("ops", "tail", cli_stack.failed)
+    tail = cli_stack.run("ops", "tail", cli_stack.failed, "--raw")
     assert tail.returncode == 1
     assert "operation_failed" in tail.stdout
 

@@ -17,6 +17,7 @@ from trainjet.core.events import (
     CancelRequested,
     EpochCompleted,
     Event,
+    ModelPromoted,
     OperationCancelled,
     OperationCompleted,
     OperationCreated,
@@ -69,6 +70,7 @@ def history(first: int, count: int) -> list[Event]:
         match i % 4:
             case 0:
                 ev(OperationCompleted, op, result_summary={"i": i})
+                ev(ModelPromoted, op, model_name=f"strategy_{i % 3}", version=f"v{i}")
             case 1:
                 ev(CancelRequested, op)
                 ev(OperationCancelled, op, reason="by user")

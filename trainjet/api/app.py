@@ -17,8 +17,10 @@ from trainjet.api.routes import (
     indicators,
     live,
     market_data,
+    model_versions,
     models,
     operations,
+    runs,
     strategies,
     trainings,
 )
@@ -71,7 +73,10 @@ def create_app(
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
-    app.include_router(live.router, prefix=API_PREFIX)  # before /operations/{id}
+    # before the routers whose `/{id}` paths would otherwise take "compare",
+    # "events-stream" or "x/versions"
+    for router in (live.router, runs.router, model_versions.router):
+        app.include_router(router, prefix=API_PREFIX)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(indicators.router, prefix=API_PREFIX)

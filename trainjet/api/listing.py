@@ -1,8 +1,8 @@
 """The operations list as the console shows it: the columns a user compares runs by, and the
 server-side sort over them, so a page of 10,000 operations costs one sort, not a transfer.
 
-Rows keep every field `GET /operations` always had and add the console's columns, so older
-clients read them unchanged.
+Rows are `encoding.operation_summary`: every field `GET /operations` always had plus the
+columns runs are compared by, so older clients read them unchanged.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from trainjet.api.encoding import operation_summary
 from trainjet.core.projections import OperationInfo, OperationMetrics
+from trainjet.core.projections.compare import best_val_accuracy
 
 
 class SortKey(StrEnum):
@@ -35,34 +35,6 @@ class SortOrder(StrEnum):
     DESC = "desc"
 
 
-def best_val_accuracy(metrics: OperationMetrics | None) -> float | None:
-    values = (
-        [e.val_accuracy for e in metrics.epochs if e.val_accuracy is not None] if metrics else []
-    )
-    return max(values) if values else None
-
-
-def console_row(
-    info: OperationInfo, metrics: OperationMetrics | None, now: datetime
-) -> dict[str, Any]:
-    params = info.metadata.parameters
-    row = operation_summary(info, now)
-    row.update(
-        strategy=params.get("strategy_name"),
-        symbols=params.get("symbols") or ([info.metadata.symbol] if info.metadata.symbol else []),
-        timeframes=params.get("timeframes")
-        or ([info.metadata.timeframe] if info.metadata.timeframe else []),
-        runner_id=info.runner_id,
-        pool=info.pool,
-        best_val_accuracy=best_val_accuracy(metrics),
-        epochs_total=params.get("epochs"),
-    )
-    tags = getattr(info, "tags", None)  # tags arrive with the tagging events
-    if tags is not None:
-        row["tags"] = list(tags)
-    return row
-
-
 def _getter(
     sort: SortKey, metrics: dict[str, OperationMetrics], now: datetime
 ) -> Callable[[OperationInfo], Any]:
@@ -73,11 +45,15 @@ def _getter(
         SortKey.STRATEGY: lambda op: op.metadata.parameters.get("strategy_name"),
         SortKey.SYMBOL: lambda op: op.metadata.symbol,
         SortKey.PROGRESS: lambda op: op.progress.percentage,
-        SortKey.BEST_VAL_ACCURACY: lambda op: best_val_accuracy(metrics.get(op.operation_id)),
+        SortKey.BEST_VAL_ACCURACY: lambda op: _best(metrics.get(op.operation_id)),
         SortKey.DURATION: lambda op: op.duration_seconds(now),
         SortKey.RUNNER: lambda op: op.runner_id,
     }
     return getters[sort]
+
+
+def _best(metrics: OperationMetrics | None) -> float | None:
+    return best_val_accuracy(metrics.epochs) if metrics else None
 
 
 def sorted_page(

@@ -56,6 +56,12 @@ class OperationMetadataModel(BaseModel):
     parameters: dict[str, Any] = {}
 
 
+class OperationNoteModel(BaseModel):
+    text: str
+    at: datetime
+    by: str = "api"
+
+
 class OperationInfoModel(BaseModel):
     operation_id: str
     operation_type: OperationType
@@ -78,6 +84,8 @@ class OperationInfoModel(BaseModel):
     last_sequence: int = 0
     event_count: int = 0
     duration_seconds: float | None = None
+    tags: list[str] = []
+    notes: list[OperationNoteModel] = []
 
 
 class OperationStatusResponse(BaseModel):
@@ -94,14 +102,17 @@ class OperationSummaryModel(BaseModel):
     current_step: str | None = None
     symbol: str | None = None
     duration_seconds: float | None = None
-    # the web console's columns
     strategy: str | None = None
     symbols: list[str] = []
     timeframes: list[str] = []
+    best_val_accuracy: float | None = None
+    epochs_completed: int = 0
+    epochs_total: int | None = None
     runner_id: str | None = None
     pool: str = "local"
-    best_val_accuracy: float | None = None
-    epochs_total: int | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    tags: list[str] = []
 
 
 class OperationListResponse(BaseModel):

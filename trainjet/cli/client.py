@@ -53,6 +53,20 @@ class ApiClient:
         self.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def download(self, path: str) -> tuple[bytes, str | None]:
+        """(body, the file name the server suggests) of a GET that answers a file."""
+        response = self._send("GET", path)
+        disposition = response.headers.get("content-disposition", "")
+        _, _, name = disposition.partition('filename="')
+        filename = name.rstrip('"') or None
+        # a server-chosen name never picks a directory: keep its last part only
+        return response.content, filename.replace("\\", "/").rsplit("/", 1)[
+            -1
+        ] if filename else None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.ConnectError as exc:
@@ -71,7 +85,7 @@ class ApiClient:
                 message = response.text
             code = 2 if 400 <= response.status_code < 500 else 1
             raise CliError(f"{message} (HTTP {response.status_code})", code, response.status_code)
-        return response.json()
+        return response
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

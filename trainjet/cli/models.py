@@ -1,4 +1,4 @@
-"""`trainjet models list|show|predict|save`: stored models through the API.
+"""`trainjet models list|show|predict|save|versions|promote|download`: stored models through the API.
 
 The CLI never opens model files itself: the API is the one reader, so what a script sees with
 `--json` is exactly what any other client gets. Exit codes: 0 ok, 2 bad input or not found,
@@ -7,13 +7,14 @@ The CLI never opens model files itself: the API is the one reader, so what a scr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from trainjet.cli.client import ApiClient
+from trainjet.cli.client import ApiClient, CliError
 from trainjet.cli.context import settings_from
 from trainjet.cli.output import console, print_json
 
@@ -161,3 +162,83 @@ def save(
     console.print(
         f"saved {saved['model_id']} ({saved['model_size_mb']:.3f} MB) from {operation_id}"
     )
+
+
+def versions_table(name: str, rows: list[dict[str, Any]]) -> Table:
+    """Versions and operation ids are copied into the next command: never cut."""
+    table = Table(title=f"{name}: versions ({len(rows)}; predict serves the marked one)")
+    ops = [str(row.get("operation_id") or "-") for row in rows]
+    versions = [str(row["version"]) for row in rows]
+    table.add_column("version", no_wrap=True, min_width=max(map(len, ["version", *versions])))
+    table.add_column("served", no_wrap=True)
+    table.add_column("operation", no_wrap=True, min_width=max(map(len, ["operation", *ops])))
+    table.add_column("created UTC", no_wrap=True)
+    table.add_column("test acc", justify="right", no_wrap=True)
+    for row, version, op in zip(rows, versions, ops, strict=True):
+        test = row.get("test_metrics") or {}
+        served = "promoted" if row["promoted"] else "newest"
+        table.add_row(
+            version,
+            f"[green]{served}[/green]" if row["served"] else "",
+            op,
+            _when(row.get("created_at"))[5:16],
+            _pct(test.get("test_accuracy")),
+        )
+    return table
+
+
+@app.command("versions")
+def versions(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name: the strategy it was trained from")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List a model's versions and which one `predict` serves."""
+    with ApiClient(settings_from(ctx)) as api:
+        rows = api.get(f"/models/{quote(name, safe='')}/versions")["data"]
+    if as_json:
+        print_json(rows)
+        return
+    console.print(versions_table(name, rows))
+
+
+@app.command("promote")
+def promote(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name: the strategy it was trained from")],
+    version: Annotated[str, typer.Argument(help="Version, e.g. EURUSD_1h_v3 (or v3)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make VERSION the one `predict` serves for NAME (recorded in the log)."""
+    from trainjet.cli.ops_runs import author
+
+    with ApiClient(settings_from(ctx)) as api:
+        row = api.post(
+            f"/models/{quote(name, safe='')}/promote", json={"version": version, "by": author()}
+        )["data"]
+    if as_json:
+        print_json(row)
+        return
+    console.print(f"{name}: {row['version']} promoted; predict now serves {row['model_id']}")
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name: the strategy it was trained from")],
+    version: Annotated[str, typer.Argument(help="Version, e.g. EURUSD_1h_v3 (or v3)")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: NAME_VERSION.tar.gz)"),
+    ] = None,
+) -> None:
+    """Download a version's directory (weights, config, metrics) as a .tar.gz."""
+    path = f"/models/{quote(name, safe='')}/versions/{quote(version, safe='')}/archive"
+    with ApiClient(settings_from(ctx), timeout=120.0) as api:
+        data, filename = api.download(path)
+    target = output or Path(filename or f"{name}_{version}.tar.gz")
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
+    console.print(f"wrote {target} ({len(data) / 1024:.0f} KiB)")

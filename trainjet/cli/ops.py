@@ -1,4 +1,4 @@
-"""`trainjet ops list|show|cancel|tail|events`."""
+"""`trainjet ops list|show|cancel|tail|events|tag|note|compare`."""
 
 from __future__ import annotations
 
@@ -80,10 +80,21 @@ def list_ops(
     active: Annotated[
         bool, typer.Option("--active", "-a", help="Only pending and running")
     ] = False,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only with this tag (repeat: all of them)")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Strategy name")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="A symbol trained on")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List operations, newest first."""
     params: dict[str, Any] = {"limit": limit, "offset": offset, "active_only": active}
+    if tag:
+        params["tag"] = tag
+    if strategy:
+        params["strategy"] = strategy
+    if symbol:
+        params["symbol"] = symbol
     if status:
         params["status"] = status
     if operation_type:
@@ -157,10 +168,13 @@ def events(
 def tail(
     ctx: typer.Context,
     operation_id: OperationArg,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="One line per event instead of the live display")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Follow an operation's events live until it ends (exit code: 0 completed, 1 failed,
-    130 cancelled)."""
+    """Watch an operation live until it ends, with the display of `train` (exit code: 0
+    completed, 1 failed, 130 cancelled). Ctrl-C detaches (exit 0): the operation goes on."""
     from trainjet.cli.follow import follow_events
 
     settings = settings_from(ctx)
@@ -173,6 +187,10 @@ def tail(
             with unknown_id_hint():
                 raise
         # Any other failure (the API is down) is no reason to stop: NATS may still answer.
+    if not (raw or as_json):
+        from trainjet.cli.watch import watch_operation
+
+        raise typer.Exit(watch_operation(settings, operation_id))
     last: dict[str, Any] = {}
     try:
         for item in follow_events(settings, operation_id):
@@ -182,9 +200,10 @@ def tail(
             else:
                 console.print(_event_line(item))
     except KeyboardInterrupt:
-        # Watching is not owning: Ctrl-C stops the tail, never the operation.
-        err_console.print(f"stopped following {operation_id}; it keeps running")
-        raise typer.Exit(130) from None
+        # Watching is not owning: Ctrl-C stops the tail, never the operation, and 130 would
+        # say "cancelled".
+        err_console.print(f"detached from {operation_id}: the operation goes on")
+        raise typer.Exit(0) from None
     raise typer.Exit(_exit_code_for(last.get("type")))
 
 
@@ -201,5 +220,16 @@ def _event_line(item: dict[str, Any]) -> str:
         + json.dumps(rest, default=str)[:300]
     )
 
+
+def _register_run_commands() -> None:
+    """`tag`, `note` and `compare` live in their own module (ops_runs) to keep this one small."""
+    from trainjet.cli import ops_runs
+
+    app.command("tag")(ops_runs.tag)
+    app.command("note")(ops_runs.note)
+    app.command("compare")(ops_runs.compare)
+
+
+_register_run_commands()
 
 __all__ = ["CliError", "app"]

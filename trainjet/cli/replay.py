@@ -188,14 +188,18 @@ def replay_one(
 
 def _write_files(replay: Replay, export: Path | None, plot: Path | None, quiet: bool) -> list[str]:
     from trainjet.replay.export import write_events
+    from trainjet.replay.metrics_table import metrics_path, write_metrics
 
     written = []
     if export is not None:
+        table = metrics_path(export)
         try:
             count = write_events(export, replay.events)
+            rows = write_metrics(table, replay.events)
         except (OSError, RuntimeError) as exc:
             raise CliError(f"--export {export}: {exc}", 2) from exc
         written.append(f"wrote {count} events to {export}")
+        written.append(f"wrote {rows} metric rows (per batch and per epoch) to {table}")
     if plot is not None:
         from trainjet.cli.replay_plot import plot_curves
         from trainjet.replay.analytics import curves

@@ -6,6 +6,7 @@ reads the records and renders; tests and notebooks can use the same pieces on a 
 
 from trainjet.replay.audit import CLOCK_FIELDS, Difference, diff
 from trainjet.replay.export import read_events, write_events
+from trainjet.replay.metrics_table import metric_rows, write_metrics
 from trainjet.replay.rebuild import (
     At,
     Replay,
@@ -25,10 +26,12 @@ __all__ = [
     "cut",
     "diff",
     "info_json",
+    "metric_rows",
     "metrics_json",
     "parse_at",
     "read_events",
     "rebuild",
     "rebuild_all",
     "write_events",
+    "write_metrics",
 ]

@@ -5,7 +5,10 @@
 - `curves`: the series a plot draws, on one x axis measured in epochs (batch b of epoch e
   sits at e - 1 + b/B), so per-batch and per-epoch series and event markers line up.
 - `batch_losses`: each batch's own loss, as the loop logged it, with the epoch's running mean
-  beside it (the smoother line a plot draws over the noisy one).
+  beside it (what `epoch_rows` and the live display summarise).
+- `moving_mean`: a trailing mean over a window of batches that runs across epoch boundaries,
+  the smoother line a plot draws over the noisy per-batch one (a mean that restarts every
+  epoch jumps at each boundary and reads as a change in the training that is not there).
 - `markers`: where the run was cancelled, resumed on another attempt, or failed.
 """
 
@@ -42,8 +45,9 @@ class Marker:
 @dataclass
 class Curves:
     batch_x: list[float] = field(default_factory=list)
-    batch_mean_loss: list[float] = field(default_factory=list)  # the epoch's running mean
     batch_loss: list[float | None] = field(default_factory=list)  # each batch's own, as logged
+    batch_smooth_loss: list[float] = field(default_factory=list)  # trailing moving mean
+    smooth_window: int = 1  # batches in that mean
     epoch_x: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float | None] = field(default_factory=list)
@@ -51,6 +55,7 @@ class Curves:
     val_accuracy: list[float | None] = field(default_factory=list)
     learning_rate: list[float | None] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+    best_epoch: int | None = None  # by validation loss, as `/metrics` and the trends say
 
     @property
     def empty(self) -> bool:
@@ -76,11 +81,17 @@ def _per_epoch(events: Sequence[StoredEvent]) -> int:
 def curves(events: Sequence[StoredEvent]) -> Curves:
     out = Curves()
     per_epoch = _per_epoch(events) or 1
-    for b, mean in batch_losses(events):
+    batches = batch_curve(r.event for r in events)
+    # about a quarter of an epoch, within bounds: smooth enough to read, short enough to
+    # follow what changes within an epoch
+    out.smooth_window = max(1, min(50, per_epoch // 4))
+    for b in batches:
         out.batch_x.append(b.epoch - 1 + b.batch / per_epoch)
-        out.batch_mean_loss.append(mean)
         out.batch_loss.append(b.loss)
-    for e in _epochs(events):
+    out.batch_smooth_loss = moving_mean([b.loss for b in batches], out.smooth_window)
+    epochs = _epochs(events)
+    out.best_epoch = epoch_trends(epochs)["best_epoch"]
+    for e in epochs:
         out.epoch_x.append(e.epoch)
         out.train_loss.append(e.train_loss)
         out.val_loss.append(e.val_loss)
@@ -88,6 +99,18 @@ def curves(events: Sequence[StoredEvent]) -> Curves:
         out.val_accuracy.append(e.val_accuracy)
         out.learning_rate.append(e.learning_rate)
     out.markers = markers(events)
+    return out
+
+
+def moving_mean(values: Sequence[float], window: int) -> list[float]:
+    """The trailing mean of up to `window` values ending at each position."""
+    out: list[float] = []
+    total = 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
     return out
 
 

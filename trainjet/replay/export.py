@@ -91,14 +91,17 @@ def read_parquet(path: Path) -> list[StoredEvent]:
     return [from_row(json.loads(text)) for text in column]
 
 
-def write_events(path: Path, records: list[StoredEvent]) -> int:
+def write_events(path: str | Path, records: list[StoredEvent]) -> int:
     """By the file name: `.parquet` is Parquet, anything else JSON Lines."""
+    path = Path(path)
     if path.suffix.lower() == ".parquet":
         return write_parquet(path, records)
     return write_jsonl(path, records)
 
 
-def read_events(path: Path) -> list[StoredEvent]:
+def read_events(path: str | Path) -> list[StoredEvent]:
+    """The records of an exported file (`str` or `Path`), Parquet or JSON Lines by its name."""
+    path = Path(path)
     if path.suffix.lower() == ".parquet":
         return read_parquet(path)
     return read_jsonl(path)

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -27,7 +28,9 @@ import pandas as pd
 from trainjet.config import Settings
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
+from trainjet.core.projections.promotions import Promotion
 from trainjet.errors import Conflict, InvalidRequest
+from trainjet.services.model_versions import served_path
 from trainjet.training.data import load_ohlcv
 from trainjet.training.errors import DataError
 from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
@@ -157,9 +160,7 @@ def build_features(recipe: FeatureRecipe, prices: Mapping[str, pd.DataFrame]) ->
     for tf in recipe.timeframes:
         frame = prices[tf]
         outputs = compute_outputs(frame, specs)
-        fuzzy[tf] = fuzzy_frame(
-            outputs, frame, recipe.fuzzy_sets, recipe.fuzzy_transforms, targets
-        )
+        fuzzy[tf] = fuzzy_frame(outputs, frame, recipe.fuzzy_sets, recipe.fuzzy_transforms, targets)
     return combine_timeframes(fuzzy, recipe.timeframes[0], recipe.lookback)
 
 
@@ -182,17 +183,30 @@ def _when(value: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 class ModelService:
     """The model endpoints' facade; one per request, around the app's shared `ModelCache`."""
 
-    def __init__(self, settings: Settings, cache: ModelCache) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: ModelCache,
+        promotions: Mapping[str, Promotion] = MappingProxyType({}),
+    ) -> None:
         self.settings = settings
         self.storage = ModelStorage(settings.models_dir)
         self.cache = cache
+        self.promotions = promotions  # folded from the log: what a model name serves
+
+    def resolve(self, name: str) -> Path:
+        """The model directory `name` means: a promoted version where one is promoted for
+        that model name, else the storage's own resolution (the newest)."""
+        text = check_model_name(name)
+        served = served_path(self.storage, self.promotions, text)
+        return (served or self.storage.resolve(text)).resolve()
 
     def list_models(self, strategy: str | None = None) -> list[dict[str, Any]]:
         return [{**e, **first_of(e)} for e in self.storage.list_models(strategy)]
 
     def describe(self, name: str) -> dict[str, Any]:
         """A stored model's catalogue entry, metrics and inputs, read without torch."""
-        path = self.storage.resolve(check_model_name(name)).resolve()
+        path = self.resolve(name)
         entry = next((e for e in self.list_models() if Path(e["path"]).resolve() == path), None)
         if entry is None:  # resolvable but not a listed kind of model directory
             raise ModelNotFoundError(f"Model {name!r} not found")
@@ -236,7 +250,7 @@ class ModelService:
         return {**saved, "description": description}
 
     def load(self, name: str) -> tuple[LoadedModel, bool]:
-        path = self.storage.resolve(check_model_name(name)).resolve()
+        path = self.resolve(name)
         return self.cache.get_or_load(self.storage, path)
 
     def predict(self, query: PredictionQuery) -> dict[str, Any]:

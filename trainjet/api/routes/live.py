@@ -16,8 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend
-from trainjet.api.encoding import json_response, operation_dict
-from trainjet.api.listing import console_row
+from trainjet.api.encoding import json_response, operation_dict, operation_summary
 from trainjet.core.events import AnyEvent, BatchProgress, to_builtins, utcnow
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.trends import metrics_view
@@ -86,7 +85,7 @@ async def _list_sse(backend: Backend, request: Request) -> AsyncIterator[bytes]:
                 continue
             view = projector.view
             rows = [
-                console_row(view.operations[i], view.metrics.get(i), now)
+                operation_summary(view.operations[i], now, view.metrics.get(i))
                 for i in ids
                 if i in view.operations
             ]

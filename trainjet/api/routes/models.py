@@ -37,7 +37,11 @@ async def get_model_service(request: Request) -> ModelService:
     cache: ModelCache | None = getattr(request.app.state, "model_cache", None)
     if cache is None:
         cache = request.app.state.model_cache = ModelCache()
-    return ModelService(request.app.state.settings, cache)
+    # the served versions come from the log; before the backend is up (NATS not reached yet)
+    # no promotion is known and a name serves its newest version
+    backend: Backend | None = getattr(request.app.state, "backend", None)
+    promotions = backend.projector.view.promotions if backend is not None else {}
+    return ModelService(request.app.state.settings, cache, promotions)
 
 
 ServiceDep = Annotated[ModelService, Depends(get_model_service)]

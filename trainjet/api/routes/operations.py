@@ -11,8 +11,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
-from trainjet.api.encoding import json_response, operation_dict
-from trainjet.api.listing import SortKey, SortOrder, console_row, sorted_page
+from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.listing import SortKey, SortOrder, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
@@ -20,6 +20,7 @@ from trainjet.api.schemas import (
     OperationStatusResponse,
     RetryResponse,
 )
+from trainjet.core.annotations import normalize_tags
 from trainjet.core.events import (
     TERMINAL_TYPES,
     OperationStatus,
@@ -56,11 +57,18 @@ async def list_operations(
         SortKey | None, Query(description="Column to sort by; default: newest first")
     ] = None,
     order: SortOrder = SortOrder.DESC,
+    tag: Annotated[
+        list[str] | None, Query(description="Only operations with this tag (repeat: all of them)")
+    ] = None,
+    strategy: Annotated[str | None, Query(max_length=128, description="Strategy name")] = None,
+    symbol: Annotated[str | None, Query(max_length=32, description="A symbol trained on")] = None,
 ) -> Response:
     """Newest first, in the order the log accepted them. Counts come from the view's
     per-(status, type) tallies and the page from a walk that stops once it is full, so a
-    request costs O(offset + limit), not a sort of every operation."""
+    request costs O(offset + limit), not a sort of every operation. The tag, strategy and
+    symbol filters have no tally: with them the count is a walk over every operation."""
     view = backend.projector.view
+    tags = set(normalize_tags(tag or []))
 
     def wanted(st: OperationStatus, ty: OperationType) -> bool:
         return (
@@ -69,32 +77,55 @@ async def list_operations(
             and (not active_only or st.is_active)
         )
 
-    total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
+    def matches(op: OperationInfo) -> bool:
+        if not wanted(op.status, op.operation_type):
+            return False
+        return not (tags or strategy or symbol) or _inputs_match(op, tags, strategy, symbol)
+
+    if tags or strategy or symbol:
+        total = sum(1 for op in view.operations.values() if matches(op))
+    else:
+        total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
     active_count = sum(n for (st, _), n in view.counts.items() if st.is_active)
     now = utcnow()
     page: list[dict[str, Any]] = []
     metrics = view.metrics
     if sort is not None:
-        matching = (op for op in view.operations.values() if wanted(op.status, op.operation_type))
+        matching = (op for op in view.operations.values() if matches(op))
         chosen = sorted_page(matching, metrics, sort, order, offset, limit, now)
-        page = [console_row(op, metrics.get(op.operation_id), now) for op in chosen]
+        page = [operation_summary(op, now, metrics.get(op.operation_id)) for op in chosen]
         return json_response(
             {"success": True, "data": page, "total_count": total, "active_count": active_count}
         )
     skipped = 0
     # dicts keep insertion order: operations appear in the order operation_created was applied
     for op in reversed(view.operations.values()):
-        if not wanted(op.status, op.operation_type):
+        if not matches(op):
             continue
         if skipped < offset:
             skipped += 1
             continue
-        page.append(console_row(op, metrics.get(op.operation_id), now))
+        page.append(operation_summary(op, now, metrics.get(op.operation_id)))
         if len(page) == limit:
             break
     return json_response(
         {"success": True, "data": page, "total_count": total, "active_count": active_count}
     )
+
+
+def _inputs_match(
+    op: OperationInfo, tags: set[str], strategy: str | None, symbol: str | None
+) -> bool:
+    params = op.metadata.parameters
+    if tags and not tags.issubset(op.tags):
+        return False
+    if strategy is not None and params.get("strategy_name") != strategy:
+        return False
+    if symbol is not None:
+        symbols = params.get("symbols") or [op.metadata.symbol]
+        if symbol.upper() not in {str(s).upper() for s in symbols}:
+            return False
+    return True
 
 
 @router.get("/{operation_id}", response_model=OperationStatusResponse)

@@ -165,6 +165,36 @@ class OperationFailed(Event, frozen=True, kw_only=True, tag="operation_failed"):
     partial_result: dict[str, Any] | None = None
 
 
+class OperationTagged(Event, frozen=True, kw_only=True, tag="operation_tagged"):
+    """Labels added to or removed from an operation by a person or a script. Not terminal,
+    and applied even after the terminal event: labelling a finished run is the usual case."""
+
+    add: list[str] = msgspec.field(default_factory=list)
+    remove: list[str] = msgspec.field(default_factory=list)
+    by: str = "api"
+
+
+class NoteAdded(Event, frozen=True, kw_only=True, tag="note_added"):
+    """A free-text note on an operation. Not terminal; applied after the terminal event too."""
+
+    text: str
+    by: str = "api"
+
+
+class ModelPromoted(Event, frozen=True, kw_only=True, tag="model_promoted"):
+    """`version` of model `model_name` is now the one `predict` serves for that name.
+
+    Written on the subject of the operation that produced the version, so the run's history
+    says it was promoted. Not terminal; it changes no operation, only which version is served.
+    """
+
+    model_name: str
+    version: str
+    previous_version: str | None = None
+    model_id: str = ""
+    by: str = "api"
+
+
 AnyEvent = (
     OperationCreated
     | OperationStarted
@@ -178,6 +208,9 @@ AnyEvent = (
     | OperationCancelled
     | OperationCompleted
     | OperationFailed
+    | OperationTagged
+    | NoteAdded
+    | ModelPromoted
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -193,6 +226,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OperationCancelled,
     OperationCompleted,
     OperationFailed,
+    OperationTagged,
+    NoteAdded,
+    ModelPromoted,
 )
 
 TERMINAL_TYPES: tuple[type[Event], ...] = (OperationCancelled, OperationCompleted, OperationFailed)

@@ -6,6 +6,7 @@ from trainjet.core.projections.models import (
     OperationInfo,
     OperationMetadata,
     OperationMetrics,
+    OperationNote,
     OperationProgress,
 )
 from trainjet.core.projections.operations import epoch_batch_message, evolve, fold
@@ -15,6 +16,7 @@ __all__ = [
     "OperationInfo",
     "OperationMetadata",
     "OperationMetrics",
+    "OperationNote",
     "OperationProgress",
     "batch_curve",
     "epoch_batch_message",

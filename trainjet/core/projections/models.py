@@ -34,6 +34,12 @@ class OperationMetadata(msgspec.Struct, frozen=True, kw_only=True):
     parameters: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class OperationNote(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    at: datetime
+    by: str = "api"
+
+
 class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
     operation_id: str
     operation_type: OperationType
@@ -56,6 +62,9 @@ class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
     retry_of: str | None = None
     last_sequence: int = 0
     event_count: int = 0
+    # labels and notes people add, also after the run ended (operation_tagged, note_added)
+    tags: list[str] = msgspec.field(default_factory=list)
+    notes: list[OperationNote] = msgspec.field(default_factory=list)
 
     def duration_seconds(self, now: datetime) -> float | None:
         if self.started_at is None:

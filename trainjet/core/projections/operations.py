@@ -4,7 +4,8 @@ No clock, ids or I/O here: everything arrives on the event, so folding the same 
 always gives the same state (which is what replay audits rely on).
 
 Rules worth knowing:
-- The first terminal event wins; anything after it changes nothing but the position.
+- The first terminal event wins; anything after it changes nothing but the position, except
+  tags and notes, which people add to finished runs above all.
 - Progress is only ever written by events of the runner, never by a reader (ktrdr had two
   writers racing, §8.3), and progress context is replaced per event, not merged (§8.6).
 """
@@ -22,18 +23,25 @@ from trainjet.core.events import (
     BatchProgress,
     CancelRequested,
     EpochCompleted,
+    NoteAdded,
     OperationCancelled,
     OperationCompleted,
     OperationCreated,
     OperationFailed,
     OperationStarted,
     OperationStatus,
+    OperationTagged,
     PhaseChanged,
     ProgressUpdated,
     RunnerLost,
     WarningRaised,
 )
-from trainjet.core.projections.models import OperationInfo, OperationMetadata, OperationProgress
+from trainjet.core.projections.models import (
+    OperationInfo,
+    OperationMetadata,
+    OperationNote,
+    OperationProgress,
+)
 
 
 def create(event: OperationCreated) -> OperationInfo:
@@ -73,6 +81,13 @@ def evolve(state: OperationInfo | None, event: AnyEvent) -> OperationInfo | None
     """Apply one event. Returns None only for events of an operation never created."""
     if state is None:
         return create(event) if isinstance(event, OperationCreated) else None
+    # Annotations are about the run, not part of it: they apply whatever its status.
+    if isinstance(event, OperationTagged):
+        tags = (set(state.tags) - set(event.remove)) | set(event.add)
+        return replace(state, tags=sorted(tags))
+    if isinstance(event, NoteAdded):
+        added = OperationNote(text=event.text, at=event.occurred_at, by=event.by)
+        return replace(state, notes=[*state.notes, added])
     if state.status.is_terminal:
         return state
     match event:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -26,6 +26,7 @@ from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent, OperationStatus, O
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
+from trainjet.core.projections.promotions import Promotion, evolve_promotions
 from trainjet.core.projections.snapshot import SnapshotStore
 from trainjet.core.store.port import EventStore, Record, RejectedMessage
 
@@ -50,6 +51,7 @@ class ViewState(msgspec.Struct, kw_only=True):
     applied: int
     rejected: list[RejectedRecord]
     orphans: int
+    promotions: dict[str, Promotion]
 
 
 class OperationsView:
@@ -65,6 +67,8 @@ class OperationsView:
         # operations per (status, type), kept as events apply, so a list request counts its
         # matches without scanning every operation
         self.counts: Counter[tuple[OperationStatus, OperationType]] = Counter()
+        # model name -> the version `predict` serves (model_promoted events)
+        self.promotions: Mapping[str, Promotion] = {}
 
     def apply(self, record: Record) -> tuple[OperationInfo, AnyEvent] | None:
         if record.seq <= self.last_seq:
@@ -80,6 +84,10 @@ class OperationsView:
             )
             return None
         event = record.event
+        promotions = evolve_promotions(self.promotions, event)
+        if promotions is not None:
+            # before the orphan check: a model may outlive the log of the run that made it
+            self.promotions = promotions
         op_id = event.operation_id
         current = self.operations.get(op_id)
         new = evolve(current, event)
@@ -115,6 +123,7 @@ class OperationsView:
             applied=self.applied,
             rejected=list(self.rejected),
             orphans=self.orphans,
+            promotions=dict(self.promotions),
         )
 
     @classmethod
@@ -123,6 +132,7 @@ class OperationsView:
         view.operations, view.metrics = dict(state.operations), dict(state.metrics)
         view.last_seq, view.applied = state.last_seq, state.applied
         view.rejected, view.orphans = list(state.rejected), state.orphans
+        view.promotions = dict(state.promotions)
         view.counts = Counter((op.status, op.operation_type) for op in view.operations.values())
         return view
 
