@@ -51,8 +51,11 @@ async def health(backend: BackendDep) -> Response:
             "operations": len(projector.view.operations),
             "active_operations": sum(1 for op in ops if op.status.is_active),
             "events_applied": projector.view.applied,
+            # what the fold refused (malformed, forged, duplicate, orphan...): counts per
+            # reason since start and the latest few examples, both bounded
             "rejected_messages": len(projector.view.rejected),
-            "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-5:]],
+            "rejected_by_reason": dict(projector.view.rejected.counts),
+            "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-10:]],
             "running": projector.error is None and projector.caught_up.is_set(),
         },
         "runners": {"count": len(runners), "by_pool": by_pool},

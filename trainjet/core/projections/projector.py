@@ -6,6 +6,8 @@
   projector to catch up before answering).
 - Honest: a malformed message is recorded in `rejected` and skipped; a failure of the
   background task is kept in `error` and surfaced by /health instead of being swallowed.
+- Suspicious: an event is applied only if it can be trusted to mean what it says (see
+  `OperationsView.apply`); anything else is recorded with its reason and skipped.
 """
 
 from __future__ import annotations
@@ -19,21 +21,36 @@ from datetime import datetime
 
 import msgspec
 
-from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent, OperationStatus, OperationType
+from trainjet.core.events import (
+    ALL_EVENTS_FILTER,
+    AnyEvent,
+    OperationCreated,
+    OperationStatus,
+    OperationType,
+    is_valid_operation_id,
+)
+from trainjet.core.events.subjects import EVENTS_PREFIX, operation_id_of
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
-from trainjet.core.store.port import EventStore, Record, RejectedMessage
+from trainjet.core.projections.rejections import (
+    DUPLICATE_EVENT_ID,
+    INVALID_OPERATION_ID,
+    MALFORMED,
+    NAIVE_TIMESTAMP,
+    ORPHAN,
+    SUBJECT_MISMATCH,
+    RejectedRecord,
+    Rejections,
+)
+from trainjet.core.store.port import EventStore, Record, RejectedMessage, StoredEvent
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[OperationInfo, AnyEvent], None]
 
 
-class RejectedRecord(msgspec.Struct, frozen=True):
-    seq: int
-    subject: str
-    error: str
+__all__ = ["OperationsView", "Projector", "RejectedRecord"]
 
 
 class OperationsView:
@@ -44,8 +61,13 @@ class OperationsView:
         self.metrics: dict[str, OperationMetrics] = {}
         self.last_seq = 0
         self.applied = 0
-        self.rejected: list[RejectedRecord] = []
+        self.rejected = Rejections()
         self.orphans = 0  # events of operations never created (recorded, skipped)
+        # event ids applied per operation still running, to refuse a duplicate published
+        # without a Nats-Msg-Id (the store's de-duplication never saw it). Dropped when the
+        # operation ends: after its terminal event nothing changes it any more, so memory
+        # grows with live operations, not with the log.
+        self._seen: dict[str, set[str]] = {}
         # operations per (status, type), kept as events apply, so a list request counts its
         # matches without scanning every operation
         self.counts: Counter[tuple[OperationStatus, OperationType]] = Counter()
@@ -55,20 +77,35 @@ class OperationsView:
             return None
         self.last_seq = record.seq
         if isinstance(record, RejectedMessage):
-            self.rejected.append(RejectedRecord(record.seq, record.subject, record.error))
-            log.warning(
-                "skipped malformed message seq=%s on %s: %s",
-                record.seq,
-                record.subject,
-                record.error,
-            )
+            self._refuse(record.seq, record.subject, MALFORMED, record.error)
             return None
         event = record.event
         op_id = event.operation_id
         current = self.operations.get(op_id)
+        # Cheapest checks first; an operation already in the view had its id checked when
+        # it was created, so the regex runs once per operation, not once per event.
+        if current is None and not is_valid_operation_id(op_id):
+            return self._refuse_event(record, INVALID_OPERATION_ID, "not a valid operation id")
+        if not record.subject.startswith(f"{EVENTS_PREFIX}.{op_id}."):
+            return self._refuse_event(
+                record,
+                SUBJECT_MISMATCH,
+                f"the subject is of operation {operation_id_of(record.subject)!r}",
+            )
+        if event.occurred_at.tzinfo is None:
+            return self._refuse_event(record, NAIVE_TIMESTAMP, "occurred_at has no time zone")
+        if current is None:
+            if not isinstance(event, OperationCreated):
+                self.orphans += 1
+                return self._refuse_event(record, ORPHAN, "no operation_created before it")
+            self._seen[op_id] = set()
+        seen = self._seen.get(op_id)
+        if seen is not None:
+            if event.event_id in seen:
+                return self._refuse_event(record, DUPLICATE_EVENT_ID, "event_id already applied")
+            seen.add(event.event_id)
         new = evolve(current, event)
-        if new is None:
-            self.orphans += 1
+        if new is None:  # unreachable after the checks above; kept so the fold stays total
             return None
         if new is not current:
             new = msgspec.structs.replace(
@@ -78,12 +115,48 @@ class OperationsView:
                 if current is not None:
                     self.counts[(current.status, current.operation_type)] -= 1
                 self.counts[(new.status, new.operation_type)] += 1
+                if new.status.is_terminal:
+                    self._seen.pop(op_id, None)
         self.operations[op_id] = new
         metrics = evolve_metrics(self.metrics.get(op_id), event)
         if metrics is not None:
             self.metrics[op_id] = metrics
         self.applied += 1
         return new, event
+
+    def _refuse(
+        self,
+        seq: int,
+        subject: str,
+        reason: str,
+        error: str,
+        event: AnyEvent | None = None,
+    ) -> None:
+        rejected = self.rejected.add(
+            seq,
+            subject,
+            reason,
+            error,
+            operation_id=None if event is None else event.operation_id,
+            event_id=None if event is None else event.event_id,
+        )
+        # orphans are expected where a stream's retention has cut old history: not a warning
+        level = logging.INFO if reason == ORPHAN else logging.WARNING
+        log.log(
+            level,
+            "skipped message seq=%s on %s (%s): %s",
+            seq,
+            rejected.subject,
+            reason,
+            rejected.error,
+        )
+
+    def _refuse_event(
+        self, record: StoredEvent, reason: str, error: str
+    ) -> tuple[OperationInfo, AnyEvent] | None:
+        """Record why `record` is not applied; returns `apply`'s "nothing applied"."""
+        self._refuse(record.seq, record.subject, reason, error, record.event)
+        return None
 
     def apply_all(self, records: Iterable[Record]) -> None:
         for record in records:
