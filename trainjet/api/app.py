@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
+from trainjet.api.guards import install_guards
 from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
 from trainjet.config import Settings
 from trainjet.wiring import Backend
@@ -56,6 +57,8 @@ def create_app(
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
+    # every route, present and future: same-origin JSON writes, the token, a body limit
+    install_guards(app, settings)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

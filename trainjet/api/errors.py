@@ -6,6 +6,8 @@ The body keeps FastAPI's `detail` (what ktrdr clients read) and adds a structure
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -29,6 +31,27 @@ def error_response(status: int, message: str, code: str, details: object = None)
     )
 
 
+def clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """What a validation error echoes back, made always encodable and small: the input that
+    failed may be NaN or infinite (strict JSON has no such numbers), or megabytes long."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return clip(value)
+    if depth > 8:
+        return "..."
+    if isinstance(value, dict):
+        items = list(value.items())
+        return {clip(str(k)): json_safe(v, depth + 1) for k, v in items[:50]}
+    if isinstance(value, list | tuple):
+        return [json_safe(v, depth + 1) for v in value[:50]]
+    return value
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -47,8 +70,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         # jsonable_encoder: a validator's ValueError sits in `ctx` and is not JSON by itself
-        details = {"errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str})}
-        return error_response(422, _describe_validation(exc), "TRAINJET-ValidationError", details)
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        details = {"errors": json_safe(errors)}
+        return error_response(
+            422, clip(_describe_validation(exc), 2000), "TRAINJET-ValidationError", details
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # a bug, not the client's fault: logged with its traceback, answered as JSON anyway
+        log.error("unhandled error", exc_info=exc)
+        return error_response(500, "Internal error (logged by the API)", "TRAINJET-Internal")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from trainjet import __version__
 from trainjet.cli import models, ops, strategies
 from trainjet.cli.client import CliError
 from trainjet.cli.context import settings_from
 from trainjet.cli.output import err_console, print_json
+from trainjet.config import ConfigError
 
 app = typer.Typer(
     name="trainjet",
@@ -277,3 +279,6 @@ def main() -> None:
     except CliError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(exc.exit_code) from None
+    except ConfigError as exc:  # a bad environment value: a usage error, one line
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise SystemExit(2) from None

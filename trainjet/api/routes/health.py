@@ -67,6 +67,9 @@ async def health(backend: BackendDep) -> Response:
             "cancel_wait_seconds": settings.cancel_wait_seconds,
             "runners_lost_total": backend.leases.failed_total,
             "auth_required_for_writes": bool(settings.api_token),
+            "auth_required_for_reads": bool(settings.api_token) and settings.api_protect_reads,
+            "cors_origins": list(settings.api_cors_origins),
+            "max_body_bytes": settings.api_max_body_bytes,
         },
     }
     return json_response(body, 200 if not problems else 503)
