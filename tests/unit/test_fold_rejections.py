@@ -82,7 +82,7 @@ def test_orphans_are_listed_like_the_other_refusals() -> None:
 def test_memory_of_applied_ids_is_dropped_when_an_operation_ends() -> None:
     view, make = started_view()
     view.apply(at(3, make(OperationCompleted)))
-    assert "op1" not in view._seen and "op2" in view._seen
+    assert "op1" not in view._live and "op2" in view._live
 
 
 def test_rejections_keep_every_count_but_only_the_latest_examples() -> None:

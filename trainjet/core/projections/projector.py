@@ -63,11 +63,11 @@ class OperationsView:
         self.applied = 0
         self.rejected = Rejections()
         self.orphans = 0  # events of operations never created (recorded, skipped)
-        # event ids applied per operation still running, to refuse a duplicate published
-        # without a Nats-Msg-Id (the store's de-duplication never saw it). Dropped when the
-        # operation ends: after its terminal event nothing changes it any more, so memory
-        # grows with live operations, not with the log.
-        self._seen: dict[str, set[str]] = {}
+        # per operation still running: its subject prefix and the event ids applied, to
+        # refuse a duplicate published without a Nats-Msg-Id (the store's de-duplication
+        # never saw it). Dropped when the operation ends: after its terminal event nothing
+        # changes it any more, so memory grows with live operations, not with the log.
+        self._live: dict[str, tuple[str, set[str]]] = {}
         # operations per (status, type), kept as events apply, so a list request counts its
         # matches without scanning every operation
         self.counts: Counter[tuple[OperationStatus, OperationType]] = Counter()
@@ -82,28 +82,32 @@ class OperationsView:
         event = record.event
         op_id = event.operation_id
         current = self.operations.get(op_id)
-        # Cheapest checks first; an operation already in the view had its id checked when
-        # it was created, so the regex runs once per operation, not once per event.
-        if current is None and not is_valid_operation_id(op_id):
-            return self._refuse_event(record, INVALID_OPERATION_ID, "not a valid operation id")
-        if not record.subject.startswith(f"{EVENTS_PREFIX}.{op_id}."):
-            return self._refuse_event(
-                record,
-                SUBJECT_MISMATCH,
-                f"the subject is of operation {operation_id_of(record.subject)!r}",
-            )
-        if event.occurred_at.tzinfo is None:
-            return self._refuse_event(record, NAIVE_TIMESTAMP, "occurred_at has no time zone")
-        if current is None:
-            if not isinstance(event, OperationCreated):
-                self.orphans += 1
-                return self._refuse_event(record, ORPHAN, "no operation_created before it")
-            self._seen[op_id] = set()
-        seen = self._seen.get(op_id)
-        if seen is not None:
+        live = self._live.get(op_id)
+        if live is not None:
+            # The hot path (an operation still running): its id was checked when it was
+            # created and its subject prefix is kept, so this costs a prefix compare, an
+            # attribute test and one set lookup.
+            prefix, seen = live
+            if not record.subject.startswith(prefix):
+                return self._mismatch(record)
+            if event.occurred_at.tzinfo is None:
+                return self._refuse_event(record, NAIVE_TIMESTAMP, "occurred_at has no time zone")
             if event.event_id in seen:
                 return self._refuse_event(record, DUPLICATE_EVENT_ID, "event_id already applied")
             seen.add(event.event_id)
+        else:
+            if current is None and not is_valid_operation_id(op_id):
+                return self._refuse_event(record, INVALID_OPERATION_ID, "not a valid operation id")
+            prefix = f"{EVENTS_PREFIX}.{op_id}."
+            if not record.subject.startswith(prefix):
+                return self._mismatch(record)
+            if event.occurred_at.tzinfo is None:
+                return self._refuse_event(record, NAIVE_TIMESTAMP, "occurred_at has no time zone")
+            if current is None:
+                if not isinstance(event, OperationCreated):
+                    self.orphans += 1
+                    return self._refuse_event(record, ORPHAN, "no operation_created before it")
+                self._live[op_id] = (prefix, {event.event_id})
         new = evolve(current, event)
         if new is None:  # unreachable after the checks above; kept so the fold stays total
             return None
@@ -116,7 +120,7 @@ class OperationsView:
                     self.counts[(current.status, current.operation_type)] -= 1
                 self.counts[(new.status, new.operation_type)] += 1
                 if new.status.is_terminal:
-                    self._seen.pop(op_id, None)
+                    self._live.pop(op_id, None)
         self.operations[op_id] = new
         metrics = evolve_metrics(self.metrics.get(op_id), event)
         if metrics is not None:
@@ -149,6 +153,12 @@ class OperationsView:
             rejected.subject,
             reason,
             rejected.error,
+        )
+
+    def _mismatch(self, record: StoredEvent) -> tuple[OperationInfo, AnyEvent] | None:
+        subject_id = operation_id_of(record.subject)
+        return self._refuse_event(
+            record, SUBJECT_MISMATCH, f"the subject is of operation {subject_id!r}"
         )
 
     def _refuse_event(
