@@ -26,7 +26,7 @@ def error_response(status: int, message: str, code: str, details: object = None)
         content={
             "success": False,
             "detail": message,
-            "error": {"code": code, "message": message, "details": details or {}},
+            "error": {"code": code, "message": message, "details": json_safe(details or {})},
         },
     )
 
