@@ -35,20 +35,22 @@ def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """What a validation error echoes back, made always encodable and small: the input that
-    failed may be NaN or infinite (strict JSON has no such numbers), or megabytes long."""
+def json_safe(value: Any, clip_at: int | None = None, depth: int = 0) -> Any:
+    """`value` made always encodable: strict JSON has no NaN or Infinity (the input a
+    validation error echoes back may be one). With `clip_at`, also small: strings clipped and
+    containers cut (that input may be megabytes long)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, str):
-        return clip(value)
-    if depth > 8:
+        return value if clip_at is None else clip(value, clip_at)
+    if depth > 32:
         return "..."
+    keep = None if clip_at is None else 50
     if isinstance(value, dict):
-        items = list(value.items())
-        return {clip(str(k)): json_safe(v, depth + 1) for k, v in items[:50]}
+        items = list(value.items())[:keep]
+        return {str(k): json_safe(v, clip_at, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
-        return [json_safe(v, depth + 1) for v in value[:50]]
+        return [json_safe(v, clip_at, depth + 1) for v in list(value)[:keep]]
     return value
 
 
@@ -71,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         # jsonable_encoder: a validator's ValueError sits in `ctx` and is not JSON by itself
         errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
-        details = {"errors": json_safe(errors)}
+        details = {"errors": json_safe(errors, clip_at=200)}
         return error_response(
             422, clip(_describe_validation(exc), 2000), "TRAINJET-ValidationError", details
         )
