@@ -160,6 +160,8 @@ async def test_reads_can_be_protected_too_but_not_health(api: ClientFactory) -> 
             assert refused(await http.get(path), 401), path
             r = await http.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
             assert r.status_code == 200, path
+        preflight = await http.options("/api/v1/operations")
+        assert preflight.status_code != 401  # preflights carry no credentials
         health = await http.get("/api/v1/health")
         assert health.status_code == 200
         assert health.json()["orchestrator"]["auth_required_for_reads"] is True

@@ -107,7 +107,12 @@ class RequestGuard:
                     "'Content-Type: application/json' (or send no body)",
                     "TRAINJET-UnsupportedMediaType",
                 )
-        elif self.protect_reads and path.startswith(API_PREFIX) and path not in OPEN_READS:
+        elif (
+            self.protect_reads
+            and method != "OPTIONS"  # a CORS preflight carries no credentials, by design
+            and path.startswith(API_PREFIX)
+            and path not in OPEN_READS
+        ):
             self._check_token(scope)
 
     def _check_origin(self, scope: Scope) -> None:
@@ -117,13 +122,14 @@ class RequestGuard:
         if origin.rstrip("/").lower() in self.allowed_origins:
             return
         parts = urlsplit(origin.strip())
+        scheme = parts.scheme.lower()
         host = _header(scope, b"host") or ""
-        own_scheme = str(scope.get("scheme", "http"))
+        # The host (and port) decide, not the scheme: behind a proxy that ends TLS the API
+        # sees http while the page it serves is https, on the same host.
         if (
-            parts.scheme
+            scheme in ("http", "https")
             and parts.netloc
-            and parts.scheme.lower() == own_scheme
-            and _normal_host(parts.netloc, parts.scheme.lower()) == _normal_host(host, own_scheme)
+            and _normal_host(parts.netloc, scheme) == _normal_host(host, scheme)
         ):
             return
         raise Refused(
