@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 
 from tests.hostile.conftest import LiveServer, build_app, make_settings
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 10
 
 SCHEMA = schemathesis.openapi.from_dict(build_app(make_settings(Path("/nonexistent"))).openapi())
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
