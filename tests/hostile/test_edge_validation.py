@@ -216,3 +216,10 @@ async def test_a_good_last_event_id_resumes_after_it(api: ClientFactory) -> None
         )
         again = [int(line[4:]) for line in resumed.text.splitlines() if line.startswith("id: ")]
         assert again == ids[1:]
+
+
+async def test_a_read_with_a_large_body_is_refused_too(api: ClientFactory) -> None:
+    async with api(api_max_body_bytes=1024) as http:
+        r = await http.request("GET", "/api/v1/operations", content=b"x" * 5000)
+        assert_client_error(r, 413)
+        assert (await http.get("/api/v1/operations")).status_code == 200

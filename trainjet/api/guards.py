@@ -65,6 +65,10 @@ def token_matches(header: str | None, expected: str) -> bool:
     )
 
 
+def _may_have_body(scope: Scope) -> bool:
+    return any(key in (b"content-length", b"transfer-encoding") for key, _ in scope["headers"])
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
@@ -86,6 +90,10 @@ class RequestGuard:
             return
         try:
             self._check_headers(scope)
+            if scope["method"].upper() not in WRITE_METHODS and not _may_have_body(scope):
+                # the read hot path: nothing to read or bound, the app gets the channel as is
+                await self.app(scope, receive, send)
+                return
             body = await self._read_body(scope, receive)
         except Refused as refused:
             response = error_response(refused.status, refused.message, refused.code)
