@@ -156,8 +156,8 @@ async def test_a_lying_or_malformed_content_length_is_refused(api: ClientFactory
             async def receive(body: bytes = body) -> dict[str, Any]:
                 return {"type": "http.request", "body": body, "more_body": False}
 
-            async def send(message: dict[str, Any]) -> None:
-                messages.append(message)
+            async def send(message: dict[str, Any], into: list[Any] = messages) -> None:
+                into.append(message)
 
             scope = {
                 "type": "http",
