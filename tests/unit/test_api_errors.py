@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, field_validator
 
 from trainjet.api.errors import install_error_handlers
-from trainjet.errors import Conflict, NotFound
+from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 
 class Body(BaseModel):
@@ -32,6 +32,14 @@ def make_app() -> FastAPI:
     @app.get("/missing")
     async def missing() -> None:
         raise NotFound("Operation not found: x")
+
+    @app.get("/odd")
+    async def odd() -> None:
+        raise InvalidRequest("odd input", details={"value": float("nan"), "limit": float("inf")})
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
 
     @app.get("/conflict")
     async def conflict() -> None:
@@ -61,3 +69,18 @@ async def test_domain_errors_keep_their_status_and_message() -> None:
         assert missing.json()["detail"] == "Operation not found: x"
         assert (await http.get("/conflict")).status_code == 409
         assert (await http.get("/nowhere")).status_code == 404
+
+
+async def test_error_bodies_are_strict_json_even_with_non_finite_details() -> None:
+    async with client() as http:
+        response = await http.get("/odd")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"value": "nan", "limit": "inf"}
+
+
+async def test_an_unexpected_failure_is_a_json_500() -> None:
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.get("/bug")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "TRAINJET-Internal"

@@ -328,10 +328,12 @@ async def test_writes_need_the_token_when_one_is_set(trained: tuple[Path, dict[s
         authorised = {"Authorization": "Bearer s3cret"}
         loaded = await c.post(f"/models/{MODEL_ID}/load", headers=authorised)
         assert loaded.status_code == 200
-        # reads (predict computes, it stores nothing) stay open, as GETs are
+        # predict loads a model and runs torch: work, so it needs the token too (issue 14)
         body = {"model_name": MODEL_ID, "symbol": "EURUSD"}
-        assert (await c.post("/models/predict", json=body)).status_code == 200
-        assert (await c.get("/models")).status_code == 200
+        assert (await c.post("/models/predict", json=body)).status_code == 401
+        predicted = await c.post("/models/predict", json=body, headers=authorised)
+        assert predicted.status_code == 200
+        assert (await c.get("/models")).status_code == 200  # reads stay open
 
 
 def test_ktrdr_prediction_shape() -> None:

@@ -20,6 +20,7 @@ from trainjet.core.events import (
     ProgressUpdated,
     WarningRaised,
 )
+from trainjet.core.events.subjects import event_subject
 from trainjet.core.projections import batch_curve, evolve_metrics, fold
 from trainjet.core.projections.projector import OperationsView
 from trainjet.core.store.port import RejectedMessage, StoredEvent
@@ -49,6 +50,11 @@ def created(make, **kw):
         total_steps=2,
         **kw,
     )
+
+
+def at(seq: int, event) -> StoredEvent:
+    """The record the store gives back for `event` stored at `seq`, on its own subject."""
+    return StoredEvent(seq, event_subject(event), event)
 
 
 def test_lifecycle_to_completed() -> None:
@@ -133,11 +139,11 @@ def test_view_skips_already_applied_sequences_and_records_rejects() -> None:
     view = OperationsView()
     c = created(make)
     p = make(ProgressUpdated, percentage=10.0, message="step")
-    view.apply(StoredEvent(1, "s", c))
-    view.apply(StoredEvent(2, "s", p))
+    view.apply(at(1, c))
+    view.apply(at(2, p))
     snapshot = view.operations["op1"]
-    view.apply(StoredEvent(2, "s", p))  # redelivered
-    view.apply(StoredEvent(1, "s", c))
+    view.apply(at(2, p))  # redelivered
+    view.apply(at(1, c))
     assert view.operations["op1"] is snapshot
     assert snapshot.event_count == 2 and snapshot.last_sequence == 2
     view.apply(RejectedMessage(3, "trainjet.ops.x.bad", b"nope", "not JSON"))
@@ -196,7 +202,7 @@ def test_view_counts_follow_every_status_change() -> None:
     def put(event) -> None:
         nonlocal seq
         seq += 1
-        view.apply(StoredEvent(seq, "s", event))
+        view.apply(at(seq, event))
 
     for op in ("a", "b", "c"):
         put(created(make, operation_id=op))

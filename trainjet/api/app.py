@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from trainjet import __version__
 from trainjet.api.console import install_console
 from trainjet.api.errors import install_error_handlers
+from trainjet.api.guards import install_guards
 from trainjet.api.routes import (
     dummy,
     health,
@@ -73,6 +74,8 @@ def create_app(
     app.state.settings = settings
     app.state.backend = None
     install_error_handlers(app)
+    # every route, present and future: same-origin JSON writes, the token, a body limit
+    install_guards(app, settings)
     # before the routers whose `/{id}` paths would otherwise take "compare",
     # "events-stream" or "x/versions"
     for router in (live.router, runs.router, model_versions.router):

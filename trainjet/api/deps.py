@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request
 
+from trainjet.api.guards import token_matches
 from trainjet.errors import ServiceUnavailable, Unauthorized
 from trainjet.wiring import Backend
 
@@ -29,12 +28,9 @@ async def require_token(request: Request) -> None:
     expected: str | None = request.app.state.settings.api_token
     if not expected:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, supplied = header.partition(" ")
-    # compare_digest: the time taken must not reveal how much of the token matched
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        supplied.strip().encode(), expected.encode()
-    ):
+    # The app-wide guard (trainjet.api.guards) already checks every write; this stays for
+    # routes mounted on another app.
+    if not token_matches(request.headers.get("authorization"), expected):
         raise Unauthorized(
             "Missing or invalid API token: send 'Authorization: Bearer <token>' with the value "
             "of TRAINJET_API_TOKEN"

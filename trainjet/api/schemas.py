@@ -7,7 +7,7 @@ models directly (same JSON), so the models here are never in the way of a GET.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,17 @@ from trainjet.core.events import OperationStatus, OperationType
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown keys refused, no coercion (`true` is not the integer 1, "5" is
+    not a number), only finite numbers (NaN and Infinity reach Python's JSON parser, and an
+    infinite interval would never end)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+# Bounds on what a client may name: ids become subject tokens, symbols and timeframes file
+# names; a list of a million symbols is a mistake, not a training.
+OperationIdText = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class DummyStartRequest(StrictModel):
@@ -23,7 +33,7 @@ class DummyStartRequest(StrictModel):
     interval_seconds: float = Field(
         2.0, ge=0.0, le=3600.0, description="Seconds each iteration waits"
     )
-    task_id: str | None = Field(
+    task_id: OperationIdText | None = Field(
         None, description="Client-chosen operation id; repeating it returns the same operation"
     )
 
@@ -159,15 +169,19 @@ class ErrorBody(BaseModel):
 
 class TrainingStartRequest(StrictModel):
     strategy_name: str = Field(..., min_length=1, max_length=200, description="Strategy file stem")
-    symbols: list[str] | None = Field(None, description="Defaults to the strategy's symbols")
-    timeframes: list[str] | None = Field(None, description="Defaults to the strategy's timeframes")
-    start_date: str | None = None
-    end_date: str | None = None
-    task_id: str | None = Field(
+    symbols: list[Name] | None = Field(
+        None, max_length=100, description="Defaults to the strategy's symbols"
+    )
+    timeframes: list[Name] | None = Field(
+        None, max_length=20, description="Defaults to the strategy's timeframes"
+    )
+    start_date: str | None = Field(None, max_length=40)
+    end_date: str | None = Field(None, max_length=40)
+    task_id: OperationIdText | None = Field(
         None, description="Client-chosen operation id; repeating it returns the same operation"
     )
     detailed_analytics: bool = False
-    training_mode: str | None = Field(None, description="local | host | auto")
+    training_mode: str | None = Field(None, max_length=16, description="local | host | auto")
     epochs: int | None = Field(None, ge=1, le=100_000, description="Override the strategy's epochs")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed (recorded)")
 

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from trainjet import __version__
 from trainjet.cli import models, ops, strategies
 from trainjet.cli.client import CliError
 from trainjet.cli.context import settings_from
 from trainjet.cli.output import err_console, print_json
+from trainjet.config import ConfigError
 
 app = typer.Typer(
     name="trainjet",
@@ -313,3 +315,6 @@ def main() -> None:
         # soft_wrap: one line whatever the terminal width, so scripts and logs can grep it.
         err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
+    except ConfigError as exc:  # a bad environment value: a usage error, one line
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise SystemExit(2) from None

@@ -39,6 +39,8 @@ class ApiClient:
     def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
         self.base = settings.api_url.rstrip("/")
         headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+        # the API accepts writes only as JSON (a web page cannot forge that content type)
+        headers["Content-Type"] = "application/json"
         self._client = httpx.Client(
             base_url=f"{self.base}/api/v1", headers=headers, timeout=timeout
         )

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from trainjet.core.projections.projector import OperationsView, ViewState
 from trainjet.core.store.port import Record
 from trainjet.replay.audit import Difference, diff
@@ -36,7 +38,14 @@ def verify_snapshot(state: ViewState, records: Sequence[Record]) -> SnapshotAudi
     found: list[Difference] = []
     for name in ("last_seq", "applied", "orphans"):
         found += diff(getattr(full, name), getattr(from_snapshot, name), f"view.{name}")
-    found += diff(len(full.rejected), len(from_snapshot.rejected), "view.rejected")
+    found += diff(
+        dict(full.rejected.counts), dict(from_snapshot.rejected.counts), "view.rejected"
+    )
+    found += diff(
+        msgspec.to_builtins(dict(full.promotions)),
+        msgspec.to_builtins(dict(from_snapshot.promotions)),
+        "view.promotions",
+    )
     for op_id in sorted(set(full.operations) | set(from_snapshot.operations)):
         rebuilt, restored = full.operations.get(op_id), from_snapshot.operations.get(op_id)
         if rebuilt is None or restored is None:

@@ -255,9 +255,10 @@ class ModelService:
 
     def predict(self, query: PredictionQuery) -> dict[str, Any]:
         """Signal for the last complete bar at or before `test_date` (else the last bar)."""
+        # resolve the model first: an unknown name is a 404 without importing torch
+        stored, _ = self.load(query.model_name)
         from trainjet.training.predict import predict_from_prepared
 
-        stored, _ = self.load(query.model_name)
         recipe = FeatureRecipe.of(stored)
         symbols = list(stored.features.get("symbols") or stored.metadata.get("symbols") or [])
         if query.symbol not in symbols:

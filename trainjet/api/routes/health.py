@@ -51,8 +51,11 @@ async def health(backend: BackendDep) -> Response:
             "operations": len(projector.view.operations),
             "active_operations": sum(1 for op in ops if op.status.is_active),
             "events_applied": projector.view.applied,
+            # what the fold refused (malformed, forged, duplicate, orphan...): counts per
+            # reason since start and the latest few examples, both bounded
             "rejected_messages": len(projector.view.rejected),
-            "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-5:]],
+            "rejected_by_reason": dict(projector.view.rejected.counts),
+            "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-10:]],
             "running": projector.error is None and projector.caught_up.is_set(),
             # restart cost: the snapshot start-up began from, and what was folded after it
             "snapshot": {
@@ -71,6 +74,9 @@ async def health(backend: BackendDep) -> Response:
             "cancel_wait_seconds": settings.cancel_wait_seconds,
             "runners_lost_total": backend.leases.failed_total,
             "auth_required_for_writes": bool(settings.api_token),
+            "auth_required_for_reads": bool(settings.api_token) and settings.api_protect_reads,
+            "cors_origins": list(settings.api_cors_origins),
+            "max_body_bytes": settings.api_max_body_bytes,
         },
     }
     return json_response(body, 200 if not problems else 503)

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.errors import clip
 from trainjet.api.listing import SortKey, SortOrder, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
@@ -38,6 +39,9 @@ from trainjet.services import retry
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
+# JetStream sequences are unsigned 64-bit; anything above cannot name an event (and makes the
+# server refuse the consumer), so both the query and Last-Event-ID stop below 2**63.
+MAX_SEQUENCE = 2**63 - 1
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
@@ -51,7 +55,7 @@ async def list_operations(
     status: OperationStatus | None = None,
     operation_type: OperationType | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     active_only: bool = False,
     sort: Annotated[
         SortKey | None, Query(description="Column to sort by; default: newest first")
@@ -213,7 +217,7 @@ async def get_metrics(operation_id: str, backend: BackendDep) -> Response:
 async def get_events(
     operation_id: str,
     backend: BackendDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQUENCE)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
     _get(backend, operation_id)
@@ -239,18 +243,35 @@ async def stream_operation(
     after_seq: Annotated[
         int, Query(ge=0, description="Skip the history up to this stream sequence")
     ] = 0,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="The `id` of the last event received: resume after it"),
+    ] = None,
 ) -> Response:
     """Live server-sent events of one operation: its history first, then new events, ending
     after the terminal event. `Last-Event-ID` (a stream sequence) resumes a broken stream;
     `after_seq` lets a page that already drew the history (e.g. from `/curves`) start live."""
     _get(backend, operation_id)
-    last_id = request.headers.get("last-event-id", "")
-    from_seq = int(last_id) + 1 if last_id.isdigit() else after_seq + 1
+    from_seq = _resume_from(last_event_id) if last_event_id else after_seq + 1
     return StreamingResponse(
         _sse(backend, operation_id, from_seq, request),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _resume_from(last_event_id: str | None) -> int:
+    """The first sequence to send, from a `Last-Event-ID` checked here, before the stream
+    starts: a bad value is a 400 now, not a stream broken after its headers went out."""
+    if last_event_id is None or not last_event_id.strip():
+        return 1
+    text = last_event_id.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) < MAX_SEQUENCE):
+        raise InvalidRequest(
+            f"Invalid Last-Event-ID {clip(last_event_id, 40)!r}: send the `id` of the last "
+            f"event received, a stream sequence from 0 to {MAX_SEQUENCE - 1}"
+        )
+    return int(text) + 1
 
 
 async def _sse(
