@@ -178,4 +178,4 @@ async def test_bad_input_is_a_clear_4xx(
     assert response.status_code == status, response.text
     body = response.json()
     assert body["success"] is False
-    assert says in body["detail"]
+    assert says in body["error"]["message"]  # `detail` is ktrdr's object for data errors
