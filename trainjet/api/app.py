@@ -3,6 +3,7 @@ monitor; nothing lives in module globals, so tests can build as many apps as the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -55,6 +56,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.backend = None
+    app.state.stopping = asyncio.Event()  # set by the server as it stops: live streams end
     install_error_handlers(app)
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
