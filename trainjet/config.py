@@ -46,6 +46,8 @@ class Settings:
     runner_ttl_seconds: float = 10.0
     cancel_wait_seconds: float = 10.0
     event_flush_seconds: float = 0.1
+    # how long `trainjet api` / `trainjet runner` keep retrying an unreachable NATS at start
+    connect_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             lease_seconds=_float_env("TRAINJET_LEASE_SECONDS", 15.0),
             runner_ttl_seconds=_float_env("TRAINJET_RUNNER_TTL_SECONDS", 10.0),
             cancel_wait_seconds=_float_env("TRAINJET_CANCEL_WAIT_SECONDS", 10.0),
+            connect_retry_seconds=_float_env("TRAINJET_CONNECT_RETRY_SECONDS", 60.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)

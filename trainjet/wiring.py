@@ -29,6 +29,9 @@ class Backend:
     settings: Settings
     nats_url: str | None = None  # redacted: never credentials
     describe: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # whether the store's connection is up right now (None: always, e.g. in memory), so the
+    # API can answer "unavailable" at once instead of after a request timeout
+    connected: Callable[[], bool] | None = None
     closers: list[Closer] = field(default_factory=list)
     projector: Projector = field(init=False)
     orchestrator: ServiceOrchestrator = field(init=False)

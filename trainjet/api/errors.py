@@ -13,12 +13,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trainjet.core.store.errors import InvalidName, StoreError
 from trainjet.errors import TrainjetError
 
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str, code: str, details: object = None) -> JSONResponse:
+# What a 503 tells a client to wait before trying again: NATS reconnects in well under this.
+RETRY_AFTER_SECONDS = 2
+
+
+def error_response(
+    status: int, message: str, code: str, details: object = None, *, retry: bool = False
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={
@@ -26,6 +33,18 @@ def error_response(status: int, message: str, code: str, details: object = None)
             "detail": message,
             "error": {"code": code, "message": message, "details": details or {}},
         },
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None,
+    )
+
+
+def store_unavailable(nats_url: str | None, why: str) -> JSONResponse:
+    """The one answer for "the event store cannot be reached": 503 JSON with Retry-After."""
+    where = f" at {nats_url}" if nats_url else ""
+    return error_response(
+        503,
+        f"NATS unreachable{where}: {why}; the request was not carried out, retry shortly",
+        "TRAINJET-StoreUnavailable",
+        retry=True,
     )
 
 
@@ -42,7 +61,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _trainjet_error(_: Request, exc: TrainjetError) -> JSONResponse:
         if exc.http_status >= 500:
             log.warning("request failed: %s", exc.message)
-        return error_response(exc.http_status, exc.message, exc.code, exc.details)
+        return error_response(
+            exc.http_status, exc.message, exc.code, exc.details, retry=exc.retryable
+        )
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        # The store's errors are not TrainjetErrors (core/ imports nothing outward): this is
+        # where they meet HTTP. A bad name is the client's; anything else is an outage.
+        if isinstance(exc, InvalidName):
+            return error_response(400, exc.message, "TRAINJET-InvalidRequest")
+        log.warning("request failed, store unavailable: %s", exc.message)
+        backend = getattr(request.app.state, "backend", None)
+        return store_unavailable(getattr(backend, "nats_url", None), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -79,9 +80,34 @@ def run_api(
 
 def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
     # The wiring (checkpoints, models bucket, device and GPU probe) lives with the runners.
+    from trainjet.cli.client import CliError
+    from trainjet.core.store.errors import StoreError
     from trainjet.runners.service import run_runner as _run
 
-    _run(settings, pool, concurrency)
+    try:
+        _run(settings, pool, concurrency)
+    except StoreError as exc:  # unreachable past the retry bound: one line, no traceback
+        raise CliError(exc.message) from None
+
+
+def wait_for_nats(settings: Settings) -> None:
+    """Block until NATS answers (retrying, bounded by the settings), before the API starts:
+    an unreachable server then reads as one line per try instead of uvicorn's traceback."""
+    from trainjet.cli.client import CliError
+    from trainjet.core.store.errors import StoreError
+    from trainjet.nats_backend import connect_nats
+    from trainjet.natsd.connect import disconnect
+
+    async def probe() -> None:
+        nc = await connect_nats(
+            settings, name="trainjet-api-probe", retry_for=settings.connect_retry_seconds
+        )
+        await disconnect(nc)
+
+    try:
+        asyncio.run(probe())
+    except StoreError as exc:
+        raise CliError(exc.message) from None
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:

@@ -24,7 +24,9 @@ async def runner_main(
 ) -> None:
     from trainjet.nats_backend import NatsBackend, connect_backend
 
-    backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
+    backend = await connect_backend(
+        settings, name=f"trainjet-runner-{pool}", retry_for=settings.connect_retry_seconds
+    )
     resources: dict[str, Any] = {"settings": settings}
     device, probe = "cpu", None
     if pool == "host":
