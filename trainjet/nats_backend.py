@@ -171,6 +171,7 @@ def _stream(info: Any) -> dict[str, Any]:
         "bytes": info.state.bytes,
         "first_seq": info.state.first_seq,
         "last_seq": info.state.last_seq,
+        "consumers": info.state.consumer_count,
     }
 
 

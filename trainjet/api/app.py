@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from trainjet import __version__
 from trainjet.api.errors import install_error_handlers
+from trainjet.api.metrics import install_metrics
 from trainjet.api.outage import OutageGuard
 from trainjet.api.routes import dummy, health, models, operations, strategies, trainings
 from trainjet.config import Settings
@@ -60,6 +61,7 @@ def create_app(
     app.state.stopping = asyncio.Event()  # set by the server as it stops: live streams end
     install_error_handlers(app)
     app.add_middleware(OutageGuard)
+    install_metrics(app)  # GET /metrics, outside /api/v1
     for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
         app.include_router(router, prefix=API_PREFIX)
     return app
