@@ -276,5 +276,5 @@ def main() -> None:
     try:
         app()
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)  # one line
         raise SystemExit(exc.exit_code) from None
