@@ -13,6 +13,7 @@ in one process, as they do in the tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
@@ -110,13 +111,15 @@ class TrainjetCollector(Collector):
         for (status, op_type), n in sorted(backend.projector.view.counts.items()):
             counts.add_metric([op_type.value, status.value], n)
         yield counts
-        latency: list[float] = [
-            (op.completed_at - op.cancel_requested_at).total_seconds()
-            for op in ops
-            if op.status is OperationStatus.CANCELLED
-            and op.cancel_requested_at is not None
-            and op.completed_at is not None
-        ]
+        latency: list[float] = []
+        for op in ops:
+            if (
+                op.status is OperationStatus.CANCELLED
+                and op.cancel_requested_at
+                and op.completed_at
+            ):
+                with contextlib.suppress(TypeError):  # one bad timestamp must not fail a scrape
+                    latency.append((op.completed_at - op.cancel_requested_at).total_seconds())
         yield _histogram(
             "trainjet_cancel_latency_seconds",
             "Seconds from a cancel request to the operation's cancelled event",
@@ -141,7 +144,10 @@ class TrainjetCollector(Collector):
             if previous is not None and now > previous[0]:
                 rate = (done - previous[1]) / (now - previous[0])
             else:  # first sight: the average since the start
-                elapsed = op.duration_seconds(wall) or 0.0
+                try:
+                    elapsed = op.duration_seconds(wall) or 0.0
+                except TypeError:  # a start time without a zone (a foreign writer's event)
+                    elapsed = 0.0
                 rate = done / elapsed if elapsed > 0 else 0.0
             rates.add_metric([op.operation_id, op.operation_type.value], max(0.0, rate))
         self._last = seen
