@@ -44,6 +44,9 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        # A closed terminal (SIGHUP) stops the server the graceful way SIGTERM does, so the
+        # lifespan closes the NATS connection and the stack unwinds as on any clean stop.
+        signal.signal(signal.SIGHUP, self.handle_exit)
         if self.started and self._on_ready is not None:
             self._on_ready()
 
@@ -52,6 +55,7 @@ def run_api(
     settings: Settings,
     *,
     on_ready: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
     access_log: bool = False,
 ) -> None:
     from trainjet.api.app import create_app
@@ -72,7 +76,13 @@ def run_api(
     if access_log:
         # the request log, without uvicorn's own start-up chatter (serve prints its own)
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    server = _Server(config, on_ready, app.state.stopping.set)
+
+    def stopping() -> None:
+        app.state.stopping.set()
+        if on_stop is not None:
+            on_stop()
+
+    server = _Server(config, on_ready, stopping)
     server.run()
     if not server.started:
         raise SystemExit(1)
@@ -192,6 +202,7 @@ def serve(settings: Settings, runners: int) -> None:
             on_ready=lambda: _say(
                 f"ready in {time.monotonic() - started:.1f}s: stop with Ctrl-C or SIGTERM"
             ),
+            on_stop=supervisor.quiesce,  # runners exiting now are not restarted
             access_log=True,
         )
     if fatal:

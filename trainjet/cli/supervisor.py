@@ -78,9 +78,11 @@ class RunnerSupervisor:
     stable_after: float = 30.0  # a runner up this long has its backoff reset
     stop_grace: float = 10.0
     poll_interval: float = 0.2
+    argv: list[str] | None = None  # default: `python -m trainjet runner --pool <pool>`
     _slots: list[_Slot] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
+    _quiet: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @property
@@ -99,9 +101,13 @@ class RunnerSupervisor:
         if self._thread is not None:
             self._thread.join()
 
+    def quiesce(self) -> None:
+        """serve is stopping: runners that exit now (Ctrl-C reaches them too) stay down."""
+        self._quiet.set()
+
     def _spawn(self, slot: _Slot) -> None:
         slot.proc = subprocess.Popen(
-            [sys.executable, "-m", "trainjet", "runner", "--pool", self.pool],
+            self.argv or [sys.executable, "-m", "trainjet", "runner", "--pool", self.pool],
             env=self.env,
             preexec_fn=_term_with_parent if sys.platform == "linux" else None,
         )
@@ -129,11 +135,17 @@ class RunnerSupervisor:
             if code is None:
                 return
             up = now - slot.started_at
+            if self._quiet.is_set():
+                log.info(
+                    "runner %d (pid %d) stopped: %s", slot.index, slot.proc.pid, describe_exit(code)
+                )
+                slot.proc = None
+                return
             if up >= self.stable_after:
                 slot.backoff = 0.0
             slot.backoff = min(self.max_backoff, max(self.min_backoff, slot.backoff * 2))
             log.warning(
-                "runner %d (pid %d) exited after %.1fs: %s; restarting in %.0fs",
+                "runner %d (pid %d) exited after %.1fs: %s; restarting in %.1fs",
                 slot.index,
                 slot.proc.pid,
                 up,
