@@ -9,8 +9,9 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -24,6 +25,7 @@ from trainjet.natsd import EmbeddedNats
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
 EVENTS = "TRAINJET_OPS"
+T = TypeVar("T")
 VICTIMS = ["leader", "follower"] if full() else ["leader"]
 
 
@@ -38,6 +40,19 @@ async def replica_state(urls: str, node: str) -> tuple[bool, int | None]:
         return info.cluster is not None and info.cluster.leader == node, 0
     finally:
         await nc.close()
+
+
+def _settled(read: Callable[[], T], timeout: float = 60.0) -> T:
+    """`read()`, retried while the cluster settles after the node's return (JetStream answers
+    "temporarily unavailable" during the elections that follow)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return read()
+        except (nats.errors.Error, TimeoutError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _start_work(stack: Stack) -> list[str]:
@@ -119,10 +134,10 @@ def test_losing_a_node_mid_work(tmp_path: Path, victim: str) -> None:
 
         duplicates: list[str] = []
         for op in ops:
-            ids: list[Any] = asyncio.run(stream_facts(urls, op))["ids"]
+            ids: list[Any] = _settled(lambda op=op: asyncio.run(stream_facts(urls, op)))["ids"]
             if len(ids) != len(set(ids)):
                 duplicates.append(op)
-        ended = assert_one_terminal_each(urls)
+        ended = _settled(lambda: assert_one_terminal_each(urls))
         completed = set(statuses.values()) == {"completed"}
         record(
             f"3-node cluster, R3: {victim} killed mid-{'training' if full() else 'work'}",

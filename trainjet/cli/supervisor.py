@@ -35,11 +35,12 @@ log = logging.getLogger("trainjet.serve")
 _PR_SET_PDEATHSIG = 1
 
 
-def _term_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """SIGTERM this child when its parent thread dies (serve SIGKILLed): it then shuts down
-    as it would on any SIGTERM instead of running on, orphaned, against a dead server."""
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """SIGKILL this child when its parent thread dies (serve SIGKILLed). Not SIGTERM: the
+    embedded nats-server dies in the same instant, so a graceful stop would wait for ever to
+    flush events to a server that is gone. The lease monitor settles its operations later."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() == 1:
         os._exit(1)
 
@@ -109,7 +110,7 @@ class RunnerSupervisor:
         slot.proc = subprocess.Popen(
             self.argv or [sys.executable, "-m", "trainjet", "runner", "--pool", self.pool],
             env=self.env,
-            preexec_fn=_term_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         slot.started_at = time.monotonic()
         slot.restart_at = None
