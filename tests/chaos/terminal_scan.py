@@ -19,11 +19,11 @@ TERMINAL_NAMES = frozenset(type_name(t) for t in TERMINAL_TYPES)
 EVENTS_SUBJECTS = "trainjet.ops.>"
 
 
-async def terminal_counts(urls: str, subjects: str = EVENTS_SUBJECTS) -> Counter[str]:
-    """operation id -> number of terminal events stored for it (every operation in the log
-    that has at least one)."""
+async def terminal_events(urls: str, subjects: str = EVENTS_SUBJECTS) -> dict[str, list[str]]:
+    """operation id -> the types of its terminal events, in log order (every operation in
+    the log that has at least one)."""
     nc = await nats.connect(urls.split(","))
-    counts: Counter[str] = Counter()
+    found: dict[str, list[str]] = {}
     try:
         js = nc.jetstream(timeout=5)
         sub = await js.subscribe(subjects, ordered_consumer=True)
@@ -41,12 +41,24 @@ async def terminal_counts(urls: str, subjects: str = EVENTS_SUBJECTS) -> Counter
                 except ValueError:
                     continue
                 if isinstance(body, dict) and body.get("type") == kind:
-                    counts[str(body.get("operation_id"))] += 1
+                    detail = kind
+                    if kind == "operation_failed":
+                        detail += f"({body.get('error_code') or body.get('error', '')!s:.60})"
+                    elif kind == "operation_cancelled":
+                        detail += f"({body.get('reason', '')!s:.60})"
+                    found.setdefault(str(body.get("operation_id")), []).append(detail)
         finally:
             await sub.unsubscribe()
     finally:
         await nc.close()
-    return counts
+    return found
+
+
+async def terminal_counts(urls: str, subjects: str = EVENTS_SUBJECTS) -> Counter[str]:
+    """operation id -> number of terminal events stored for it."""
+    return Counter(
+        {op: len(kinds) for op, kinds in (await terminal_events(urls, subjects)).items()}
+    )
 
 
 def operations_with_several_terminals(urls: str) -> dict[str, int]:
@@ -58,7 +70,7 @@ def operations_with_several_terminals(urls: str) -> dict[str, int]:
 def assert_one_terminal_each(urls: str) -> int:
     """Fail naming the operations with several terminal events; return how many operations
     ended (so a scenario can also check that its operations did)."""
-    counts = asyncio.run(terminal_counts(urls))
-    several = {op: n for op, n in counts.items() if n > 1}
+    found = asyncio.run(terminal_events(urls))
+    several = {op: kinds for op, kinds in found.items() if len(kinds) > 1}
     assert not several, f"operations with more than one terminal event: {several}"
-    return len(counts)
+    return len(found)
