@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ bench: $(STAMP) $(BENCH_STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# The fault-injection suite (docs/reliability.md): every scenario in its long variant, each
+# writing its figure to the report, then the table goes into the page. `make test` runs the
+# fast variants of the same tests.
+CHAOS_REPORT := .trainjet/chaos-report.jsonl
+chaos: $(STAMP)
+	mkdir -p .trainjet && rm -f $(CHAOS_REPORT)
+	TRAINJET_CHAOS_FULL=1 TRAINJET_CHAOS_REPORT=$(CURDIR)/$(CHAOS_REPORT) \
+		$(BIN)/python -m pytest -q -m chaos tests/chaos; \
+		status=$$?; $(BIN)/python tools/chaos_report.py $(CHAOS_REPORT) docs/reliability.md; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check trainjet tests bench

@@ -80,6 +80,9 @@ class _Environment(BaseModel):
     snapshot_seconds: float = Field(
         60.0, ge=0, le=86_400, allow_inf_nan=False, alias="TRAINJET_SNAPSHOT_SECONDS"
     )
+    connect_retry_seconds: float = Field(
+        60.0, ge=0, le=86_400, allow_inf_nan=False, alias="TRAINJET_CONNECT_RETRY_SECONDS"
+    )
 
 
 # What each checked variable accepts, in the words the error message uses.
@@ -96,6 +99,7 @@ ALLOWED = {
     ),
     "TRAINJET_API_MAX_BODY_BYTES": "an integer number of bytes from 1024 to 1073741824",
     "TRAINJET_SNAPSHOT_SECONDS": "a number of seconds from 0 (only at a clean stop) to 86400",
+    "TRAINJET_CONNECT_RETRY_SECONDS": "a number of seconds from 0 to 86400",
 }
 
 
@@ -148,6 +152,8 @@ class Settings:
     api_protect_reads: bool = False
     api_cors_origins: tuple[str, ...] = ()
     api_max_body_bytes: int = 1_048_576
+    # how long `trainjet api` / `trainjet runner` keep retrying an unreachable NATS at start
+    connect_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

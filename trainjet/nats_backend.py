@@ -11,6 +11,9 @@ models there; `start_model_import` makes an API import those models into its mod
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,7 @@ from trainjet.core.store import (
     provision,
     require_layout,
 )
+from trainjet.core.store.errors import StoreUnavailable
 from trainjet.core.store.jetstream_setup import Part, Provisioned
 from trainjet.core.store.settings import StoreSettings
 from trainjet.natsd.connect import connect, redact_all
@@ -33,6 +37,9 @@ from trainjet.wiring import Backend
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+
+_log = logging.getLogger("trainjet.nats")
+RETRY_PAUSE = 2.0  # seconds between connect attempts while NATS is unreachable
 
 
 @dataclass
@@ -52,16 +59,39 @@ def store_settings(settings: Settings, **overrides: Any) -> StoreSettings:
     )
 
 
-async def connect_nats(settings: Settings, *, name: str, url: str | None = None) -> Client:
-    """A client on `url` (else the configured server) with the configured credentials."""
-    return await connect(
-        url or settings.nats_url or "",
-        user=settings.nats_user,
-        password=settings.nats_password,
-        token=settings.nats_token,
-        creds_file=settings.nats_creds,
-        name=name,
-    )
+async def connect_nats(
+    settings: Settings, *, name: str, url: str | None = None, retry_for: float = 0.0
+) -> Client:
+    """A client on `url` (else the configured server) with the configured credentials.
+
+    With `retry_for`, a server that does not answer yet is retried for that many seconds,
+    saying so once per try ("NATS unreachable at <url>, retrying"): processes started
+    together with their server (compose, systemd) must not die of arriving first. A refused
+    login is not retried; it will not fix itself.
+    """
+    target = url or settings.nats_url or ""
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return await connect(
+                target,
+                user=settings.nats_user,
+                password=settings.nats_password,
+                token=settings.nats_token,
+                creds_file=settings.nats_creds,
+                name=name,
+            )
+        except StoreUnavailable as exc:
+            left = deadline - time.monotonic()
+            if "authorization" in exc.message or left <= 0:
+                if retry_for > 0:
+                    raise StoreUnavailable(
+                        f"NATS unreachable at {redact_all(target)}; gave up after "
+                        f"{retry_for:.0f}s. {exc.message}"
+                    ) from exc
+                raise
+            _log.warning("NATS unreachable at %s, retrying", redact_all(target))
+            await asyncio.sleep(min(RETRY_PAUSE, left))
 
 
 # What each kind of process uses (and so checks for at start-up).
@@ -99,12 +129,13 @@ async def connect_backend(
     store: StoreSettings | None = None,
     parts: Iterable[Part] = API_PARTS,
     pools: Iterable[str] = (),
+    retry_for: float = 0.0,
 ) -> Backend:
     if not settings.nats_url:
         raise ValueError(
             "connect_backend needs settings.nats_url (serve starts an embedded server)"
         )
-    nc = await connect_nats(settings, name=name)
+    nc = await connect_nats(settings, name=name, retry_for=retry_for)
     layout = store or store_settings(settings)
     js = nc.jetstream(timeout=layout.request_timeout)
     try:
@@ -141,6 +172,7 @@ async def connect_backend(
         settings=settings,
         nats_url=redact_all(settings.nats_url),
         describe=describe,
+        connected=lambda: bool(nc.is_connected),
         checkpoints=JetStreamBlobStore(
             nc, layout.checkpoints_bucket_name, layout, max_age=layout.checkpoint_max_age
         ),
@@ -178,6 +210,7 @@ def _stream(info: Any) -> dict[str, Any]:
         "bytes": info.state.bytes,
         "first_seq": info.state.first_seq,
         "last_seq": info.state.last_seq,
+        "consumers": info.state.consumer_count,
     }
 
 

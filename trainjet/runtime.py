@@ -67,3 +67,13 @@ def resolve_nats_url(settings: Settings) -> Settings:
         return settings
     recorded = read_runtime(settings.data_dir).get("nats_url")
     return replace(settings, nats_url=str(recorded)) if recorded else settings
+
+
+def resolve_api_url(settings: Settings, *, explicit: bool) -> Settings:
+    """Settings whose `api_url` is the one a live local `trainjet serve` recorded, unless the
+    user named one (`--api-url` / TRAINJET_API_URL): `serve --port 8123` is then found
+    without repeating the port, the way its NATS URL is."""
+    if explicit:
+        return settings
+    recorded = read_runtime(settings.data_dir).get("api_url")
+    return replace(settings, api_url=str(recorded)) if recorded else settings

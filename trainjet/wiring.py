@@ -34,6 +34,9 @@ class Backend:
     describe: Callable[[], Awaitable[dict[str, Any]]] | None = None
     # where the projector keeps its snapshots (None: every start folds the whole log)
     snapshots: SnapshotStore | None = None
+    # whether the store's connection is up right now (None: always, e.g. in memory), so the
+    # API can answer "unavailable" at once instead of after a request timeout
+    connected: Callable[[], bool] | None = None
     closers: list[Closer] = field(default_factory=list)
     # Epoch checkpoints (NATS deployments keep them in an object store; None: not kept).
     checkpoints: BlobStore | None = None

@@ -3,6 +3,7 @@ monitor; nothing lives in module globals, so tests can build as many apps as the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,8 @@ from trainjet import __version__
 from trainjet.api.console import install_console
 from trainjet.api.errors import install_error_handlers
 from trainjet.api.guards import install_guards
+from trainjet.api.metrics import install_metrics
+from trainjet.api.outage import OutageGuard
 from trainjet.api.routes import (
     dummy,
     health,
@@ -73,9 +76,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.backend = None
+    app.state.stopping = asyncio.Event()  # set by the server as it stops: live streams end
     install_error_handlers(app)
     # every route, present and future: same-origin JSON writes, the token, a body limit
     install_guards(app, settings)
+    app.add_middleware(OutageGuard)
+    install_metrics(app)  # GET /metrics, outside /api/v1
     # before the routers whose `/{id}` paths would otherwise take "compare",
     # "events-stream" or "x/versions"
     for router in (live.router, runs.router, model_versions.router):

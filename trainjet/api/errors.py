@@ -16,16 +16,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trainjet.core.store.errors import InvalidName, StoreError
 from trainjet.errors import TrainjetError
 
 log = logging.getLogger(__name__)
 
 
+# What a 503 tells a client to wait before trying again: NATS reconnects in well under this.
+RETRY_AFTER_SECONDS = 2
+
+
 def error_response(
-    status: int, message: str, code: str, details: object = None, *, detail: object = None
+    status: int,
+    message: str,
+    code: str,
+    details: object = None,
+    *,
+    detail: object = None,
+    retry: bool = False,
 ) -> JSONResponse:
     """The one error body (`schemas_errors.ErrorResponse`): `detail` is the message unless a
-    structured ktrdr detail is given."""
+    structured ktrdr detail is given; `retry` adds `Retry-After` (an outage, not the client)."""
     return JSONResponse(
         status_code=status,
         content={
@@ -33,6 +44,18 @@ def error_response(
             "detail": message if detail is None else detail,
             "error": {"code": code, "message": message, "details": json_safe(details or {})},
         },
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None,
+    )
+
+
+def store_unavailable(nats_url: str | None, why: str) -> JSONResponse:
+    """The one answer for "the event store cannot be reached": 503 JSON with Retry-After."""
+    where = f" at {nats_url}" if nats_url else ""
+    return error_response(
+        503,
+        f"NATS unreachable{where}: {why}; the request was not carried out, retry shortly",
+        "TRAINJET-StoreUnavailable",
+        retry=True,
     )
 
 
@@ -91,7 +114,18 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.code,
             jsonable_encoder(exc.details),
             detail=ktrdr_detail(exc),
+            retry=exc.retryable,
         )
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        # The store's errors are not TrainjetErrors (core/ imports nothing outward): this is
+        # where they meet HTTP. A bad name is the client's; anything else is an outage.
+        if isinstance(exc, InvalidName):
+            return error_response(400, exc.message, "TRAINJET-InvalidRequest")
+        log.warning("request failed, store unavailable: %s", exc.message)
+        backend = getattr(request.app.state, "backend", None)
+        return store_unavailable(getattr(backend, "nats_url", None), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

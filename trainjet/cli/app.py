@@ -87,7 +87,7 @@ def api(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Only the API (for deployment next to an existing NATS)."""
-    from trainjet.cli.serve import run_api
+    from trainjet.cli.serve import run_api, wait_for_nats
     from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(
@@ -97,6 +97,7 @@ def api(
         raise CliError(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
+    wait_for_nats(settings)
     from trainjet.cli.setup import preflight
     from trainjet.nats_backend import API_PARTS
 

@@ -7,9 +7,12 @@ from typing import Any
 import typer
 
 from trainjet.config import Settings
+from trainjet.runtime import resolve_api_url
 
 
 def settings_from(ctx: typer.Context) -> Settings:
     root = ctx.find_root()
     overrides: dict[str, Any] = dict(root.obj or {})
-    return Settings.from_env(**overrides)
+    settings = Settings.from_env(**overrides)
+    # --api-url carries TRAINJET_API_URL too, so None here means nobody named an API.
+    return resolve_api_url(settings, explicit=overrides.get("api_url") is not None)

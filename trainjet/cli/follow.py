@@ -64,6 +64,10 @@ async def find_nats_url(settings: Settings) -> NatsLookup:
     return found
 
 
+# A person waits at the terminal: retry a NATS that is restarting briefly, then say so.
+CLI_CONNECT_RETRY = 10.0
+
+
 @contextlib.asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventStore, str]]:
     """The event store on the NATS server trainjet uses, and its (redacted) URL; a `CliError`
@@ -77,7 +81,9 @@ async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventSt
     if not lookup.url:
         raise CliError(f"cannot find the NATS server to read events from: {lookup.hint()}")
     try:
-        nc = await connect_nats(settings, name="trainjet-cli", url=lookup.url)
+        nc = await connect_nats(
+            settings, name="trainjet-cli", url=lookup.url, retry_for=CLI_CONNECT_RETRY
+        )
     except StoreError as exc:
         raise CliError(exc.message) from exc
     try:

@@ -21,6 +21,7 @@ from trainjet.cli.output import (
     status_text,
 )
 from trainjet.config import Settings
+from trainjet.runtime import resolve_api_url
 
 app = typer.Typer(help="Inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -30,7 +31,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 def complete_operation_id(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Shell completion: recent operation ids from the API (nothing when it is not up)."""
     api_url = ctx.find_root().params.get("api_url")
-    settings = Settings.from_env(api_url=api_url)
+    settings = resolve_api_url(Settings.from_env(api_url=api_url), explicit=api_url is not None)
     try:
         body = httpx.get(
             f"{settings.api_url.rstrip('/')}/api/v1/operations",

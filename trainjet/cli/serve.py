@@ -7,27 +7,82 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
-import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
 
 from trainjet.config import Settings
+from trainjet.natsd.connect import redact_all
 from trainjet.runtime import remove_runtime, write_runtime
 
 log = logging.getLogger("trainjet")
+SERVE_LOCK = "serve.lock"
+STOP_GRACE_HTTP = 2  # seconds open HTTP connections get to finish when the API stops
 
 
-def run_api(settings: Settings) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying so once it accepts requests (the ready line)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[], None] | None,
+        on_stop: Callable[[], None],
+    ) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stop()  # before uvicorn waits for open connections to finish
+        await super().shutdown(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # A closed terminal (SIGHUP) stops the server the graceful way SIGTERM does, so the
+        # lifespan closes the NATS connection and the stack unwinds as on any clean stop.
+        signal.signal(signal.SIGHUP, self.handle_exit)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+def run_api(
+    settings: Settings,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+    access_log: bool = False,
+) -> None:
     from trainjet.api.app import create_app
 
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        lifespan="on",
+        # A live stream (the console, an SSE client) must not hold a stop for as long as its
+        # operation runs: uvicorn waits for open connections unless given a bound. This was
+        # the 16+ s (or an operation's whole length) that `serve` took to stop.
+        timeout_graceful_shutdown=STOP_GRACE_HTTP,
     )
-    server = uvicorn.Server(config)
+    if access_log:
+        # the request log, without uvicorn's own start-up chatter (serve prints its own)
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+    def stopping() -> None:
+        app.state.stopping.set()
+        if on_stop is not None:
+            on_stop()
+
+    server = _Server(config, on_ready, stopping)
     server.run()
     if not server.started:
         raise SystemExit(1)
@@ -35,25 +90,38 @@ def run_api(settings: Settings) -> None:
 
 def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
     # The wiring (checkpoints, models bucket, device and GPU probe) lives with the runners.
+    from trainjet.cli.client import CliError
+    from trainjet.core.store.errors import StoreError
     from trainjet.runners.service import run_runner as _run
 
-    _run(settings, pool, concurrency)
+    try:
+        _run(settings, pool, concurrency)
+    except StoreError as exc:  # unreachable past the retry bound: one line, no traceback
+        raise CliError(exc.message) from None
 
 
-def spawn_runners(
-    settings: Settings, count: int, pool: str = "local"
-) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "TRAINJET_NATS_URL": settings.nats_url or ""}
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "trainjet", "runner", "--pool", pool],
-            env=env,
+def wait_for_nats(settings: Settings) -> None:
+    """Block until NATS answers (retrying, bounded by the settings), before the API starts:
+    an unreachable server then reads as one line per try instead of uvicorn's traceback."""
+    from trainjet.cli.client import CliError
+    from trainjet.core.store.errors import StoreError
+    from trainjet.nats_backend import connect_nats
+    from trainjet.natsd.connect import disconnect
+
+    async def probe() -> None:
+        nc = await connect_nats(
+            settings, name="trainjet-api-probe", retry_for=settings.connect_retry_seconds
         )
-        for _ in range(count)
-    ]
+        await disconnect(nc)
+
+    try:
+        asyncio.run(probe())
+    except StoreError as exc:
+        raise CliError(exc.message) from None
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` (the benchmarks stop their processes this way)."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -71,20 +139,51 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(settings: Settings, runners: int) -> None:
-    """Embedded NATS (unless a URL is configured) + the API + `runners` local runners."""
-    # SIGTERM must unwind the ExitStack below (stopping NATS and the runners), before, during
-    # and after uvicorn's own handling of it. Ctrl-C does so as KeyboardInterrupt (exit 130).
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    with contextlib.ExitStack() as stack:
-        if not settings.nats_url:
-            from trainjet.natsd.embedded import EmbeddedNats
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "[::]", "") else host
 
-            nats = EmbeddedNats(settings.data_dir)
-            url = nats.start()
+
+def serve(settings: Settings, runners: int) -> None:
+    """Embedded NATS (unless a URL is configured) + the API + `runners` local runners.
+
+    Whatever ends serve ends its children: a clean stop unwinds the ExitStack; SIGHUP (the
+    terminal closed) is handled as SIGTERM; a SIGKILL leaves the kernel's parent-death signal
+    to end nats-server and the runners. The data dir is locked for the life of serve.
+    """
+    from trainjet.cli.client import CliError
+    from trainjet.cli.supervisor import NatsWatch, RunnerSupervisor
+    from trainjet.natsd.embedded import EmbeddedNats, StoreInUse, lock_dir
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_cleanly)
+    data_dir = Path(settings.data_dir)
+    fatal: list[str] = []
+    # serve is watched by a person: its own lifecycle lines (runner exits, restarts) show.
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+
+    def _fatal(message: str) -> None:
+        log.error("%s", message)
+        fatal.append(message)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn shuts down; the stack unwinds
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.callback(os.close, lock_dir(data_dir, SERVE_LOCK, "another `trainjet serve`"))
+        except StoreInUse as exc:
+            raise CliError(str(exc), 2) from None
+        if not settings.nats_url:
+            nats = EmbeddedNats(settings.data_dir, die_with_parent=True)
+            try:
+                url = nats.start()
+            except StoreInUse as exc:
+                raise CliError(str(exc), 2) from None
             stack.callback(nats.stop)
+            watch = NatsWatch(nats, on_fatal=_fatal)
+            watch.start()
+            stack.callback(watch.stop)
             settings = replace(settings, nats_url=url)
-            log.info("embedded nats-server %s (store %s)", url, nats.store_dir)
+            log.info("embedded nats-server (pid %s), store %s", nats.pid, nats.store_dir)
             # One user owns this server, so this process is its admin: it lays out the
             # streams and buckets that the API and runners only check for.
             from trainjet.nats_backend import provision_nats
@@ -96,12 +195,30 @@ def serve(settings: Settings, runners: int) -> None:
             from trainjet.nats_backend import API_PARTS
 
             preflight(settings, API_PARTS, ["local"])  # an external server is set up apart
-        write_runtime(
-            Path(settings.data_dir),
-            nats_url=settings.nats_url,
-            api_url=f"http://{settings.api_host}:{settings.api_port}",
+        api_url = f"http://{_client_host(settings.api_host)}:{settings.api_port}"
+        write_runtime(data_dir, nats_url=settings.nats_url, api_url=api_url)
+        stack.callback(remove_runtime, data_dir)
+        env = {**os.environ, "TRAINJET_NATS_URL": settings.nats_url or ""}
+        supervisor = RunnerSupervisor(env=env, count=runners)
+        pids = supervisor.start()
+        stack.callback(supervisor.stop)
+        _say(f"trainjet serve: data dir {data_dir.resolve()}")
+        _say(f"  API      {api_url}/api/v1   (docs {api_url}/docs, metrics {api_url}/metrics)")
+        _say(f"  console  {api_url}/")
+        _say(f"  NATS     {redact_all(settings.nats_url or '')}")
+        _say(f"  runners  {runners} on pool local (pids {', '.join(map(str, pids)) or 'none'})")
+        started = time.monotonic()
+        run_api(
+            settings,
+            on_ready=lambda: _say(
+                f"ready in {time.monotonic() - started:.1f}s: stop with Ctrl-C or SIGTERM"
+            ),
+            on_stop=supervisor.quiesce,  # runners exiting now are not restarted
+            access_log=True,
         )
-        stack.callback(remove_runtime, Path(settings.data_dir))
-        procs = spawn_runners(settings, runners)
-        stack.callback(stop_processes, procs)
-        run_api(settings)
+    if fatal:
+        raise SystemExit(1)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

@@ -1,11 +1,12 @@
 """Running and reaching NATS: the embedded server and the connection helper."""
 
 from trainjet.natsd.connect import connect, disconnect, redact, redact_all, split_urls
-from trainjet.natsd.embedded import EmbeddedNats, NatsServerError, find_nats_server
+from trainjet.natsd.embedded import EmbeddedNats, NatsServerError, StoreInUse, find_nats_server
 
 __all__ = [
     "EmbeddedNats",
     "NatsServerError",
+    "StoreInUse",
     "connect",
     "disconnect",
     "find_nats_server",

@@ -6,6 +6,12 @@ real port from the server's own log line and waits for "Server is ready", so cal
 a port or sleep. The server runs in its own process group and is stopped on exit (SIGTERM, then
 SIGKILL after a grace period), with an `atexit` hook as the last line of defence, so nothing is
 left behind when the owner forgets or crashes with an exception.
+
+Two guards cover what `atexit` cannot. The store is locked (`flock` on `<data dir>/nats.lock`,
+inherited by the server process), so a second server on a store in use is refused with one line
+instead of two servers writing one JetStream store; the lock dies with the last holder, so it is
+never stale. And with `die_with_parent=True` the kernel kills the server when its owner dies
+however it dies (SIGKILL included), which a long-running owner such as `trainjet serve` wants.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -32,6 +40,47 @@ _READY = "Server is ready"
 
 class NatsServerError(RuntimeError):
     """The embedded server could not be found, started or stopped; the message says why."""
+
+
+class StoreInUse(NatsServerError):
+    """Another process (a `trainjet serve`, a nats-server) holds the lock on this store."""
+
+
+LOCK_NAME = "nats.lock"
+_PR_SET_PDEATHSIG = 1
+
+
+def lock_dir(data_dir: Path, name: str, what: str) -> int:
+    """Take an exclusive `flock` on `data_dir/name` and return its descriptor.
+
+    `flock` (not `fcntl`/`lockf` record locks) because it belongs to the open file, so a child
+    that inherits the descriptor keeps the lock alive, and the kernel drops it when the last
+    holder dies: a crash never leaves a stale lock behind. Raises `StoreInUse` naming the
+    holder's pid (written into the file) when someone else has it.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / name
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreInUse(
+            f"{data_dir} is in use by {what} (pid {holder}); stop it first or use another "
+            "data dir (TRAINJET_DATA_DIR / --data-dir)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGKILL this child when the thread that forked it exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def find_nats_server() -> Path:
@@ -74,6 +123,7 @@ class EmbeddedNats:
         startup_timeout: float = 15.0,
         stop_grace: float = 5.0,
         extra_args: tuple[str, ...] = (),
+        die_with_parent: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -83,6 +133,10 @@ class EmbeddedNats:
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self.extra_args = extra_args
+        # Linux ties the parent-death signal to the forking *thread*: only an owner that
+        # starts (and stops) the server from a thread that outlives it should ask for it.
+        self.die_with_parent = die_with_parent and sys.platform == "linux"
+        self._lock_fd: int | None = None
         self.store_dir = self.data_dir / "nats"
         self.log_path = self.data_dir / "nats-server.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -100,6 +154,11 @@ class EmbeddedNats:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The status of a server that ended on its own; None while it runs or after stop()."""
+        return self._proc.poll() if self._proc is not None else None
 
     @property
     def running(self) -> bool:
@@ -133,22 +192,26 @@ class EmbeddedNats:
         if self.config is not None and not self.config.is_file():
             raise NatsServerError(f"NATS config file {self.config} does not exist")
         cmd = self.command()
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        # A fresh log: the port is read from it, and an old run's lines must not be mistaken
-        # for this one's.
-        with contextlib.suppress(FileNotFoundError):
-            self.log_path.unlink()
-        with open(self.log_path, "ab") as log:
-            # Errors before logging is set up (a bad config) go to stderr: keep them in the log.
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # own process group: stop() takes any children along
-            )
+        self.stop()  # a server that died: reap it and drop its lock before taking a new one
+        self._lock_fd = lock_dir(self.data_dir, LOCK_NAME, "another nats-server")
         atexit.register(self.stop)
         try:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            # A fresh log: the port is read from it, and an old run's lines must not be
+            # mistaken for this one's.
+            with contextlib.suppress(FileNotFoundError):
+                self.log_path.unlink()
+            with open(self.log_path, "ab") as log:
+                # Errors before logging is set up (a bad config) go to stderr: keep them.
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,  # own process group: stop() takes children along
+                    pass_fds=(self._lock_fd,),  # the server holds the store lock while it lives
+                    preexec_fn=_die_with_parent if self.die_with_parent else None,
+                )
             self._url = self._wait_ready(cmd)
         except BaseException:
             self.stop()
@@ -182,15 +245,21 @@ class EmbeddedNats:
         """Stop the server (SIGTERM, SIGKILL after `stop_grace`); safe to call twice."""
         proc, self._proc, self._url = self._proc, None, None
         atexit.unregister(self.stop)
-        if proc is None:
-            return
-        if proc.poll() is None:
-            _signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(self.stop_grace)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(self.stop_grace)
+        try:
+            if proc is not None and proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+                try:
+                    proc.wait(self.stop_grace)
+                except subprocess.TimeoutExpired:
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.wait(self.stop_grace)
+        finally:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     # -- context managers --------------------------------------------------------------
 

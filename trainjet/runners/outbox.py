@@ -96,6 +96,12 @@ class EventOutbox:
         else:
             loop.call_soon_threadsafe(self._nudge)
 
+    @property
+    def depth(self) -> int:
+        """Events emitted but not yet stored."""
+        with self._lock:
+            return len(self._pending)
+
     def discard(self, operation_id: str) -> int:
         """Drop the queued events of one operation (its runner lost it to another, whose
         events must not be interleaved with stale ones); return how many were dropped."""

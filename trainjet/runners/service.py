@@ -25,7 +25,11 @@ async def runner_main(
     from trainjet.nats_backend import RUNNER_PARTS, NatsBackend, connect_backend
 
     backend = await connect_backend(
-        settings, name=f"trainjet-runner-{pool}", parts=RUNNER_PARTS, pools=[pool]
+        settings,
+        name=f"trainjet-runner-{pool}",
+        parts=RUNNER_PARTS,
+        pools=[pool],
+        retry_for=settings.connect_retry_seconds,
     )
     resources: dict[str, Any] = {"settings": settings}
     device, probe = "cpu", None

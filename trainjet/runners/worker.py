@@ -169,6 +169,8 @@ class Runner:
             started_at=self.started_at,
             last_seen=utcnow().isoformat(),
             version=__version__,
+            outbox_depth=self.outbox.depth,
+            outbox_dropped=self.outbox.dropped,
         )
 
     async def heartbeat(self) -> None:

@@ -118,9 +118,16 @@ class TrainingService:
                 {"training_mode": mode},
                 f"Ask for training_mode {', '.join(MODES)}, or leave it out.",
             )
+        live = await self.registry.list()
         if mode == "local":
-            return "local", []
-        hosts = [r for r in await self.registry.list() if r.pool == "host"]
+            if any(r.pool == "local" for r in live):
+                return "local", []
+            # Queued, not refused: a local runner usually comes (serve restarts its own).
+            return "local", [
+                "No live local runner: the training waits in the queue until one starts "
+                "(`trainjet runner`, or `trainjet serve --runners N`)"
+            ]
+        hosts = [r for r in live if r.pool == "host"]
         if hosts:
             return "host", []
         if mode == "host":

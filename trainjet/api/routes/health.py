@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Depends, Response
@@ -14,26 +16,48 @@ from trainjet.wiring import Backend
 
 router = APIRouter(tags=["Health"])
 BackendDep = Annotated[Backend, Depends(get_backend)]
+T = TypeVar("T")
+
+
+# Each check of /health gets this long, all at once: a probe must answer within a second
+# whatever NATS does (three sequential 5 s request timeouts made it 15 s).
+CHECK_SECONDS = 0.8
+
+
+async def _check(
+    name: str, call: Awaitable[T], default: T, problems: list[str], down: set[str]
+) -> T:
+    try:
+        return await asyncio.wait_for(call, CHECK_SECONDS)
+    except TimeoutError:
+        problems.append(f"{name}: no answer within {CHECK_SECONDS}s")
+    except Exception as exc:
+        problems.append(f"{name}: {exc}")
+    down.add(name)
+    return default
 
 
 @router.get("/health")
 async def health(backend: BackendDep) -> Response:
     projector = backend.projector
     problems: list[str] = []
-    details: dict[str, Any] = {}
-    if backend.describe is not None:
-        try:
-            details = await backend.describe()
-        except Exception as exc:
-            problems.append(f"NATS: {exc}")
-    try:
-        lag = await projector.lag()
-    except Exception as exc:
-        lag = None
-        problems.append(f"event store: {exc}")
+    down: set[str] = set()
+    if backend.connected is not None and not backend.connected():
+        problems.append(f"NATS: unreachable at {backend.nats_url} (reconnecting)")
+        down.add("NATS")
+
+    async def no_details() -> dict[str, Any]:
+        return {}
+
+    details, lag, listed = await asyncio.gather(
+        _check("NATS", (backend.describe or no_details)(), {}, problems, down),
+        _check("event store", projector.lag(), None, problems, down),
+        _check("runner registry", backend.registry.list(), [], problems, down),
+    )
+    runners = [msgspec.to_builtins(r) for r in listed]
     if projector.error is not None:
         problems.append(f"projector stopped: {projector.error!r}")
-    runners = await _runners(backend, problems)
+        down.add("projector")
     by_pool: dict[str, int] = {}
     for runner in runners:
         by_pool[runner["pool"]] = by_pool.get(runner["pool"], 0) + 1
@@ -43,6 +67,7 @@ async def health(backend: BackendDep) -> Response:
         "status": "ok" if not problems else "degraded",
         "version": __version__,
         "problems": problems,
+        "down": sorted(down),
         "nats": {"url": backend.nats_url, **details.get("nats", {})},
         "streams": details.get("streams", {}),
         "projector": {

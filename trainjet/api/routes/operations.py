@@ -277,16 +277,28 @@ def _resume_from(last_event_id: str | None) -> int:
 async def _sse(
     backend: Backend, operation_id: str, from_seq: int, request: Request
 ) -> AsyncIterator[bytes]:
+    # The stream also ends when the server stops (`app.state.stopping`): an open stream must
+    # not hold a shutdown for as long as its operation runs. The client resumes elsewhere with
+    # Last-Event-ID.
+    stopping: asyncio.Event = getattr(request.app.state, "stopping", None) or asyncio.Event()
     iterator = aiter(backend.store.subscribe(operation_filter(operation_id), from_seq))
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
-            try:
-                record = await asyncio.wait_for(anext(iterator), timeout=15.0)
-            except TimeoutError:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait(
+                {pending, stop_wait}, timeout=15.0, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stop_wait in done:
+                return
+            if pending not in done:
                 if await request.is_disconnected():
                     return
                 yield b": keep-alive\n\n"
                 continue
+            record, pending = pending.result(), None
             if not isinstance(record, StoredEvent):
                 continue
             event = record.event
@@ -299,6 +311,10 @@ async def _sse(
             if isinstance(event, TERMINAL_TYPES):
                 return
     finally:
+        stop_wait.cancel()
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait({pending})  # let it unwind; its outcome no longer matters
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

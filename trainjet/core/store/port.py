@@ -56,6 +56,9 @@ class RunnerInfo(msgspec.Struct, kw_only=True):
     started_at: str = ""
     last_seen: str = ""
     version: str = ""
+    # the runner's outbox as of this heartbeat (the API's /metrics reads them from here)
+    outbox_depth: int = 0
+    outbox_dropped: int = 0
 
 
 @runtime_checkable
