@@ -114,7 +114,10 @@ async def check_layout(
 ) -> None:
     """Connect, check `parts` exist (`LayoutMissing` otherwise), disconnect: a start-up check
     that fails in one line before a server or runner loop starts."""
-    nc = await connect_nats(settings, name="trainjet-check")
+    # the first contact of `trainjet api` / `runner`: wait for a server that is still starting
+    nc = await connect_nats(
+        settings, name="trainjet-check", retry_for=settings.connect_retry_seconds
+    )
     try:
         layout = store_settings(settings)
         await require_layout(nc.jetstream(timeout=layout.request_timeout), layout, parts, pools)

@@ -76,6 +76,9 @@ def test_runner_and_api_wait_for_a_late_server(tmp_path: Path) -> None:
     port = free_port()
     url = f"nats://127.0.0.1:{port}"
     stack = Stack(url, tmp_path)
+    # the layout exists (set up earlier, as in a deployment); then the server goes away
+    with EmbeddedNats(tmp_path / "nats-data", port=port):
+        stack.setup()
     nats = EmbeddedNats(tmp_path / "nats-data", port=port)
     try:
         stack.start_runner()
@@ -106,6 +109,7 @@ def test_runner_and_api_wait_for_a_late_server(tmp_path: Path) -> None:
 
 def test_runner_gives_up_after_the_bound_with_one_line(tmp_path: Path) -> None:
     stack = Stack(f"nats://127.0.0.1:{free_port()}", tmp_path, TRAINJET_CONNECT_RETRY_SECONDS="1")
+    stack.provisioned = True  # there is no server to set up: the runner must give up alone
     try:
         proc = stack.start_runner()
         assert proc.wait(timeout=60) == 1

@@ -51,5 +51,17 @@ def test_the_lock_is_held_by_the_server_and_dies_with_it(tmp_path: Path) -> None
             break
         assert time.monotonic() < deadline, "nats-server outlived its owner"
         time.sleep(0.05)
-    with EmbeddedNats(tmp_path) as after:
+    # A multi-threaded server's main thread can show as a zombie while its other threads
+    # still hold the descriptor for a moment (longer on a loaded machine): retry, bounded.
+    while True:
+        try:
+            after = EmbeddedNats(tmp_path)
+            after.start()
+            break
+        except StoreInUse:
+            assert time.monotonic() < deadline, "the lock outlived every holder"
+            time.sleep(0.05)
+    try:
         assert after.running
+    finally:
+        after.stop()

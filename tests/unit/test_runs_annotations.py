@@ -18,6 +18,7 @@ from trainjet.core.events import (
     OperationTagged,
     OperationType,
 )
+from trainjet.core.events.subjects import event_subject
 from trainjet.core.projections import OperationMetrics, fold
 from trainjet.core.projections.compare import (
     RunRecord,
@@ -131,7 +132,7 @@ def test_the_view_folds_promotions_even_of_an_operation_it_never_saw() -> None:
         make(ModelPromoted, operation_id="x", model_name="other", version="GBPUSD_1h_v1"),
     ]
     for seq, event in enumerate(events, start=1):
-        view.apply(StoredEvent(seq=seq, subject="s", event=event))
+        view.apply(StoredEvent(seq=seq, subject=event_subject(event), event=event))
     assert view.promotions["demo"].version == "EURUSD_1h_v2"
     assert view.promotions["demo"].by == "alice"
     assert view.promotions["other"].operation_id == "x"
@@ -163,7 +164,7 @@ def test_compare_summarises_each_run_and_its_curves() -> None:
     view = OperationsView()
     events = [*finished_run(make, "a"), *finished_run(make, "b", seed=7)]
     for seq, event in enumerate(events, start=1):
-        view.apply(StoredEvent(seq=seq, subject="s", event=event))
+        view.apply(StoredEvent(seq=seq, subject=event_subject(event), event=event))
     runs = [
         RunRecord(view.operations[op], view.metrics.get(op), events[i])
         for op, i in (("a", 0), ("b", 5))
