@@ -11,18 +11,27 @@ already hold the decision another writer took, and then there is nothing left to
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import msgspec
 
 from trainjet.core.events import AnyEvent, Event
 from trainjet.core.projections import OperationInfo, fold
 from trainjet.core.store.errors import ConcurrencyConflict
-from trainjet.core.store.port import EventStore, StoredEvent
+from trainjet.core.store.port import Record, StoredEvent
 
 # Re-reads before giving up: each conflict means another writer made progress, so a long run
 # of them only happens under a storm of writes to one operation (progress events while a
 # runner finishes); the caller's next pass decides again.
 MAX_DECISIONS = 20
+
+
+class HistoryStore(Protocol):
+    """The part of the `EventStore` a decision needs."""
+
+    async def read_operation(self, operation_id: str) -> list[Record]: ...
+
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int: ...
 
 
 class History(msgspec.Struct, frozen=True):
@@ -33,7 +42,7 @@ class History(msgspec.Struct, frozen=True):
     info: OperationInfo | None  # the fold of `events`
 
 
-async def read_history(store: EventStore, operation_id: str) -> History:
+async def read_history(store: HistoryStore, operation_id: str) -> History:
     records = await store.read_operation(operation_id)
     events = [r.event for r in records if isinstance(r, StoredEvent)]
     return History(events=events, last_seq=records[-1].seq if records else 0, info=fold(events))
@@ -52,7 +61,7 @@ class Decided(msgspec.Struct, frozen=True):
 
 
 async def decide(
-    store: EventStore, operation_id: str, decision: Decision, *, history: History | None = None
+    store: HistoryStore, operation_id: str, decision: Decision, *, history: History | None = None
 ) -> Decided:
     """Append what `decision` makes of the latest history, or nothing if it returns None.
 

@@ -1,21 +1,48 @@
-"""Which work each pool can run. Training is imported lazily so torch loads only in runners."""
+"""Which work each pool can run. Training is imported lazily so torch loads only in runners.
+
+The first training of a runner imports torch and the pipeline (about 5 s of CPU). That runs on
+a worker thread: on the event loop it would stall the lease renewals, the outbox and the
+control watcher of every operation of this runner for as long.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from typing import Any
 
 from trainjet.runners.attempt import Executor
 from trainjet.runners.context import OperationContext
 from trainjet.runners.dummy import run_dummy
 
+# What a training imports before it starts; loaded off the loop (see the module docstring).
+_TRAINING_MODULES = (
+    "torch",
+    "trainjet.training.pipeline",
+    "trainjet.training.results",
+    "trainjet.runners.local.training",
+)
+
+
+def _import_training() -> None:
+    for name in _TRAINING_MODULES:
+        importlib.import_module(name)
+
+
+async def preload_training() -> None:
+    """Import the training stack on a worker thread (a no-op once imported)."""
+    await asyncio.to_thread(_import_training)
+
 
 async def _training(ctx: OperationContext) -> dict[str, Any]:
+    await preload_training()
     from trainjet.runners.local.training import run_training_operation
 
     return await run_training_operation(ctx)
 
 
 async def _host_training(ctx: OperationContext) -> dict[str, Any]:
+    await preload_training()
     from trainjet.runners.host.session import run_host_training
 
     return await run_host_training(ctx)

@@ -13,7 +13,9 @@ import signal
 from typing import Any
 
 from trainjet.config import Settings
+from trainjet.core.store.port import RunnerRegistry
 from trainjet.runners.executors import executors_for
+from trainjet.runners.heartbeat import Closer
 from trainjet.runners.worker import GpuProbe, Runner
 
 log = logging.getLogger("trainjet.runner")
@@ -22,7 +24,13 @@ log = logging.getLogger("trainjet.runner")
 async def runner_main(
     settings: Settings, pool: str, concurrency: int, *, stop: asyncio.Event | None = None
 ) -> None:
-    from trainjet.nats_backend import NatsBackend, connect_backend
+    from trainjet.core.store import JetStreamRunnerRegistry
+    from trainjet.nats_backend import NatsBackend, connect_backend, connect_nats, store_settings
+
+    async def heartbeat_registry() -> tuple[RunnerRegistry, Closer]:
+        """The heartbeat's own small connection: see `runners.heartbeat`."""
+        nc = await connect_nats(settings, name=f"trainjet-runner-{pool}-heartbeat")
+        return JetStreamRunnerRegistry(nc, store_settings(settings)), nc.close
 
     backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
     resources: dict[str, Any] = {"settings": settings}
@@ -46,6 +54,7 @@ async def runner_main(
         resources=resources,
         checkpoints=checkpoints,
         gpu_probe=probe,
+        heartbeat_registry=heartbeat_registry,
     )
     if stop is None:
         stop = asyncio.Event()
