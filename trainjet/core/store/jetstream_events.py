@@ -312,3 +312,9 @@ class JetStreamEventStore:
                 # Closing or draining: nothing left to release.
                 with contextlib.suppress(nats.errors.Error, OSError):
                     await sub.unsubscribe()
+                if self._nc.is_connected:
+                    # Without interest the server keeps an ephemeral consumer until its
+                    # inactivity threshold: every replay would hold one for that long, and a
+                    # stream refuses its 1,001st. Delete it now (best effort).
+                    with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                        await self._js.delete_consumer(self.stream, sub._consumer)
