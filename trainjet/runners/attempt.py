@@ -168,15 +168,18 @@ class Attempt:
             self.finished.set()
 
     async def _run(self, mailbox: Mailbox) -> None:
-        started = await self._decide_start()
-        if started is None:
-            return
-        ctx, executor = started
-        helpers = [
-            asyncio.create_task(self._watch(mailbox, ctx), name=f"watch-{self.operation_id}"),
-            asyncio.create_task(self._keep_lease(), name=f"lease-{self.operation_id}"),
-        ]
+        # Renew the lease from the moment the command is held: deciding the start (reads,
+        # a checkpoint download) can take longer than a lease on a loaded machine, and a
+        # lapsed lease hands the command to another runner for nothing.
+        helpers = [asyncio.create_task(self._keep_lease(), name=f"lease-{self.operation_id}")]
         try:
+            started = await self._decide_start()
+            if started is None:
+                return
+            ctx, executor = started
+            helpers.append(
+                asyncio.create_task(self._watch(mailbox, ctx), name=f"watch-{self.operation_id}")
+            )
             terminal = await self._run_executor(executor, ctx)
         finally:
             for task in helpers:
@@ -203,10 +206,17 @@ class Attempt:
             resume = await self._checkpoint()  # before the start, which names its epoch
         resume_epoch = _epoch_of(resume)
 
+        first_attempt = history.info.attempt if history.info is not None else 0
+
         def decision(history: History) -> Event | None:
             info = history.info
             created = next((e for e in history.events if isinstance(e, OperationCreated)), None)
             if info is None or created is None or info.status.is_terminal:
+                return None
+            if info.attempt > first_attempt:
+                # Another runner started an attempt since this one read the history: the
+                # command was redelivered to it while this runner was deciding (a lapsed
+                # lease). This delivery is stale; leave the operation to that runner.
                 return None
             factory = EventFactory(op_id)
             if info.status is OperationStatus.RUNNING and not loss_recorded(
@@ -252,6 +262,11 @@ class Attempt:
         if not isinstance(event, OperationStarted):
             if latest.info is None:
                 log.error("start command for unknown operation %s; dropping it", op_id)
+            elif event is None and not latest.info.status.is_terminal:
+                log.warning("%s was taken over by %s; dropping this stale delivery", op_id,
+                            latest.info.runner_id)  # fmt: skip
+                self.fenced = True
+                return None
             await self.claim.complete()  # ended, here or before: nothing to run
             return None
         info = latest.info
