@@ -1,8 +1,10 @@
 """Which work each pool can run. Training is imported lazily so torch loads only in runners.
 
-The first training of a runner imports torch and the pipeline (about 5 s of CPU). That runs on
-a worker thread: on the event loop it would stall the lease renewals, the outbox and the
-control watcher of every operation of this runner for as long.
+Torch and the pipeline take about 5 s of CPU to import. A runner process imports them before
+it registers (`service.py`), since the import holds the GIL for seconds and would starve the
+heartbeat of a runner already holding work; a runner built some other way (tests, tools) still
+imports them on a worker thread at its first training, never on the event loop, where it would
+stall the lease renewals, the outbox and the control watcher of every operation it runs.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 from trainjet.config import Settings
 from trainjet.core.store.port import RunnerRegistry
-from trainjet.runners.executors import executors_for
+from trainjet.runners.executors import executors_for, preload_training
 from trainjet.runners.heartbeat import Closer
 from trainjet.runners.worker import GpuProbe, Runner
 
@@ -32,6 +32,12 @@ async def runner_main(
         nc = await connect_nats(settings, name=f"trainjet-runner-{pool}-heartbeat")
         return JetStreamRunnerRegistry(nc, store_settings(settings)), nc.close
 
+    # Import the training stack before this runner registers or takes work. The import holds
+    # the GIL for seconds (torch's native initialisation): done while the runner holds an
+    # operation, it starves the heartbeat and the lease renewals on a loaded machine and the
+    # work is handed over for nothing. Done first, a cold runner is simply slower to appear.
+    log.info("runner for pool %s: importing the training stack", pool)
+    await preload_training()
     backend = await connect_backend(settings, name=f"trainjet-runner-{pool}")
     resources: dict[str, Any] = {"settings": settings}
     device, probe = "cpu", None
