@@ -38,6 +38,7 @@ class HeartbeatThread:
         self._info = info
         self.interval = interval
         self.last_ok = time.monotonic()
+        self.last_error = 0.0  # when a beat last failed (0: never)
         self.beats = 0
         self._name = name
         self._thread: threading.Thread | None = None
@@ -82,6 +83,7 @@ class HeartbeatThread:
                     try:
                         registry, close = await self._open_registry()
                     except Exception as exc:
+                        self.last_error = time.monotonic()
                         log.warning("heartbeat connection failed (%s); retrying", exc)
                 else:
                     try:
@@ -89,6 +91,7 @@ class HeartbeatThread:
                         self.last_ok = time.monotonic()
                         self.beats += 1
                     except Exception as exc:
+                        self.last_error = time.monotonic()
                         log.warning("heartbeat failed: %s", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)

@@ -12,7 +12,7 @@ watcher (a single tail of the control events for every operation it runs).
 
 Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its attempt,
 a later attempt started elsewhere) stops the work and writes nothing more for it. One that goes
-a whole TTL without a successful heartbeat (cut off, frozen) stops too, and on the way out
+a TTL in which its heartbeats failed (cut off), or three TTLs without one, stops too, and on the way out
 records the hand-over of its attempt (unless someone did) and gives the command back, so the
 operation is resumed or ended, never left `running`.
 
@@ -108,6 +108,7 @@ class Runner:
         self._stopping = False
         self._slots = asyncio.Semaphore(concurrency)
         self._last_beat_ok = time.monotonic()
+        self._last_beat_error = 0.0
         self._beat_thread: HeartbeatThread | None = None
         if heartbeat_registry is not None:
             interval = max(0.2, registry.ttl_seconds / 3)
@@ -147,7 +148,7 @@ class Runner:
             while not stop.is_set():
                 if not await self._take_slot(stop):
                     break
-                if self._cut_off():
+                if self._cut_off() is not None:
                     # A runner nobody can see must not take work: it would be fenced again
                     # at once, and its claims would bounce. Wait for a heartbeat to land.
                     self._slots.release()
@@ -248,6 +249,12 @@ class Runner:
             return self._beat_thread.last_ok
         return self._last_beat_ok
 
+    @property
+    def last_beat_error(self) -> float:
+        if self._beat_thread is not None:
+            return self._beat_thread.last_error
+        return self._last_beat_error
+
     async def heartbeat(self) -> None:
         await self.registry.heartbeat(self.info())
         self._last_beat_ok = time.monotonic()
@@ -260,6 +267,7 @@ class Runner:
         try:
             await self.heartbeat()
         except Exception as exc:
+            self._last_beat_error = time.monotonic()
             log.warning("heartbeat failed: %s", exc)
 
     async def _heartbeat_loop(self) -> None:
@@ -268,17 +276,29 @@ class Runner:
             await asyncio.sleep(interval)
             await self.beat_soon()
 
-    def _cut_off(self) -> bool:
-        return time.monotonic() - self.last_beat_ok > self.registry.ttl_seconds
+    def _cut_off(self) -> float | None:
+        """Seconds without a heartbeat, once this runner must consider itself cut off.
+
+        That is a TTL of silence in which a beat was tried and failed (NATS unreachable), or
+        three TTLs of silence whatever the cause. A process that was only starved of CPU for
+        a while (its beats did not fail, they did not run) is not cut off: if the monitor
+        handed its work over meanwhile, the `runner_lost` in the log fences the attempt."""
+        ttl = self.registry.ttl_seconds
+        silent = time.monotonic() - self.last_beat_ok
+        failed = self.last_beat_error > self.last_beat_ok
+        if (silent > ttl and failed) or silent > 3 * ttl:
+            return silent
+        return None
 
     async def _contact_watch(self) -> None:
-        """Fence every attempt once no heartbeat has landed for a whole TTL: by then the
-        registry has dropped this runner and the lease monitor may have handed its work on."""
+        """Fence every attempt once this runner is cut off (see `_cut_off`): by then the
+        registry has dropped it and the lease monitor may have handed its work on, and a
+        runner that cannot read the log would not learn of it."""
         ttl = self.registry.ttl_seconds
         while True:
             await asyncio.sleep(max(0.1, ttl / 8))
-            silent = time.monotonic() - self.last_beat_ok
-            if silent <= ttl:
+            silent = self._cut_off()
+            if silent is None:
                 continue
             for attempt in list(self.active.values()):
                 attempt.fence(
