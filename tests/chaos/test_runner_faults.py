@@ -132,7 +132,10 @@ def test_sigkill_mid_epoch_with_two_runners_resumes_from_the_checkpoint(
         and chaos.terminal_count(op_id) == 1
     )
     record(
-        "SIGKILL mid-epoch, two runners", "seconds to resume from the checkpoint", resumed_after, ok
+        "SIGKILL mid-epoch, two runners",
+        "seconds to resume from the checkpoint",
+        None if resumed_after is None else round(resumed_after, 2),
+        ok,
     )
     assert ok, (done, [e["type"] for e in events], seen, chaos.logs())
     assert starts[0]["runner_id"] == victim["runner_id"] != starts[1]["runner_id"]
