@@ -13,8 +13,8 @@ import asyncio
 import importlib
 from typing import Any
 
-from trainjet.runners.attempt import Executor
 from trainjet.runners.context import OperationContext
+from trainjet.runners.deps import Executor
 from trainjet.runners.dummy import run_dummy
 
 # What a training imports before it starts; loaded off the loop (see the module docstring).

@@ -40,8 +40,9 @@ from trainjet.core.events import utcnow
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import Claim, CommandQueue, EventStore, RunnerInfo, RunnerRegistry
-from trainjet.runners.attempt import Attempt, AttemptDeps, Executor, RunnerStats
+from trainjet.runners.attempt import Attempt
 from trainjet.runners.control import ControlWatcher
+from trainjet.runners.deps import AttemptDeps, Executor, RunnerStats
 from trainjet.runners.heartbeat import HeartbeatThread, OpenRegistry
 from trainjet.runners.outbox import EventOutbox
 
