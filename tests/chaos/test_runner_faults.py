@@ -259,7 +259,9 @@ def test_cold_runners_starting_trainings_at_once_hand_nothing_over(tmp_path: Pat
     """Each runner's first training imports torch and the pipeline (seconds of CPU): that
     must not starve its heartbeat or lease renewals into a hand-over."""
     n = count(2, 6)
-    for stack in make_stack(tmp_path, TRAINJET_RUNNER_TTL_SECONDS="3", TRAINJET_LEASE_SECONDS="5"):
+    # The defaults (TTL 10 s, lease 15 s): before, 6 of 6 were handed over with these.
+    defaults = {"TRAINJET_RUNNER_TTL_SECONDS": "10", "TRAINJET_LEASE_SECONDS": "15"}
+    for stack in make_stack(tmp_path, **defaults):
         for _ in range(n):
             stack.start_runner()
         stack.wait_runners(n, timeout=120)
@@ -270,7 +272,7 @@ def test_cold_runners_starting_trainings_at_once_hand_nothing_over(tmp_path: Pat
         statuses = [stack.operation(op)["status"] for op in ops]
         ok = handovers == 0 and statuses == ["completed"] * n
         record(
-            f"{n} cold runners start trainings at once (TTL 3 s)",
+            f"{n} cold runners start trainings at once (TTL 10 s)",
             "spurious hand-overs",
             handovers,
             ok,
