@@ -147,7 +147,9 @@ class LeaseMonitor:
             gone = (
                 "no heartbeat" if op.runner_id not in live else "its heartbeat no longer lists it"
             )
-            pool_alive = any(info.pool == op.pool for info in live.values())
+            pool_alive = any(
+                info.pool == op.pool and info.state != "stopping" for info in live.values()
+            )
             if pool_alive:
                 if loss_recorded(history.events, op.attempt) is not None:
                     return None  # handed over: the command comes back to a live runner

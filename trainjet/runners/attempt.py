@@ -337,7 +337,10 @@ class Attempt:
         except StoreError:
             return False
         mine = self.deps.runner_id
-        return any(r.pool == self.deps.pool and r.runner_id != mine for r in runners)
+        return any(
+            r.pool == self.deps.pool and r.runner_id != mine and r.state != "stopping"
+            for r in runners
+        )
 
     async def _watch(self, mailbox: Mailbox, ctx: OperationContext) -> None:
         """Turn control events of this operation into the cancel token, or into fencing."""

@@ -174,6 +174,7 @@ class Runner:
                 task.add_done_callback(tasks.discard)
         finally:
             self._stopping = True
+            await self.beat_soon()  # tell the pool at once: nothing is to be handed to us
             await self._shut_down(tasks)
             for helper in helpers:
                 helper.cancel()
@@ -186,6 +187,11 @@ class Runner:
                 await self.registry.remove(self.runner_id)
 
     async def _shut_down(self, tasks: set[asyncio.Task[None]]) -> None:
+        if self.active:
+            # A whole pool is often stopped at once (serve, a deploy): give the others' own
+            # "stopping" heartbeats a moment to land, so nobody hands work to a runner that
+            # is going away too.
+            await asyncio.sleep(min(1.0, self.registry.ttl_seconds / 4))
         for attempt in list(self.active.values()):
             attempt.cancel(
                 CancelCause.SHUTDOWN,
@@ -242,6 +248,7 @@ class Runner:
             started_at=self.started_at,
             last_seen=utcnow().isoformat(),
             version=__version__,
+            state="stopping" if self._stopping else "running",
         )
 
     @property

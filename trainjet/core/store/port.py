@@ -56,6 +56,9 @@ class RunnerInfo(msgspec.Struct, kw_only=True):
     started_at: str = ""
     last_seen: str = ""
     version: str = ""
+    # "running", or "stopping" once it has stopped pulling work (SIGTERM): a stopping runner
+    # takes nothing over, so its pool's other runners do not count it as a place to hand to.
+    state: str = "running"
 
 
 @runtime_checkable
