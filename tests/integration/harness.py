@@ -95,7 +95,9 @@ class Stack:
         self.runners.append(proc)
         return proc
 
-    def wait_runners(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def wait_runners(self, count: int, timeout: float = 90.0) -> list[dict[str, Any]]:
+        """A runner registers once it has imported the training stack (seconds of CPU; more
+        on a loaded machine): the bound only catches a runner that never comes up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             data = self.http.get("/runners").json()["data"]

@@ -13,9 +13,9 @@ runner's first heartbeat is not raced) has lost its runner:
   to be resumed, it appends `operation_failed` (code `runner_lost`) naming the lost runner.
 
 Decisions read the operation's own history (only for the few candidates), never state kept
-here, so several monitors (several API replicas) and the runners themselves can all detect a
-loss: `runner_lost` has a deterministic event id per attempt, which JetStream deduplicates, and
-the first terminal event wins.
+here, and append under the precondition that this history has not moved (`core.fate`), so
+several monitors (several API replicas) and the runners themselves can all detect a loss and
+still the log holds one `runner_lost` per attempt and one terminal event per operation.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from trainjet.core.events import (
     AnyEvent,
+    Event,
     EventFactory,
     OperationFailed,
     OperationStarted,
@@ -35,9 +36,10 @@ from trainjet.core.events import (
     RunnerLost,
     utcnow,
 )
-from trainjet.core.projections import OperationInfo
+from trainjet.core.fate import History, decide
 from trainjet.core.projections.projector import Projector
-from trainjet.core.store.port import EventStore, RunnerInfo, RunnerRegistry, StoredEvent
+from trainjet.core.store.errors import StoreUnavailable
+from trainjet.core.store.port import EventStore, RunnerInfo, RunnerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +93,17 @@ class LeaseMonitor:
         self.interval = interval if interval is not None else max(0.5, registry.ttl_seconds / 4)
         self.failed_total = 0
         self.handed_over_total = 0
+        self.skipped_total = 0  # operations a pass could not check (logged)
         self._task: asyncio.Task[None] | None = None
 
     async def check_once(self) -> list[str]:
         """Hand over or fail every running operation whose runner is gone; return the ids
-        of those failed (ended here)."""
+        of those failed (ended here). An operation that cannot be checked (a history that
+        does not fold, an id the store refuses, anything raising) is logged and skipped: one
+        bad operation must never keep the monitor from ending the others."""
         running = [
             op
-            for op in self.projector.view.operations.values()
+            for op in list(self.projector.view.operations.values())
             if op.status is OperationStatus.RUNNING and op.runner_id is not None
         ]
         if not running:
@@ -109,43 +114,53 @@ class LeaseMonitor:
             runner = live.get(op.runner_id or "")
             if runner is not None and op.operation_id in runner.current_operations:
                 continue
-            if await self._check(op, live):
-                failed.append(op.operation_id)
+            try:
+                if await self._check(op.operation_id, live):
+                    failed.append(op.operation_id)
+            except asyncio.CancelledError:
+                raise
+            except StoreUnavailable:
+                raise  # the whole pass is moot; the next one retries
+            except Exception:
+                self.skipped_total += 1
+                log.exception("lease check of operation %r failed; skipping it", op.operation_id)
         self.failed_total += len(failed)
         return failed
 
-    async def _check(self, op: OperationInfo, live: dict[str, RunnerInfo]) -> bool:
-        records = await self.store.read_operation(op.operation_id)
-        history = [r.event for r in records if isinstance(r, StoredEvent)]
+    async def _check(self, operation_id: str, live: dict[str, RunnerInfo]) -> bool:
+        """Decide on the operation's own latest history, never on the projection (which may
+        be stale: an API paused for a while still lists as running what completed since),
+        and append under the precondition that the history has not moved."""
         ttl = self.registry.ttl_seconds
-        started = attempt_started_at(history, op.attempt) or op.started_at
-        if started is None or utcnow() - started < timedelta(seconds=ttl):
-            return False  # the runner may not have heartbeaten since it took the operation
-        gone = "no heartbeat" if op.runner_id not in live else "its heartbeat no longer lists it"
-        pool_alive = any(info.pool == op.pool for info in live.values())
-        lost = loss_recorded(history, op.attempt)
-        if lost is None and pool_alive:
-            await self.store.append(
-                runner_lost_event(
-                    op.operation_id,
-                    op.runner_id or "",
+        now = utcnow()
+
+        def decision(history: History) -> Event | None:
+            op = history.info
+            if op is None or op.status is not OperationStatus.RUNNING or op.runner_id is None:
+                return None  # ended (or handed over and not resumed yet) since the view said
+            runner = live.get(op.runner_id)
+            if runner is not None and operation_id in runner.current_operations:
+                return None
+            started = attempt_started_at(history.events, op.attempt) or op.started_at
+            if started is None or now - started < timedelta(seconds=ttl):
+                return None  # the runner may not have heartbeaten since it took the operation
+            gone = (
+                "no heartbeat" if op.runner_id not in live else "its heartbeat no longer lists it"
+            )
+            pool_alive = any(
+                info.pool == op.pool and info.state != "stopping" for info in live.values()
+            )
+            if pool_alive:
+                if loss_recorded(history.events, op.attempt) is not None:
+                    return None  # handed over: the command comes back to a live runner
+                return runner_lost_event(
+                    operation_id,
+                    op.runner_id,
                     op.attempt,
                     f"{gone} for {ttl:g}s while running this operation",
                     MONITOR,
                 )
-            )
-            self.handed_over_total += 1
-            log.warning(
-                "runner %s lost; %s goes to another runner of pool %s",
-                op.runner_id,
-                op.operation_id,
-                op.pool,
-            )
-            return False
-        if pool_alive:
-            return False  # handed over: the command comes back to a live runner of the pool
-        await self.store.append(
-            EventFactory(op.operation_id).make(
+            return EventFactory(operation_id).make(
                 OperationFailed,
                 error=(
                     f"Runner {op.runner_id} lost: {gone} for {ttl:g}s while running this "
@@ -155,8 +170,16 @@ class LeaseMonitor:
                 error_code=RUNNER_LOST,
                 runner_id=op.runner_id,
             )
-        )
-        return True
+
+        outcome = await decide(self.store, operation_id, decision)
+        if isinstance(outcome.event, RunnerLost):
+            self.handed_over_total += 1
+            log.warning(
+                "runner %s lost; %s goes to another runner of its pool",
+                outcome.event.runner_id,
+                operation_id,
+            )
+        return isinstance(outcome.event, OperationFailed)
 
     async def run(self) -> None:
         while True:

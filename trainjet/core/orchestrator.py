@@ -3,14 +3,16 @@
 `start_managed_operation` keeps the name of the design trainjet replaces. It appends
 `operation_created` (with everything needed to run the operation), queues the start command
 for the pool, waits until the projection shows the operation (read-your-writes) and returns it.
-Cancellation appends `cancel_requested` and waits for the runner's terminal event.
+Cancellation appends `cancel_requested` and waits for the runner's terminal event; where the
+orchestrator ends an operation itself (still pending, or forced), it decides on the latest
+history under a precondition (`core.fate`), so it never adds a second terminal event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -18,6 +20,7 @@ import msgspec
 from trainjet.core.events import (
     AnyEvent,
     CancelRequested,
+    Event,
     EventFactory,
     OperationCancelled,
     OperationCreated,
@@ -29,6 +32,7 @@ from trainjet.core.events import (
     new_operation_id,
     utcnow,
 )
+from trainjet.core.fate import History, decide
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store.port import CommandQueue, EventStore, StartCommand
@@ -153,17 +157,16 @@ class ServiceOrchestrator:
             if not already:
                 await self.store.append(factory.make(CancelRequested, reason=reason))
             if info.status is OperationStatus.PENDING and info.runner_id is None:
-                await self.store.append(factory.make(OperationCancelled, reason=reason))
+                # No runner seemed to hold it, but one may have started it since the view was
+                # built: decide on the latest history, and only end it if it is still pending.
+                await self._end_if(operation_id, _still_pending, reason)
             confirmed = await self._wait_terminal(operation_id, done, self.cancel_wait_seconds)
             if not confirmed and force:
-                seq = await self.store.append(
-                    factory.make(
-                        OperationCancelled,
-                        reason=f"{reason} (forced: runner {info.runner_id} did not confirm "
-                        f"within {self.cancel_wait_seconds:g}s)",
-                    )
+                forced = (
+                    f"{reason} (forced: runner {info.runner_id} did not confirm "
+                    f"within {self.cancel_wait_seconds:g}s)"
                 )
-                await self.projector.wait_until(seq)
+                await self._end_if(operation_id, _not_ended, forced)
                 confirmed = True
         finally:
             self.projector.remove_listener(done.listener)
@@ -173,6 +176,23 @@ class ServiceOrchestrator:
             latency_ms=(time.perf_counter() - started) * 1000.0,
             already_requested=already,
         )
+
+    async def _end_if(
+        self, operation_id: str, condition: Callable[[OperationInfo], bool], reason: str
+    ) -> None:
+        """Append `operation_cancelled` if the latest history still meets `condition`, under
+        the precondition that it has not moved since (a runner may be deciding at the same
+        time); then wait until the projection shows the outcome, whoever decided it."""
+
+        def decision(history: History) -> Event | None:
+            if history.info is None or not condition(history.info):
+                return None
+            return EventFactory(operation_id).make(OperationCancelled, reason=reason)
+
+        outcome = await decide(self.store, operation_id, decision)
+        seq = outcome.seq or outcome.history.last_seq
+        if seq:
+            await self.projector.wait_until(seq)
 
     def _terminal_waiter(self, operation_id: str) -> _TerminalWaiter:
         waiter = _TerminalWaiter(operation_id)
@@ -189,6 +209,14 @@ class ServiceOrchestrator:
         except TimeoutError:
             return self.get(operation_id).status.is_terminal
         return True
+
+
+def _still_pending(info: OperationInfo) -> bool:
+    return info.status is OperationStatus.PENDING
+
+
+def _not_ended(info: OperationInfo) -> bool:
+    return not info.status.is_terminal
 
 
 class _TerminalWaiter:

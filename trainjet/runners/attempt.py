@@ -1,15 +1,19 @@
 """One attempt at one operation: the part of the runner protocol between a claim and its ack.
 
-Kept apart from `worker.py` (the runner's lifecycle) because this is where the hand-over
-rules live. The sequence of a resumed training, as the log shows it::
+An `Attempt` gets what it needs as explicit dependencies (`AttemptDeps`, built once by the
+runner) and never reaches back into the runner. Every append that decides the operation's fate
+(the hand-over of a lost attempt, a new attempt, the end) is taken on the operation's latest
+history under a precondition (`core.fate`): if the history moved, it is read again and the
+decision taken again, so the log never holds two terminal events and no attempt starts after
+the operation ended. The sequence of a resumed training, as the log shows it::
 
     operation_created
     operation_started      attempt 1, runner A, session s1
     ... batch_progress / epoch_completed 1..k (checkpoint k uploaded after epoch k)
-    runner_lost            attempt 1, runner A (lease monitor, or the runner taking over)
+    runner_lost            attempt 1, runner A (lease monitor, runner A shutting down or cut
+                           off, or the runner taking the redelivered command)
     operation_started      attempt 2, runner B, session s2, resumed_from_epoch k
-    ... batch_progress / epoch_completed k+1..N (an epoch A reported past k is reported
-        again and replaces A's in the projections)
+    ... batch_progress / epoch_completed k+1..N
     operation_completed    runner B
 """
 
@@ -18,15 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
 
-from trainjet.core.cancellation import CancellationError, CancellationToken
+from trainjet.core.cancellation import CancelCause, CancellationError, CancellationToken
 from trainjet.core.events import (
     TERMINAL_TYPES,
-    AnyEvent,
     CancelRequested,
     Event,
     EventFactory,
@@ -37,244 +37,352 @@ from trainjet.core.events import (
     OperationStarted,
     OperationStatus,
     RunnerLost,
-    operation_filter,
     type_name,
 )
+from trainjet.core.fate import History, decide, read_history
 from trainjet.core.leases import loss_recorded, runner_lost_event
-from trainjet.core.projections import fold
 from trainjet.core.store.blobs import Blob
 from trainjet.core.store.errors import StoreError
-from trainjet.core.store.port import Claim, StoredEvent
+from trainjet.core.store.port import Claim
 from trainjet.runners.context import OperationContext
-
-if TYPE_CHECKING:
-    from trainjet.runners.worker import Runner
+from trainjet.runners.control import Mailbox
+from trainjet.runners.deps import AttemptDeps, Executor, Retrying
 
 log = logging.getLogger(__name__)
 
-Executor = Callable[[OperationContext], Awaitable[dict[str, Any]]]
-E = TypeVar("E", bound=Event)
 
-# How long a lifecycle event (started, terminal) is retried through a NATS outage or a
-# leader election before the attempt gives up; same event id, so JetStream stores it once.
-APPEND_DEADLINE = 30.0
-# How long a new attempt waits for this runner's own fenced attempt to unwind.
-UNWIND_WAIT = 30.0
+class Attempt:
+    """Runs one claim: decide the start, run the executor, decide the end, ack or hand back."""
 
+    def __init__(self, deps: AttemptDeps, claim: Claim) -> None:
+        self.deps = deps
+        self.claim = claim  # replaced if the command comes back while this attempt runs
+        self.operation_id = claim.command.operation_id
+        self.token = CancellationToken(self.operation_id)
+        self.ctx: OperationContext | None = None
+        self.finished = asyncio.Event()
+        self.fenced = False
+        # Fenced because this runner lost contact (nobody told it): it still gives the
+        # operation back on the way out, since nobody may have noticed yet.
+        self._release_on_exit = False
+        self._store = Retrying(deps.store)
+        self._started_seq = 0
 
-async def append_retrying(runner: Runner, event: E) -> int:
-    deadline = time.monotonic() + APPEND_DEADLINE
-    while True:
+    # -- signals from the runner -----------------------------------------------------------
+
+    def cancel(self, cause: CancelCause, reason: str) -> None:
+        self.token.cancel(reason, cause)
+
+    def fence(self, reason: str, *, release: bool = False) -> None:
+        """This runner no longer owns the attempt: stop the work, write no progress. With
+        `release`, hand the operation back on the way out (nobody else decided yet)."""
+        if self.fenced:
+            return
+        log.warning("giving up %s: %s", self.operation_id, reason)
+        self.fenced = True
+        self._release_on_exit = release
+        self.deps.stats.fenced += 1
+        if self.ctx is not None:
+            self.ctx.fence(reason)
+        else:
+            self.token.cancel(reason, CancelCause.LOST_LEASE)
+        self.deps.outbox.discard(self.operation_id)
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        mailbox = self.deps.control.register(self.operation_id)  # before reading: see control
         try:
-            return await runner.store.append(event)
-        except StoreError as exc:
-            if not exc.retryable or time.monotonic() > deadline:
-                raise
-            log.warning("appending %s failed (%s); retrying", type(event).__name__, exc)
-            await asyncio.sleep(0.5)
+            await self._run(mailbox)
+        finally:
+            self.deps.control.unregister(mailbox)
+            self.finished.set()
 
-
-async def execute_claim(runner: Runner, claim: Claim) -> None:
-    op_id = claim.command.operation_id
-    mine = runner.active.get(op_id)
-    if mine is not None and not mine.fenced:
-        # Our own lease lapsed (an outage) and the command came back to us while we still
-        # run it: keep going, renewing and acknowledging this delivery instead.
-        log.warning("command for %s came back while running it; keeping it", op_id)
-        mine.claim = claim
-        return
-    if mine is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(mine.finished.wait(), UNWIND_WAIT)
-
-    records = await runner.store.read_operation(op_id)
-    history = [r.event for r in records if isinstance(r, StoredEvent)]
-    last_seq = records[-1].seq if records else 0
-    info = fold(history)
-    created = next((e for e in history if isinstance(e, OperationCreated)), None)
-    factory = EventFactory(op_id)
-    if info is None or created is None:
-        log.error("start command for unknown operation %s; dropping it", op_id)
-        await claim.complete()
-        return
-    if info.status.is_terminal:
-        await claim.complete()
-        return
-    if info.status is OperationStatus.RUNNING and loss_recorded(history, info.attempt) is None:
-        # The command came back: whoever ran this attempt stopped renewing its lease.
-        lost = runner_lost_event(
-            op_id,
-            info.runner_id or "",
-            info.attempt,
-            f"its lease on the operation expired (attempt {info.attempt})",
-            runner.runner_id,
-        )
-        await append_retrying(runner, lost)
-        history.append(lost)
-    if info.cancel_requested_at is not None:
-        await append_retrying(
-            runner, factory.make(OperationCancelled, reason=info.cancellation_reason or "cancelled")
-        )
-        await claim.complete()
-        return
-    executor = runner.executors.get(claim.command.operation_type)
-    if executor is None:
-        await append_retrying(
-            runner,
-            factory.make(
-                OperationFailed,
-                error=f"Runner pool '{runner.pool}' cannot run '{claim.command.operation_type}' "
-                "operations",
-                error_code="unsupported",
-            ),
-        )
-        await claim.complete()
-        return
-
-    attempt = info.attempt + 1
-    ctx = OperationContext(
-        operation=info,
-        inputs=dict(created.inputs),
-        history=history,
-        outbox=runner.outbox,
-        token=CancellationToken(op_id),
-        runner_id=runner.runner_id,
-        pool=runner.pool,
-        attempt=attempt,
-        session_id=uuid.uuid4().hex if runner.pool == "host" else None,
-        resources=runner.resources,
-        claim=claim,
-        checkpoints=runner.checkpoints,
-        resume=await _checkpoint(runner, op_id, attempt, created.inputs),
-    )
-    runner.active[op_id] = ctx
-    try:
-        await _run_attempt(runner, ctx, last_seq, executor)
-    finally:
-        runner.active.pop(op_id, None)
-        ctx.finished.set()
-
-
-async def _checkpoint(
-    runner: Runner, op_id: str, attempt: int, inputs: Mapping[str, Any]
-) -> Blob | None:
-    """The checkpoint to resume from: a later attempt's own, else (a retry of a failed
-    training) the one of the operation its inputs name as `resume_from`."""
-    source = inputs.get("resume_from")
-    keys = [op_id] if attempt > 1 else []
-    keys += [source] if isinstance(source, str) and source != op_id else []
-    if runner.checkpoints is None:
-        return None
-    for key in keys:
+    async def _run(self, mailbox: Mailbox) -> None:
+        # Renew the lease from the moment the command is held: deciding the start (reads,
+        # a checkpoint download) can take longer than a lease on a loaded machine, and a
+        # lapsed lease hands the command to another runner for nothing.
+        helpers = [asyncio.create_task(self._keep_lease(), name=f"lease-{self.operation_id}")]
         try:
-            blob = await runner.checkpoints.get(key)
-        except StoreError as exc:  # resuming from the start beats not resuming
-            log.warning("cannot read the checkpoint of %s (%s); starting over", key, exc)
+            started = await self._decide_start()
+            if started is None:
+                return
+            ctx, executor = started
+            helpers.append(
+                asyncio.create_task(self._watch(mailbox, ctx), name=f"watch-{self.operation_id}")
+            )
+            terminal = await self._run_executor(executor, ctx)
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        if self.fenced:
+            self.deps.outbox.discard(self.operation_id)
+            if self._release_on_exit:
+                await self._hand_back(ctx, "lost contact with NATS for longer than its TTL")
+            return  # another runner owns the operation now: no terminal event, no ack
+        await self.deps.outbox.flush()
+        if self.token.cause is CancelCause.SHUTDOWN and await self._pool_has_another_runner():
+            await self._hand_back(ctx, "is shutting down")
+            return
+        await self._decide_end(ctx, terminal)
+
+    async def _decide_start(self) -> tuple[OperationContext, Executor] | None:
+        deps, op_id = self.deps, self.operation_id
+        executor = deps.executors.get(self.claim.command.operation_type)
+        history: History | None = await read_history(self._store, op_id)
+        assert history is not None
+        resume: Blob | None = None
+        if history.info is not None and history.info.attempt >= 1:
+            resume = await self._checkpoint(op_id)  # before the start, which names its epoch
+        # a retry of a failed training resumes from the failed operation's last checkpoint
+        created_event = next((e for e in history.events if isinstance(e, OperationCreated)), None)
+        source = created_event.inputs.get("resume_from") if created_event else None
+        from_retry = False
+        if resume is None and isinstance(source, str) and source != op_id:
+            resume = await self._checkpoint(source)
+            from_retry = resume is not None
+        resume_epoch = _epoch_of(resume)
+
+        first_attempt = history.info.attempt if history.info is not None else 0
+
+        def decision(history: History) -> Event | None:
+            info = history.info
+            created = next((e for e in history.events if isinstance(e, OperationCreated)), None)
+            if info is None or created is None or info.status.is_terminal:
+                return None
+            if info.attempt > first_attempt:
+                # Another runner started an attempt since this one read the history: the
+                # command was redelivered to it while this runner was deciding (a lapsed
+                # lease). This delivery is stale; leave the operation to that runner.
+                return None
+            factory = EventFactory(op_id)
+            if info.status is OperationStatus.RUNNING and not loss_recorded(
+                history.events, info.attempt
+            ):
+                # The command came back: whoever ran this attempt stopped renewing its lease.
+                return runner_lost_event(
+                    op_id,
+                    info.runner_id or "",
+                    info.attempt,
+                    f"its lease on the operation expired (attempt {info.attempt})",
+                    deps.runner_id,
+                )
+            if info.cancel_requested_at is not None:
+                return factory.make(
+                    OperationCancelled, reason=info.cancellation_reason or "cancelled"
+                )
+            if executor is None:
+                return factory.make(
+                    OperationFailed,
+                    error=f"Runner pool '{deps.pool}' cannot run "
+                    f"'{self.claim.command.operation_type}' operations",
+                    error_code="unsupported",
+                )
+            return factory.make(
+                OperationStarted,
+                runner_id=deps.runner_id,
+                pool=deps.pool,
+                host=deps.host,
+                attempt=info.attempt + 1,
+                session_id=uuid.uuid4().hex if deps.pool == "host" else None,
+                device=deps.device,
+                resumed_from_epoch=resume_epoch if info.attempt >= 1 or from_retry else None,
+            )
+
+        while True:
+            outcome = await decide(self._store, op_id, decision, history=history)
+            event = outcome.event
+            if not isinstance(event, RunnerLost):
+                break
+            history = None  # decide again on the history with the hand-over in it
+        latest = outcome.history
+        if not isinstance(event, OperationStarted):
+            if latest.info is None:
+                log.error("start command for unknown operation %s; dropping it", op_id)
+            elif event is None and not latest.info.status.is_terminal:
+                log.warning("%s was taken over by %s; dropping this stale delivery", op_id,
+                            latest.info.runner_id)  # fmt: skip
+                self.fenced = True
+                return None
+            await self.claim.complete()  # ended, here or before: nothing to run
             return None
-        if blob is not None:
-            return blob
-    return None
+        info = latest.info
+        assert info is not None and executor is not None
+        if event.resumed_from_epoch is None:
+            resume = None  # decided on a history with no attempt yet: start from scratch
+        created = next(e for e in latest.events if isinstance(e, OperationCreated))
+        self._started_seq = outcome.seq
+        ctx = OperationContext(
+            operation=info,
+            inputs=dict(created.inputs),
+            history=list(latest.events),
+            outbox=deps.outbox,
+            token=self.token,
+            runner_id=deps.runner_id,
+            pool=deps.pool,
+            attempt=event.attempt,
+            session_id=event.session_id,
+            resources=deps.resources,
+            checkpoints=deps.checkpoints,
+            resume=resume,
+        )
+        self.ctx = ctx
+        if self.fenced:
+            ctx.fence(self.token.reason or "fenced")
+        if event.attempt > 1:
+            deps.stats.resumed += 1
+        return ctx, executor
 
+    async def _checkpoint(self, key: str) -> Blob | None:
+        """The latest checkpoint of operation `key` (this one, or the failed one a retry
+        resumes), or None."""
+        if self.deps.checkpoints is None:
+            return None
+        try:
+            return await self.deps.checkpoints.get(key)
+        except StoreError as exc:  # resuming from the start beats not resuming
+            log.warning("cannot read the checkpoint of %s (%s); restarting", key, exc)
+            return None
 
-async def _run_attempt(
-    runner: Runner, ctx: OperationContext, last_seq: int, executor: Executor
-) -> None:
-    await runner.beat_soon()
-    await append_retrying(
-        runner,
-        ctx.make(
-            OperationStarted,
-            runner_id=runner.runner_id,
-            pool=runner.pool,
-            host=runner.host,
-            attempt=ctx.attempt,
-            session_id=ctx.session_id,
-            device=runner.device,
-            resumed_from_epoch=ctx.resumed_from_epoch,
-        ),
-    )
-    if ctx.attempt > 1:
-        runner.resumed += 1
-    helpers = [
-        asyncio.create_task(_watch(runner, ctx, last_seq), name=f"watch-{ctx.operation_id}"),
-        asyncio.create_task(_keep_lease(runner, ctx), name=f"lease-{ctx.operation_id}"),
-    ]
-    try:
-        terminal = await _run_executor(runner, executor, ctx)
-    finally:
-        for task in helpers:
-            task.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
-    if ctx.fenced:
-        runner.outbox.discard(ctx.operation_id)
-        return  # another runner owns the operation now: no terminal event, no ack
-    await runner.outbox.flush()
-    await append_retrying(runner, terminal)
-    assert ctx.claim is not None
-    await ctx.claim.complete()
-    runner.completed += 1
-    # A failed training keeps its checkpoint, so that a retry resumes from it.
-    if ctx.checkpoints is not None and not isinstance(terminal, OperationFailed):
-        with contextlib.suppress(Exception):  # expires with the bucket's max age anyway
-            await ctx.checkpoints.delete(ctx.operation_id)
-
-
-async def _run_executor(runner: Runner, executor: Executor, ctx: OperationContext) -> AnyEvent:
-    try:
-        result = await executor(ctx)
-    except CancellationError as exc:
-        if runner.stopping and ctx.token.reason and "shut down" in ctx.token.reason:
+    async def _run_executor(self, executor: Executor, ctx: OperationContext) -> Event:
+        runner_id = self.deps.runner_id
+        try:
+            result = await executor(ctx)
+        except CancellationError as exc:
+            if self.token.cause is CancelCause.SHUTDOWN:
+                return ctx.make(
+                    OperationFailed,
+                    error=self.token.reason or exc.reason,
+                    error_code="runner_shutdown",
+                    runner_id=runner_id,
+                    partial_result=ctx.partial_result,
+                )
+            return ctx.make(
+                OperationCancelled,
+                reason=self.token.reason or exc.reason,
+                partial_result=ctx.partial_result,
+                runner_id=runner_id,
+            )
+        except Exception as exc:
+            if not self.fenced:
+                log.exception("operation %s failed", self.operation_id)
             return ctx.make(
                 OperationFailed,
-                error=ctx.token.reason,
-                error_code="runner_shutdown",
-                runner_id=runner.runner_id,
+                error=f"{type(exc).__name__}: {exc}",
+                runner_id=runner_id,
                 partial_result=ctx.partial_result,
             )
-        return ctx.make(
-            OperationCancelled,
-            reason=ctx.token.reason or exc.reason,
-            partial_result=ctx.partial_result,
-            runner_id=runner.runner_id,
+        return ctx.make(OperationCompleted, result_summary=result, runner_id=runner_id)
+
+    def _still_mine(self, history: History, ctx: OperationContext) -> bool:
+        """Whether the latest history still has this attempt as the running one."""
+        info = history.info
+        return (
+            info is not None
+            and info.status is OperationStatus.RUNNING
+            and info.attempt == ctx.attempt
+            and info.runner_id == self.deps.runner_id
+            and loss_recorded(history.events, ctx.attempt) is None
         )
-    except Exception as exc:
-        if not ctx.fenced:
-            log.exception("operation %s failed", ctx.operation_id)
-        return ctx.make(
-            OperationFailed,
-            error=f"{type(exc).__name__}: {exc}",
-            runner_id=runner.runner_id,
-            partial_result=ctx.partial_result,
+
+    async def _decide_end(self, ctx: OperationContext, terminal: Event) -> None:
+        """Append the terminal event if the operation is still this attempt's to end."""
+        outcome = await decide(
+            self._store,
+            self.operation_id,
+            lambda history: terminal if self._still_mine(history, ctx) else None,
         )
-    return ctx.make(OperationCompleted, result_summary=result, runner_id=runner.runner_id)
-
-
-async def _watch(runner: Runner, ctx: OperationContext, last_seq: int) -> None:
-    """Turn `cancel_requested` (or an end decided elsewhere) into the cancel token, and a
-    hand-over of this attempt into fencing."""
-    async for record in runner.store.subscribe(operation_filter(ctx.operation_id), last_seq + 1):
-        if not isinstance(record, StoredEvent):
-            continue
-        event = record.event
-        if isinstance(event, CancelRequested):
-            ctx.token.cancel(event.reason)
-            ctx.cancelled.set()
-        elif isinstance(event, TERMINAL_TYPES):
-            ctx.token.cancel(f"Operation ended elsewhere ({type_name(type(event))})")
-            ctx.cancelled.set()
-        elif isinstance(event, RunnerLost) and event.attempt == ctx.attempt:
-            runner.fence(ctx, f"attempt {ctx.attempt} was handed over: {event.reason}")
-        elif isinstance(event, OperationStarted) and event.attempt > ctx.attempt:
-            runner.fence(ctx, f"runner {event.runner_id} took over as attempt {event.attempt}")
-
-
-async def _keep_lease(runner: Runner, ctx: OperationContext) -> None:
-    interval = max(0.2, runner.commands.lease_seconds / 3)
-    while not ctx.fenced:
-        await asyncio.sleep(interval)
-        if ctx.fenced or ctx.claim is None:
+        info = outcome.history.info
+        if outcome.event is None and info is not None and not info.status.is_terminal:
+            # Handed over meanwhile (a runner_lost for this attempt, or a later attempt):
+            # the runner that resumes it holds the command now.
+            self.fenced = True
             return
+        await self.claim.complete()
+        if outcome.event is not None:
+            self.deps.stats.completed += 1
+        # A failed training keeps its checkpoint, so that a retry resumes from it.
+        if self.deps.checkpoints is not None and not isinstance(outcome.event, OperationFailed):
+            with contextlib.suppress(Exception):  # expires with the bucket's max age anyway
+                await self.deps.checkpoints.delete(self.operation_id)
+
+    async def _hand_back(self, ctx: OperationContext, why: str) -> None:
+        """Record the hand-over of this attempt (unless someone did) and give the command
+        back at once, so a runner of the pool resumes the operation from its checkpoint."""
+        runner_id = self.deps.runner_id
+
+        def decision(history: History) -> Event | None:
+            if not self._still_mine(history, ctx):
+                return None
+            reason = f"runner {runner_id} {why} (attempt {ctx.attempt})"
+            return runner_lost_event(self.operation_id, runner_id, ctx.attempt, reason, runner_id)
+
         try:
-            await ctx.claim.extend()
-        except Exception as exc:
-            log.warning("lease renewal failed: %s", exc)
+            outcome = await decide(self._store, self.operation_id, decision)
+        except StoreError as exc:
+            log.warning(
+                "could not hand %s over (%s); the lease monitor will", self.operation_id, exc
+            )
+            return
+        info = outcome.history.info
+        with contextlib.suppress(Exception):
+            if info is not None and info.status.is_terminal:
+                await self.claim.complete()
+            elif outcome.event is not None or (
+                info is not None
+                and info.attempt == ctx.attempt
+                and loss_recorded(outcome.history.events, ctx.attempt) is not None
+            ):
+                # Handed over (here or by a monitor) and nobody resumed it yet: the command
+                # is still ours to give back.
+                await self.claim.release()
+        if outcome.event is not None:
+            self.deps.stats.handed_over += 1
+            log.warning("handed %s over: runner %s %s", self.operation_id, runner_id, why)
+
+    async def _pool_has_another_runner(self) -> bool:
+        try:
+            runners = await self.deps.registry.list()
+        except StoreError:
+            return False
+        mine = self.deps.runner_id
+        return any(
+            r.pool == self.deps.pool and r.runner_id != mine and r.state != "stopping"
+            for r in runners
+        )
+
+    async def _watch(self, mailbox: Mailbox, ctx: OperationContext) -> None:
+        """Turn control events of this operation into the cancel token, or into fencing."""
+        while True:
+            record = await mailbox.queue.get()
+            if record.seq <= self._started_seq:
+                continue  # the start was decided on a history that holds it
+            event = record.event
+            if isinstance(event, CancelRequested):
+                self.token.cancel(event.reason, CancelCause.USER)
+            elif isinstance(event, TERMINAL_TYPES):
+                self.token.cancel(
+                    f"Operation ended elsewhere ({type_name(type(event))})",
+                    CancelCause.ENDED_ELSEWHERE,
+                )
+            elif isinstance(event, RunnerLost) and event.attempt == ctx.attempt:
+                self.fence(f"attempt {ctx.attempt} was handed over: {event.reason}")
+            elif isinstance(event, OperationStarted) and event.attempt > ctx.attempt:
+                self.fence(f"runner {event.runner_id} took over as attempt {event.attempt}")
+
+    async def _keep_lease(self) -> None:
+        interval = max(0.2, self.deps.lease_seconds / 3)
+        while not self.fenced:
+            await asyncio.sleep(interval)
+            if self.fenced:
+                return
+            try:
+                await self.claim.extend()
+            except Exception as exc:
+                log.warning("lease renewal failed: %s", exc)
+
+
+def _epoch_of(resume: Blob | None) -> int | None:
+    raw = resume.meta.get("epoch") if resume is not None else None
+    return int(raw) if raw is not None and raw.isdigit() else None

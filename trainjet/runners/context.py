@@ -3,15 +3,13 @@ where its checkpoints go (and the one it resumes from)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from trainjet.core.cancellation import CancellationToken
+from trainjet.core.cancellation import CancelCause, CancellationToken
 from trainjet.core.events import AnyEvent, Event, EventFactory
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import Blob, BlobStore
-from trainjet.core.store.port import Claim
 from trainjet.runners.outbox import EventOutbox
 
 E = TypeVar("E", bound=Event)
@@ -28,21 +26,16 @@ class OperationContext:
     pool: str
     attempt: int
     session_id: str | None = None
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     # Filled by the work when it is cancelled or fails part-way (kept in the terminal event).
     partial_result: dict[str, Any] | None = None
     # Per-runner resources an executor may use (settings, the models bucket, ...).
     resources: dict[str, Any] = field(default_factory=dict)
-    # The start command this attempt holds; replaced if the same command comes back to this
-    # runner while it still runs the operation (its lease lapsed during an outage).
-    claim: Claim | None = None
     # Where this operation's checkpoints go (None: not kept; a lost run restarts from scratch).
     checkpoints: BlobStore | None = None
     # The checkpoint this attempt resumes from (attempt > 1), with its `epoch` in `meta`.
     resume: Blob | None = None
     # Set when this runner lost the operation to another: it must write nothing more for it.
     fenced: bool = False
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def operation_id(self) -> str:
@@ -67,15 +60,8 @@ class OperationContext:
     def fence(self, reason: str) -> None:
         """This runner no longer owns the operation: stop the work, write nothing more."""
         self.fenced = True
-        self.token.cancel(reason)
-        self.cancelled.set()
+        self.token.cancel(reason, CancelCause.LOST_LEASE)
 
     async def sleep_or_cancel(self, seconds: float) -> bool:
         """Sleep, waking early on cancellation. True when cancelled."""
-        if self.cancelled.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self.cancelled.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+        return await self.token.sleep_or_cancel(seconds)

@@ -13,7 +13,9 @@ import signal
 from typing import Any
 
 from trainjet.config import Settings
-from trainjet.runners.executors import executors_for
+from trainjet.core.store.port import RunnerRegistry
+from trainjet.runners.executors import executors_for, preload_training
+from trainjet.runners.heartbeat import Closer
 from trainjet.runners.worker import GpuProbe, Runner
 
 log = logging.getLogger("trainjet.runner")
@@ -22,8 +24,26 @@ log = logging.getLogger("trainjet.runner")
 async def runner_main(
     settings: Settings, pool: str, concurrency: int, *, stop: asyncio.Event | None = None
 ) -> None:
-    from trainjet.nats_backend import RUNNER_PARTS, NatsBackend, connect_backend
+    from trainjet.core.store import JetStreamRunnerRegistry
+    from trainjet.nats_backend import (
+        RUNNER_PARTS,
+        NatsBackend,
+        connect_backend,
+        connect_nats,
+        store_settings,
+    )
 
+    async def heartbeat_registry() -> tuple[RunnerRegistry, Closer]:
+        """The heartbeat's own small connection: see `runners.heartbeat`."""
+        nc = await connect_nats(settings, name=f"trainjet-runner-{pool}-heartbeat")
+        return JetStreamRunnerRegistry(nc, store_settings(settings)), nc.close
+
+    # Import the training stack before this runner registers or takes work. The import holds
+    # the GIL for seconds (torch's native initialisation): done while the runner holds an
+    # operation, it starves the heartbeat and the lease renewals on a loaded machine and the
+    # work is handed over for nothing. Done first, a cold runner is simply slower to appear.
+    log.info("runner for pool %s: importing the training stack", pool)
+    await preload_training()
     backend = await connect_backend(
         settings,
         name=f"trainjet-runner-{pool}",
@@ -52,6 +72,7 @@ async def runner_main(
         resources=resources,
         checkpoints=checkpoints,
         gpu_probe=probe,
+        heartbeat_registry=heartbeat_registry,
     )
     if stop is None:
         stop = asyncio.Event()

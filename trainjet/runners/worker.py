@@ -1,21 +1,25 @@
 """The runner protocol, shared by every pool (local, host).
 
-A runner pulls start commands for its pool under a lease and, for each (see `attempt.py`):
+A runner pulls start commands for its pool under a lease and runs each as an `Attempt`
+(`attempt.py`): it decides the start on the operation's latest history (skipping one that
+already ended, recording the hand-over of one whose runner was lost, resuming it from its
+latest checkpoint), runs the registered executor while its lease is renewed, and decides the
+end, each of these appends under the precondition that the history has not moved since.
 
-1. reads the operation's history; skips (and acks) one that already ended;
-2. if the operation is `running`, the command came back because whoever ran it stopped
-   renewing its lease: it records the hand-over (`runner_lost`) and resumes the operation,
-   from its latest checkpoint, as the next attempt;
-3. appends `operation_started` and runs the registered executor for the operation type,
-   while a watcher turns `cancel_requested` (or a terminal event written elsewhere) into the
-   cancel token, a keeper renews the lease, and a heartbeat keeps the runner registered;
-4. appends exactly one terminal event: completed, cancelled (on `CancellationError`) or
-   failed, after everything the work emitted, then acknowledges the command.
+Around the attempts the runner keeps one heartbeat (on a thread of its own when the process
+wiring gives it a connection for one, so a starved loop cannot miss it) and one control
+watcher (a single tail of the control events for every operation it runs).
 
-Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its
-attempt, a later attempt started elsewhere, or no successful heartbeat for a whole TTL, after
-which the monitor may have handed the work over) stops the work and writes nothing more for
-it: no events, no checkpoint, no renewal, no ack. Two runners never both write one attempt.
+Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its attempt,
+a later attempt started elsewhere) stops the work and writes nothing more for it. One that goes
+a TTL in which its heartbeats failed (cut off), or three TTLs without one, stops too, and on the way out
+records the hand-over of its attempt (unless someone did) and gives the command back, so the
+operation is resumed or ended, never left `running`.
+
+Stopping (SIGTERM): stop pulling, cancel every attempt with cause `shutdown` (the training
+stops at its next batch), hand each operation over to the other runners of the pool (it is
+resumed from its checkpoint) or, with no other runner of the pool alive, end it `failed`;
+wait at most `grace_seconds` for all that, then exit.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from collections.abc import Callable
 from typing import Any
 
 from trainjet import __version__
+from trainjet.core.cancellation import CancelCause
 from trainjet.core.events import utcnow
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import Claim, CommandQueue, EventStore, RunnerInfo, RunnerRegistry
-from trainjet.runners.attempt import Executor, execute_claim
-from trainjet.runners.context import OperationContext
+from trainjet.runners.attempt import Attempt
+from trainjet.runners.control import ControlWatcher
+from trainjet.runners.deps import AttemptDeps, Executor, RunnerStats
+from trainjet.runners.heartbeat import HeartbeatThread, OpenRegistry
 from trainjet.runners.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,11 @@ log = logging.getLogger(__name__)
 __all__ = ["Executor", "Runner"]
 
 GpuProbe = Callable[[], dict[str, Any] | None]
+# How long a stopping runner waits for its attempts to hand over before it exits anyway
+# (the lease monitor then hands their operations over, a TTL later).
+DEFAULT_GRACE_SECONDS = 30.0
+# How long a new attempt waits for this runner's own fenced attempt to unwind.
+UNWIND_WAIT = 30.0
 
 
 class Runner:
@@ -61,28 +73,60 @@ class Runner:
         resources: dict[str, Any] | None = None,
         checkpoints: BlobStore | None = None,
         gpu_probe: GpuProbe | None = None,
+        heartbeat_registry: OpenRegistry | None = None,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
         self.store = store
         self.commands = commands
         self.registry = registry
-        self.executors = executors
         self.pool = pool
         self.concurrency = concurrency
         self.host = socket.gethostname()
         self.runner_id = runner_id or f"{pool}-{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.device = device
-        self.resources = resources or {}
-        self.checkpoints = checkpoints
         self.gpu_probe = gpu_probe
+        self.grace_seconds = grace_seconds
         self.outbox = EventOutbox(store)
-        self.active: dict[str, OperationContext] = {}
-        self.completed = 0
-        self.resumed = 0
-        self.fenced = 0
+        self.control = ControlWatcher(store)
+        self.stats = RunnerStats()
+        self.deps = AttemptDeps(
+            store=store,
+            outbox=self.outbox,
+            registry=registry,
+            control=self.control,
+            executors=executors,
+            runner_id=self.runner_id,
+            pool=pool,
+            host=self.host,
+            device=device,
+            lease_seconds=commands.lease_seconds,
+            checkpoints=checkpoints,
+            resources=resources or {},
+            stats=self.stats,
+        )
+        self.active: dict[str, Attempt] = {}
         self.started_at = utcnow().isoformat()
         self._stopping = False
         self._slots = asyncio.Semaphore(concurrency)
         self._last_beat_ok = time.monotonic()
+        self._last_beat_error = 0.0
+        self._beat_thread: HeartbeatThread | None = None
+        if heartbeat_registry is not None:
+            interval = max(0.2, registry.ttl_seconds / 3)
+            self._beat_thread = HeartbeatThread(heartbeat_registry, self.info, interval)
+
+    # Counters kept under their old names (tests and the runner's log read them).
+    @property
+    def completed(self) -> int:
+        return self.stats.completed
+
+    @property
+    def resumed(self) -> int:
+        return self.stats.resumed
+
+    @property
+    def fenced(self) -> int:
+        return self.stats.fenced
 
     @property
     def stopping(self) -> bool:
@@ -91,18 +135,27 @@ class Runner:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve commands until `stop` is set; then end in-flight work cleanly."""
+        """Serve commands until `stop` is set; then hand in-flight work over and exit."""
         self.outbox.start()
-        await self.heartbeat()
-        helpers = [
-            asyncio.create_task(self._heartbeat_loop(), name="runner-heartbeat"),
-            asyncio.create_task(self._contact_watch(), name="runner-contact-watch"),
-        ]
+        await self.control.start()
+        helpers = [asyncio.create_task(self._contact_watch(), name="runner-contact-watch")]
+        if self._beat_thread is not None:
+            await asyncio.to_thread(self._beat_thread.start)
+        else:
+            await self.beat_soon()
+            helpers.append(asyncio.create_task(self._heartbeat_loop(), name="runner-heartbeat"))
         tasks: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 if not await self._take_slot(stop):
                     break
+                if self._cut_off() is not None:
+                    # A runner nobody can see must not take work: it would be fenced again
+                    # at once, and its claims would bounce. Wait for a heartbeat to land.
+                    self._slots.release()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.2)
+                    continue
                 try:
                     claim = await self.commands.next_claim(self.pool, timeout=0.5)
                 except StoreError as exc:  # NATS down or a leader election: wait, retry
@@ -121,17 +174,41 @@ class Runner:
                 task.add_done_callback(tasks.discard)
         finally:
             self._stopping = True
-            for ctx in list(self.active.values()):
-                ctx.token.cancel(f"Runner {self.runner_id} shut down while running this operation")
-                ctx.cancelled.set()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await self.beat_soon()  # tell the pool at once: nothing is to be handed to us
+            await self._shut_down(tasks)
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await self.control.stop()
             await self.outbox.close()
+            if self._beat_thread is not None:
+                await asyncio.to_thread(self._beat_thread.stop, self.runner_id)
             with contextlib.suppress(Exception):
                 await self.registry.remove(self.runner_id)
+
+    async def _shut_down(self, tasks: set[asyncio.Task[None]]) -> None:
+        if self.active:
+            # A whole pool is often stopped at once (serve, a deploy): give the others' own
+            # "stopping" heartbeats a moment to land, so nobody hands work to a runner that
+            # is going away too.
+            await asyncio.sleep(min(1.0, self.registry.ttl_seconds / 4))
+        for attempt in list(self.active.values()):
+            attempt.cancel(
+                CancelCause.SHUTDOWN,
+                f"Runner {self.runner_id} shut down while running this operation",
+            )
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(set(tasks), timeout=self.grace_seconds)
+        if pending:
+            log.warning(
+                "%d operation(s) did not hand over within %gs; leaving them to the lease monitor",
+                len(pending),
+                self.grace_seconds,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _take_slot(self, stop: asyncio.Event) -> bool:
         """Wait for a free slot, or for `stop` (False): a busy runner must still stop."""
@@ -151,12 +228,14 @@ class Runner:
         return True
 
     def info(self) -> RunnerInfo:
+        """This runner's registry entry; called from the heartbeat thread too."""
         gpu: dict[str, Any] | None = None
         if self.gpu_probe is not None:
             try:
                 gpu = self.gpu_probe()
             except Exception:  # a failing probe must not stop the heartbeat
                 log.debug("gpu probe failed", exc_info=True)
+        attempts = list(self.active.items())  # one C-level copy: safe against the loop thread
         return RunnerInfo(
             runner_id=self.runner_id,
             pool=self.pool,
@@ -165,13 +244,26 @@ class Runner:
             device=self.device,
             gpu=gpu,
             concurrency=self.concurrency,
-            current_operations=sorted(op for op, ctx in self.active.items() if not ctx.fenced),
+            current_operations=sorted(op for op, a in attempts if not a.fenced),
             started_at=self.started_at,
             last_seen=utcnow().isoformat(),
             version=__version__,
             outbox_depth=self.outbox.depth,
             outbox_dropped=self.outbox.dropped,
+            state="stopping" if self._stopping else "running",
         )
+
+    @property
+    def last_beat_ok(self) -> float:
+        if self._beat_thread is not None:
+            return self._beat_thread.last_ok
+        return self._last_beat_ok
+
+    @property
+    def last_beat_error(self) -> float:
+        if self._beat_thread is not None:
+            return self._beat_thread.last_error
+        return self._last_beat_error
 
     async def heartbeat(self) -> None:
         await self.registry.heartbeat(self.info())
@@ -179,9 +271,13 @@ class Runner:
 
     async def beat_soon(self) -> None:
         """Heartbeat now (best effort): the registry should list a new operation at once."""
+        if self._beat_thread is not None:
+            self._beat_thread.beat_now()
+            return
         try:
             await self.heartbeat()
         except Exception as exc:
+            self._last_beat_error = time.monotonic()
             log.warning("heartbeat failed: %s", exc)
 
     async def _heartbeat_loop(self) -> None:
@@ -190,42 +286,63 @@ class Runner:
             await asyncio.sleep(interval)
             await self.beat_soon()
 
+    def _cut_off(self) -> float | None:
+        """Seconds without a heartbeat, once this runner must consider itself cut off.
+
+        That is a TTL of silence in which a beat was tried and failed (NATS unreachable), or
+        three TTLs of silence whatever the cause. A process that was only starved of CPU for
+        a while (its beats did not fail, they did not run) is not cut off: if the monitor
+        handed its work over meanwhile, the `runner_lost` in the log fences the attempt."""
+        ttl = self.registry.ttl_seconds
+        silent = time.monotonic() - self.last_beat_ok
+        failed = self.last_beat_error > self.last_beat_ok
+        if (silent > ttl and failed) or silent > 3 * ttl:
+            return silent
+        return None
+
     async def _contact_watch(self) -> None:
-        """Fence every operation once no heartbeat has landed for a whole TTL: by then the
-        registry has dropped this runner and the lease monitor may have handed its work on."""
+        """Fence every attempt once this runner is cut off (see `_cut_off`): by then the
+        registry has dropped it and the lease monitor may have handed its work on, and a
+        runner that cannot read the log would not learn of it."""
         ttl = self.registry.ttl_seconds
         while True:
             await asyncio.sleep(max(0.1, ttl / 8))
-            silent = time.monotonic() - self._last_beat_ok
-            if silent <= ttl:
+            silent = self._cut_off()
+            if silent is None:
                 continue
-            for ctx in list(self.active.values()):
-                if not ctx.fenced:
-                    self.fence(
-                        ctx,
-                        f"runner {self.runner_id} lost contact with NATS for {silent:.1f}s "
-                        f"(heartbeat TTL {ttl:g}s); the operation may have been handed over",
-                    )
-
-    def fence(self, ctx: OperationContext, reason: str) -> None:
-        if ctx.fenced:
-            return
-        log.warning("giving up %s (attempt %d): %s", ctx.operation_id, ctx.attempt, reason)
-        ctx.fence(reason)
-        self.fenced += 1
-        self.outbox.discard(ctx.operation_id)
+            for attempt in list(self.active.values()):
+                attempt.fence(
+                    f"runner {self.runner_id} lost contact with NATS for {silent:.1f}s "
+                    f"(heartbeat TTL {ttl:g}s); the operation may have been handed over",
+                    release=True,
+                )
 
     # -- one operation ---------------------------------------------------------------------
 
     async def _handle(self, claim: Claim) -> None:
         op_id = claim.command.operation_id
+        attempt: Attempt | None = None
         try:
-            await execute_claim(self, claim)
+            mine = self.active.get(op_id)
+            if mine is not None and not mine.fenced:
+                # Our own lease lapsed (an outage) and the command came back to us while we
+                # still run it: keep going, renewing and acknowledging this delivery instead.
+                log.warning("command for %s came back while running it; keeping it", op_id)
+                mine.claim = claim
+                return
+            if mine is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(mine.finished.wait(), UNWIND_WAIT)
+            attempt = Attempt(self.deps, claim)
+            self.active[op_id] = attempt
+            await self.beat_soon()
+            await attempt.run()
         except Exception:
             log.exception("runner failed handling %s", op_id)
-            ctx = self.active.get(op_id)
-            if ctx is None or not ctx.fenced:
+            if attempt is None or not attempt.fenced:
                 with contextlib.suppress(Exception):
                     await claim.release()
         finally:
+            if attempt is not None and self.active.get(op_id) is attempt:
+                del self.active[op_id]
             self._slots.release()

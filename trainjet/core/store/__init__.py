@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainjet.core.store.blobs import Blob, BlobStore, MemoryBlobStore
 from trainjet.core.store.errors import (
+    ConcurrencyConflict,
     InvalidName,
     LayoutMissing,
     StoreError,
@@ -68,6 +69,7 @@ __all__ = [
     "BlobStore",
     "Claim",
     "CommandQueue",
+    "ConcurrencyConflict",
     "EventStore",
     "InvalidName",
     "JetStreamBlobStore",

@@ -60,8 +60,24 @@ class InvalidName(StoreError, ValueError):
     retryable = False
 
 
+class ConcurrencyConflict(StoreError):
+    """A conditional append found the operation's history moved since the caller read it.
+
+    Nothing was stored. Trying the same write again cannot help: the caller re-reads the
+    history and decides again (another writer may already have decided the operation's fate).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, expected: int, actual: int | None = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
 __all__ = [
     "SETUP_HINT",
+    "ConcurrencyConflict",
     "InvalidName",
     "LayoutMissing",
     "StoreError",

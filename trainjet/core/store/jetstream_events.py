@@ -6,6 +6,13 @@ stream. Reads use ordered push consumers: the server streams the records in orde
 control and the client repairs gaps itself, which replays tens of thousands of events a second
 where a pull loop manages a third of that. A payload that does not decode becomes a
 `RejectedMessage` in the stream of records; it never stops a reader.
+
+Conditional appends (`expected_last_seq`) carry `Nats-Expected-Last-Subject-Sequence` with
+`Nats-Expected-Last-Subject-Sequence-Subject: trainjet.ops.<id>.>`, so the server itself refuses
+a write decided on a history that has moved since (nats-server 2.11+). An older server ignores
+the second header and would compare against the event type's own subject, so there the check
+is made by reading the operation's last sequence first: correct against one writer at a time,
+but not atomic (see `_check_unsupported`).
 """
 
 from __future__ import annotations
@@ -13,20 +20,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import api
 
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
+from trainjet.core.store.errors import ConcurrencyConflict
 from trainjet.core.store.jetstream import ack_position, translate_errors
+from trainjet.core.store.memory import subject_matches
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
 from trainjet.core.store.settings import StoreSettings, validate_operation_id
 
+log = logging.getLogger(__name__)
+
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_STREAM = "Nats-Expected-Stream"
+EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+EXPECTED_LAST_SUBJECT_SEQ_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+# JSStreamWrongLastSequenceErrF: the expected last (subject) sequence did not match.
+_WRONG_LAST_SEQUENCE = 10071
 # Decoded-but-unread records a reader buffers before it pauses the consumer's callback.
 _HIGH_WATER = 20_000
 # Server heartbeat of a reader's consumer. Two missed ones make nats-py recreate the consumer
@@ -43,6 +60,24 @@ class JetStreamEventStore:
         self.stream = self.settings.events_stream_name
         self._nc = nc
         self._js = nc.jetstream(timeout=self.settings.request_timeout)
+        self._warned_unatomic = False
+
+    def _server_at_least(self, major: int, minor: int) -> bool:
+        try:
+            version = self._nc.connected_server_version
+            return (version.major, version.minor) >= (major, minor)
+        except (ValueError, TypeError, AttributeError):  # not connected yet / unparsable
+            return False
+
+    @property
+    def atomic_preconditions(self) -> bool:
+        """Whether the server checks `expected_last_seq` itself (nats-server 2.11+)."""
+        return self._server_at_least(2, 11)
+
+    @property
+    def multi_filter_consumers(self) -> bool:
+        """Whether one consumer can follow several subject filters (nats-server 2.10+)."""
+        return self._server_at_least(2, 10)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -53,13 +88,72 @@ class JetStreamEventStore:
         validate_operation_id(event.operation_id)
         return self.settings.wire(subjects.event_subject(event))
 
-    async def append(self, event: Event) -> int:
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int:
         subject = self._subject(event)
-        with translate_errors(f"append {type(event).__name__} to {self.stream}"):
-            ack = await self._js.publish(
-                subject, CODEC.encode(event), headers=self._headers(event.event_id)
+        headers = self._headers(event.event_id)
+        action = f"append {type(event).__name__} to {self.stream}"
+        if expected_last_seq is not None:
+            if self.atomic_preconditions:
+                headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_seq)
+                headers[EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = self.settings.wire(
+                    subjects.operation_filter(event.operation_id)
+                )
+            else:
+                stored = await self._check_unsupported(event, expected_last_seq)
+                if stored is not None:
+                    return stored
+        with translate_errors(action):
+            try:
+                ack = await self._js.publish(subject, CODEC.encode(event), headers=headers)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != _WRONG_LAST_SEQUENCE:
+                    raise
+                refused = exc
+            else:
+                return ack.seq
+        return await self._conflict_or_duplicate(event, expected_last_seq or 0, refused)
+
+    async def _conflict_or_duplicate(
+        self, event: Event, expected: int, refused: nats.js.errors.APIError
+    ) -> int:
+        """The server checks the precondition before its duplicate window, so a retried
+        conditional append whose first try was stored (the ack was lost) is refused too: find
+        it in the history and answer its sequence, as an unconditional retry would."""
+        records = await self.read_operation(event.operation_id)
+        for record in reversed(records):
+            if isinstance(record, StoredEvent) and record.event.event_id == event.event_id:
+                return record.seq
+        raise ConcurrencyConflict(
+            f"append {type(event).__name__} to operation {event.operation_id}: its history "
+            f"moved past sequence {expected} ({refused.description})",
+            expected=expected,
+            actual=records[-1].seq if records else 0,
+        )
+
+    async def _check_unsupported(self, event: Event, expected_last_seq: int) -> int | None:
+        """The precondition on a server too old to check it: read, compare, then publish.
+        A writer racing inside that window can still slip through; the projections' first
+        terminal wins rule keeps the state right, but the log may hold both events."""
+        if not self._warned_unatomic:
+            self._warned_unatomic = True
+            log.warning(
+                "nats-server %s cannot check an append against an operation's last sequence "
+                "(2.11+ can); checking by reading first, which is not atomic",
+                self._nc.connected_server_version,
             )
-        return ack.seq
+        records = await self.read_operation(event.operation_id)
+        for record in reversed(records):
+            if isinstance(record, StoredEvent) and record.event.event_id == event.event_id:
+                return record.seq  # a retry of a stored append
+        actual = records[-1].seq if records else 0
+        if actual != expected_last_seq:
+            raise ConcurrencyConflict(
+                f"append {type(event).__name__} to operation {event.operation_id}: its history "
+                f"moved (last sequence {actual}, expected {expected_last_seq})",
+                expected=expected_last_seq,
+                actual=actual,
+            )
+        return None
 
     async def append_many(self, events: Sequence[Event]) -> list[int]:
         """Pipelined: publish everything, then collect the acks (about 5x one-at-a-time).
@@ -111,8 +205,27 @@ class JetStreamEventStore:
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         return self._records(self.settings.events_subjects[0], from_seq, stop_at_end=True)
 
-    def subscribe(self, subject_filter: str, from_seq: int = 1) -> AsyncIterator[Record]:
-        return self._records(self.settings.wire(subject_filter), from_seq, stop_at_end=False)
+    def subscribe(
+        self, subject_filter: str | Sequence[str], from_seq: int = 1
+    ) -> AsyncIterator[Record]:
+        if isinstance(subject_filter, str):
+            return self._records(self.settings.wire(subject_filter), from_seq, stop_at_end=False)
+        filters = list(subject_filter)
+        if len(filters) == 1:
+            return self._records(self.settings.wire(filters[0]), from_seq, stop_at_end=False)
+        if self.multi_filter_consumers:
+            wire = [self.settings.wire(f) for f in filters]
+            return self._records(wire, from_seq, stop_at_end=False)
+        return self._filtered(filters, from_seq)
+
+    async def _filtered(self, filters: list[str], from_seq: int) -> AsyncIterator[Record]:
+        """Several filters on a server without multi-filter consumers (before 2.10): one
+        consumer on every event, filtered here. Costs bandwidth, never a consumer each."""
+        async for record in self._records(
+            self.settings.events_subjects[0], from_seq, stop_at_end=False
+        ):
+            if any(subject_matches(f, record.subject) for f in filters):
+                yield record
 
     def _decode(self, seq: int, subject: str, data: bytes) -> Record:
         subject = self.settings.canonical(subject)
@@ -122,7 +235,7 @@ class JetStreamEventStore:
             return RejectedMessage(seq=seq, subject=subject, data=bytes(data), error=str(exc))
 
     async def _records(
-        self, wire_filter: str, from_seq: int, *, stop_at_end: bool
+        self, wire_filter: str | list[str], from_seq: int, *, stop_at_end: bool
     ) -> AsyncIterator[Record]:
         """Records on `wire_filter` from `from_seq`; with `stop_at_end`, only those stored
         before the call (the sequence of the last one is read from the stream first)."""
@@ -152,9 +265,14 @@ class JetStreamEventStore:
             opt_start_seq=None if from_seq == 1 else from_seq,
             inactive_threshold=30.0,
         )
+        if isinstance(wire_filter, list):
+            config.filter_subjects = wire_filter
+            subscribe_subject = ""
+        else:
+            subscribe_subject = wire_filter
         with translate_errors(f"read {wire_filter} from {self.stream}"):
             sub = await self._js.subscribe(
-                wire_filter,
+                subscribe_subject,
                 stream=self.stream,
                 cb=on_msg,
                 ordered_consumer=True,
@@ -194,3 +312,9 @@ class JetStreamEventStore:
                 # Closing or draining: nothing left to release.
                 with contextlib.suppress(nats.errors.Error, OSError):
                     await sub.unsubscribe()
+                if self._nc.is_connected:
+                    # Without interest the server keeps an ephemeral consumer until its
+                    # inactivity threshold: every replay would hold one for that long, and a
+                    # stream refuses its 1,001st. Delete it now (best effort).
+                    with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                        await self._js.delete_consumer(self.stream, sub._consumer)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
+from trainjet.core.store.errors import ConcurrencyConflict
 from trainjet.core.store.port import Record, RejectedMessage, RunnerInfo, StartCommand, StoredEvent
 from trainjet.core.store.settings import (
     is_stale,
@@ -83,7 +84,26 @@ class MemoryEventStore:
         async with self._changed:
             self._changed.notify_all()
 
-    async def append(self, event: Event) -> int:
+    def _operation_last_seq(self, operation_id: str) -> int:
+        wanted = subjects.operation_filter(operation_id)
+        for record in reversed(self._records):
+            if subject_matches(wanted, record.subject):
+                return record.seq
+        return 0
+
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int:
+        validate_operation_id(event.operation_id)
+        if expected_last_seq is not None and self._dedup.get(event.event_id) is None:
+            # Checked after the dedup lookup, as the server does: a retried conditional
+            # append that was stored returns its sequence instead of conflicting with itself.
+            actual = self._operation_last_seq(event.operation_id)
+            if actual != expected_last_seq:
+                raise ConcurrencyConflict(
+                    f"append {type(event).__name__} to operation {event.operation_id}: its "
+                    f"history moved (last sequence {actual}, expected {expected_last_seq})",
+                    expected=expected_last_seq,
+                    actual=actual,
+                )
         seq = self._append_now(event)
         await self._notify()
         return seq
@@ -113,13 +133,16 @@ class MemoryEventStore:
         for index in range(max(1, from_seq) - 1, end):
             yield self._records[index]
 
-    async def subscribe(self, subject_filter: str, from_seq: int = 1) -> AsyncIterator[Record]:
+    async def subscribe(
+        self, subject_filter: str | Sequence[str], from_seq: int = 1
+    ) -> AsyncIterator[Record]:
+        filters = [subject_filter] if isinstance(subject_filter, str) else list(subject_filter)
         index = max(1, from_seq) - 1
         while True:
             while index < len(self._records):
                 record = self._records[index]
                 index += 1
-                if subject_matches(subject_filter, record.subject):
+                if any(subject_matches(f, record.subject) for f in filters):
                     yield record
             async with self._changed:
                 while index >= len(self._records):

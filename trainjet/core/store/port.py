@@ -59,15 +59,24 @@ class RunnerInfo(msgspec.Struct, kw_only=True):
     # the runner's outbox as of this heartbeat (the API's /metrics reads them from here)
     outbox_depth: int = 0
     outbox_dropped: int = 0
+    # "running", or "stopping" once it has stopped pulling work (SIGTERM): a stopping runner
+    # takes nothing over, so its pool's other runners do not count it as a place to hand to.
+    state: str = "running"
 
 
 @runtime_checkable
 class EventStore(Protocol):
     """Append-only log of operation events."""
 
-    async def append(self, event: Event) -> int:
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int:
         """Store one event; return its stream sequence. Re-appending the same `event_id`
-        within the duplicate window stores nothing and returns the original sequence."""
+        within the duplicate window stores nothing and returns the original sequence.
+
+        With `expected_last_seq` the append is conditional: it stores the event only if the
+        last record of the event's operation (any subject under `trainjet.ops.<id>.`) still
+        has that sequence (0: the operation has no record), and raises `ConcurrencyConflict`
+        otherwise. Appends that decide an operation's fate use it, so two writers that read
+        the same history cannot both end (or hand over) the operation."""
         ...
 
     async def append_many(self, events: Sequence[Event]) -> list[int]:
@@ -86,8 +95,11 @@ class EventStore(Protocol):
         """Every record from `from_seq` up to the end as of the call, then stop (replay)."""
         ...
 
-    def subscribe(self, subject_filter: str, from_seq: int = 1) -> AsyncIterator[Record]:
-        """Records matching the filter from `from_seq`, then live ones for ever (tail)."""
+    def subscribe(
+        self, subject_filter: str | Sequence[str], from_seq: int = 1
+    ) -> AsyncIterator[Record]:
+        """Records matching the filter (or any of several) from `from_seq`, then live ones
+        for ever (tail). Several filters share one server-side consumer."""
         ...
 
 

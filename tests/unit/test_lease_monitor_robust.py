@@ -1,0 +1,69 @@
+"""The lease monitor survives anything in the log: an operation it cannot check is logged and
+skipped, and every other operation whose runner is gone still ends within the pass.
+
+Before, one `operation_started` with a naive `occurred_at` (any NATS client can publish one)
+made every pass raise a TypeError, so a SIGKILLed runner's operation stayed `running` for ever.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from trainjet.config import Settings
+from trainjet.core.events import (
+    CODEC,
+    EventFactory,
+    OperationCreated,
+    OperationFailed,
+    OperationStarted,
+    OperationStatus,
+    OperationType,
+    subjects,
+)
+from trainjet.core.store import MemoryEventStore, StoredEvent
+from trainjet.wiring import Backend, memory_backend
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def ghost(backend: Backend, op_id: str, *, naive: bool = False) -> None:
+    """An operation started by runner `ghost` (never heartbeaten) a minute ago."""
+    factory = EventFactory(op_id)
+    await backend.store.append(
+        factory.make(OperationCreated, operation_type=OperationType.DUMMY, inputs={})
+    )
+    payload = json.loads(CODEC.encode(factory.make(OperationStarted, runner_id="ghost")))
+    when = datetime.now(UTC) - timedelta(minutes=1)
+    payload["occurred_at"] = when.replace(tzinfo=None).isoformat() if naive else when.isoformat()
+    assert isinstance(backend.store, MemoryEventStore)
+    await backend.store.inject_raw(
+        subjects.operation_event_subject(op_id, "operation_started"),
+        json.dumps(payload).encode(),
+    )
+
+
+async def test_a_naive_timestamp_and_a_bad_id_do_not_stop_the_pass() -> None:
+    backend = memory_backend(Settings(runner_ttl_seconds=0.5))
+    await ghost(backend, "op_naive", naive=True)
+    await ghost(backend, "op_good")
+    await backend.start_read_side(lease_monitor=False)
+    try:
+        view = backend.projector.view.operations
+        if "op_naive" not in view:
+            pytest.skip("the fold already refuses naive timestamps: nothing reaches the monitor")
+        # An id no store accepts, as a projection holding a foreign writer's event would.
+        view["bad id!"] = msgspec.structs.replace(view["op_good"], operation_id="bad id!")
+        failed = await backend.leases.check_once()
+        assert failed == ["op_good"]
+        assert backend.leases.skipped_total == 2
+        await backend.projector.wait_until(await backend.store.last_sequence())
+        assert view["op_good"].status is OperationStatus.FAILED
+        records = await backend.store.read_operation("op_good")
+        ends = [r.event for r in records if isinstance(r, StoredEvent)]
+        assert isinstance(ends[-1], OperationFailed) and ends[-1].error_code == "runner_lost"
+    finally:
+        await backend.close()

@@ -1,0 +1,86 @@
+"""Deciding an operation's fate once: read its history, decide, append under a precondition.
+
+Terminal events, `runner_lost` and new attempts are decisions about an operation taken on what
+its history says. Two writers that read the same history (a runner finishing, the orchestrator
+cancelling, a lease monitor with a stale view) must not both act on it, so the append carries
+the sequence of the last record the decision was taken on, and the store refuses it if the
+history has moved since. A refusal means "read again and decide again": the new history may
+already hold the decision another writer took, and then there is nothing left to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from trainjet.core.events import AnyEvent, Event
+from trainjet.core.projections import OperationInfo, fold
+from trainjet.core.store.errors import ConcurrencyConflict
+from trainjet.core.store.port import Record, StoredEvent
+
+# Re-reads before giving up: each conflict means another writer made progress, so a long run
+# of them only happens under a storm of writes to one operation (progress events while a
+# runner finishes); the caller's next pass decides again.
+MAX_DECISIONS = 20
+
+
+class HistoryStore(Protocol):
+    """The part of the `EventStore` a decision needs."""
+
+    async def read_operation(self, operation_id: str) -> list[Record]: ...
+
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int: ...
+
+
+class History(msgspec.Struct, frozen=True):
+    """An operation's history as read at one moment: what a decision is taken on."""
+
+    events: Sequence[AnyEvent]
+    last_seq: int  # of the operation's last record (0: none), the precondition of a decision
+    info: OperationInfo | None  # the fold of `events`
+
+
+async def read_history(store: HistoryStore, operation_id: str) -> History:
+    records = await store.read_operation(operation_id)
+    events = [r.event for r in records if isinstance(r, StoredEvent)]
+    return History(events=events, last_seq=records[-1].seq if records else 0, info=fold(events))
+
+
+Decision = Callable[[History], Event | None]
+
+
+class Decided(msgspec.Struct, frozen=True):
+    """What `decide` did: the event written (None: nothing was left to do), its sequence
+    (0 when none) and the history the decision was taken on."""
+
+    event: Event | None
+    seq: int
+    history: History
+
+
+async def decide(
+    store: HistoryStore, operation_id: str, decision: Decision, *, history: History | None = None
+) -> Decided:
+    """Append what `decision` makes of the latest history, or nothing if it returns None.
+
+    `history`, when the caller has just read it, saves the first read. Raises
+    `ConcurrencyConflict` only after `MAX_DECISIONS` histories in a row moved under it.
+    """
+    conflict: ConcurrencyConflict | None = None
+    for _ in range(MAX_DECISIONS):
+        if history is None:
+            history = await read_history(store, operation_id)
+        event = decision(history)
+        if event is None:
+            return Decided(event=None, seq=0, history=history)
+        try:
+            seq = await store.append(event, expected_last_seq=history.last_seq)
+        except ConcurrencyConflict as exc:
+            conflict = exc
+            history = None
+            continue
+        return Decided(event=event, seq=seq, history=history)
+    assert conflict is not None
+    raise conflict

@@ -1,0 +1,89 @@
+"""What an attempt gets from the runner process: explicit dependencies, built once.
+
+Kept apart from `attempt.py` so the attempt never reaches into the runner (and the runner
+module imports the attempt, never the other way round).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainjet.core.events import Event
+from trainjet.core.store.blobs import BlobStore
+from trainjet.core.store.errors import StoreError
+from trainjet.core.store.port import EventStore, Record, RunnerRegistry
+from trainjet.runners.context import OperationContext
+from trainjet.runners.control import ControlWatcher
+from trainjet.runners.outbox import EventOutbox
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[OperationContext], Awaitable[dict[str, Any]]]
+
+# How long a fate-deciding append is retried through a NATS outage or a leader election
+# before the attempt gives up (the lease monitor then decides); same event id, so JetStream
+# stores it once.
+APPEND_DEADLINE = 30.0
+
+
+@dataclass
+class RunnerStats:
+    completed: int = 0
+    resumed: int = 0
+    fenced: int = 0
+    handed_over: int = 0
+
+
+@dataclass
+class AttemptDeps:
+    """What an attempt needs from the runner process, and nothing else."""
+
+    store: EventStore
+    outbox: EventOutbox
+    registry: RunnerRegistry
+    control: ControlWatcher
+    executors: Mapping[str, Executor]
+    runner_id: str
+    pool: str
+    host: str
+    device: str
+    lease_seconds: float
+    checkpoints: BlobStore | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    stats: RunnerStats = field(default_factory=RunnerStats)
+
+
+class Retrying:
+    """The store as `decide` sees it: transient failures retried up to a deadline."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def _retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        deadline = time.monotonic() + APPEND_DEADLINE
+        while True:
+            try:
+                return await call()
+            except StoreError as exc:
+                if not exc.retryable or time.monotonic() > deadline:
+                    raise
+                log.warning("%s failed (%s); retrying", what, exc)
+                await asyncio.sleep(0.5)
+
+    async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int:
+        seq: int = await self._retry(
+            f"appending {type(event).__name__}",
+            lambda: self.store.append(event, expected_last_seq=expected_last_seq),
+        )
+        return seq
+
+    async def read_operation(self, operation_id: str) -> list[Record]:
+        records: list[Record] = await self._retry(
+            f"reading {operation_id}", lambda: self.store.read_operation(operation_id)
+        )
+        return records
