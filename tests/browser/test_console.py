@@ -138,7 +138,8 @@ def test_promote_changes_what_predict_serves(
         pytest.skip("this server has no model versions endpoint (GET /models/{name}/versions)")
     name = "eurusd_rsi_mlp"
     versions = server.http.get(f"/models/{name}/versions").json()["data"]
-    older = next(v for v in versions if v["operation_id"] == finished_runs[0])
+    # the version not served now (the runs may finish in either order: newest is served)
+    older = next(v for v in versions if not v["served"] and v["operation_id"] in finished_runs)
     before = server.http.post("/models/predict", json={"model_name": name, "symbol": "EURUSD"})
     assert before.status_code == 200, before.text
 
@@ -156,7 +157,7 @@ def test_promote_changes_what_predict_serves(
     ).json()
     models = server.http.get("/models").json()["models"]
     served = next(m for m in models if m["model_id"] == after["model_id"])
-    assert served["operation_id"] == finished_runs[0]
+    assert served["operation_id"] == older["operation_id"]
     assert after["model_id"] != before.json()["model_id"]
 
 

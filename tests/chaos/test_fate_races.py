@@ -28,8 +28,9 @@ from trainjet.core.events import (
 )
 from trainjet.core.leases import LeaseMonitor
 from trainjet.core.projections.projector import Projector
-from trainjet.core.store import StoredEvent
-from trainjet.nats_backend import connect_backend, store_settings
+from trainjet.core.store import StoredEvent, provision
+from trainjet.core.store.jetstream_events import INACTIVE_SECONDS
+from trainjet.nats_backend import connect_backend, connect_nats, store_settings
 from trainjet.runners.dummy import run_dummy
 from trainjet.runners.worker import Runner
 from trainjet.wiring import Backend
@@ -43,6 +44,11 @@ TTL, LEASE = 1.0, 1.5
 async def backend(nats_server: str) -> AsyncIterator[Backend]:
     settings = Settings(nats_url=nats_server, runner_ttl_seconds=TTL, lease_seconds=LEASE)
     layout = store_settings(settings, namespace=f"chaos{uuid.uuid4().hex[:10]}")
+    admin = await connect_nats(settings, name="trainjet-chaos-setup")
+    try:  # as `trainjet setup` does: the API and runners only check for the layout
+        await provision(admin.jetstream(), layout)
+    finally:
+        await admin.close()
     b = await connect_backend(settings, name="trainjet-chaos", store=layout)
     await b.start_read_side()
     b.leases.interval = 0.2
@@ -223,7 +229,9 @@ async def test_one_runner_holds_as_many_consumers_with_30_operations_as_with_one
         ):
             assert time.monotonic() < deadline, "operations never all ran"
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # let transient readers finish
+        # transient readers (each start reads its operation's history) are gone once their
+        # ephemeral consumers pass the inactivity threshold; the watchers stay
+        await asyncio.sleep(INACTIVE_SECONDS + 2)
         info = await js.stream_info(stream)
         return int(info.state.consumer_count)
 

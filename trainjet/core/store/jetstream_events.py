@@ -49,6 +49,7 @@ _HIGH_WATER = 20_000
 # Server heartbeat of a reader's consumer. Two missed ones make nats-py recreate the consumer
 # where it left off, so this bounds how long a tail stays silent after a server restart
 # (about 4x this; nats-py's default of 5 s meant 20 s).
+INACTIVE_SECONDS = 5.0  # an ephemeral reader consumer outlives its reader by this much
 _HEARTBEAT = 1.0
 
 
@@ -263,7 +264,11 @@ class JetStreamEventStore:
         config = api.ConsumerConfig(
             deliver_policy=policy,
             opt_start_seq=None if from_seq == 1 else from_seq,
-            inactive_threshold=30.0,
+            # Without interest the server keeps an ephemeral consumer this long: every replay
+            # would hold one for that long, and a stream refuses its 1,001st. Short, rather
+            # than deleted at the end: deleting consumers of the log is not a right the API,
+            # runner or viewer roles have (docs/security.md).
+            inactive_threshold=INACTIVE_SECONDS,
         )
         if isinstance(wire_filter, list):
             config.filter_subjects = wire_filter
@@ -312,9 +317,3 @@ class JetStreamEventStore:
                 # Closing or draining: nothing left to release.
                 with contextlib.suppress(nats.errors.Error, OSError):
                     await sub.unsubscribe()
-                if self._nc.is_connected:
-                    # Without interest the server keeps an ephemeral consumer until its
-                    # inactivity threshold: every replay would hold one for that long, and a
-                    # stream refuses its 1,001st. Delete it now (best effort).
-                    with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                        await self._js.delete_consumer(self.stream, sub._consumer)
