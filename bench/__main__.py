@@ -32,12 +32,28 @@ def run_figure(name: str, sizes: Sizes) -> dict[str, Any]:
     except Exception as exc:  # one failing benchmark must not hide the others' figures
         traceback.print_exc()
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        out = {"rows": [row(name, f"{FIGURES.index(name) + 1}. {module.TITLE}",
-                            figure=f"failed: {error[:200]}", baseline="", ratio="", goal="",
-                            met=False)], "data": None}
+        out = {
+            "rows": [
+                row(
+                    name,
+                    f"{FIGURES.index(name) + 1}. {module.TITLE}",
+                    figure=f"failed: {error[:200]}",
+                    baseline="",
+                    ratio="",
+                    goal="",
+                    met=False,
+                )
+            ],
+            "data": None,
+        }
     gc.collect()
-    return {"title": module.TITLE, "seconds": time.perf_counter() - t0, "rows": out["rows"],
-            "data": out["data"], "error": error}
+    return {
+        "title": module.TITLE,
+        "seconds": time.perf_counter() - t0,
+        "rows": out["rows"],
+        "data": out["data"],
+        "error": error,
+    }
 
 
 def run(names: list[str], sizes: Sizes, command: str, log: Any = sys.stderr) -> dict[str, Any]:
@@ -48,8 +64,12 @@ def run(names: list[str], sizes: Sizes, command: str, log: Any = sys.stderr) -> 
         print(f"[bench] {name} ({sizes.mode}) ...", file=log, flush=True)
         figures[name] = run_figure(name, sizes)
         for r in figures[name]["rows"]:
-            print(f"[bench]   {r['title']}: {r['figure']} | baseline {r['baseline']} | "
-                  f"{r['ratio']} | goal {r['goal']} met={r['met']}", file=log, flush=True)
+            print(
+                f"[bench]   {r['title']}: {r['figure']} | baseline {r['baseline']} | "
+                f"{r['ratio']} | goal {r['goal']} met={r['met']}",
+                file=log,
+                flush=True,
+            )
         print(f"[bench]   {figures[name]['seconds']:.1f} s", file=log, flush=True)
     return {
         "schema": 1,
@@ -69,10 +89,21 @@ def _commit() -> str | None:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=ROOT, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=ROOT, timeout=10).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty.strip() else "")
@@ -82,12 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
     parser.add_argument("--mode", choices=sorted(MODES), help=argparse.SUPPRESS)
-    parser.add_argument("--only", action="append", choices=FIGURES, metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(FIGURES)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=FIGURES,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(FIGURES)}",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="regenerate the docs table from a results file and exit")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="regenerate the docs table from a results file and exit",
+    )
     args = parser.parse_args(argv)
     if args.render:
         result = json.loads(args.render.read_text())
@@ -103,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "full" and not args.only and not args.no_docs:
         update_doc(result)
     print(render(result))
-    print(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
-          f" ({result['seconds']:.0f} s)")
+    print(
+        f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+        f" ({result['seconds']:.0f} s)"
+    )
     return 1 if any(f["error"] for f in result["figures"].values()) else 0
 
 

@@ -20,8 +20,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on"
+    )
     uvicorn.Server(config).run()
 
 

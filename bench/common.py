@@ -284,7 +284,9 @@ def child_env(workdir: Path, **env: str) -> dict[str, str]:
     }
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, log: str = "") -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes] | None, timeout: float, log: str = ""
+) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout

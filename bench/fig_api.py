@@ -57,9 +57,26 @@ async def _fill(url: str, total_ops: int) -> int:
 
 def loadgen(port: int, paths_file: Path, seconds: float, env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
-        [PY, "-m", "bench.loadgen", "--port", str(port), "--paths-file", str(paths_file),
-         "--concurrency", str(CONCURRENCY), "--seconds", str(seconds)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=seconds + 120, check=True)
+        [
+            PY,
+            "-m",
+            "bench.loadgen",
+            "--port",
+            str(port),
+            "--paths-file",
+            str(paths_file),
+            "--concurrency",
+            str(CONCURRENCY),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=seconds + 120,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -76,9 +93,13 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         sent = asyncio.run(_fill(server.url, n_ops))
         deployment = Deployment(server.url, workdir)
         bare_port = free_port()
-        bare_proc = subprocess.Popen([PY, "-m", "bench.bare_app", "--port", str(bare_port)],
-                                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+        bare_proc = subprocess.Popen(
+            [PY, "-m", "bench.bare_app", "--port", str(bare_port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deployment.start_api()
             deadline = time.monotonic() + 120
@@ -92,8 +113,11 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             wait_http(f"http://127.0.0.1:{bare_port}/bare", bare_proc, 60)
             ids = [operation_id("api", i) for i in range(n_ops)]
             random.Random(6).shuffle(ids)
-            files = {"get": workdir / "get.txt", "list": workdir / "list.txt",
-                     "bare": workdir / "bare.txt"}
+            files = {
+                "get": workdir / "get.txt",
+                "list": workdir / "list.txt",
+                "bare": workdir / "bare.txt",
+            }
             files["get"].write_text("\n".join(f"/api/v1/operations/{i}" for i in ids))
             files["list"].write_text("/api/v1/operations?limit=100\n")
             files["bare"].write_text("/bare\n")
@@ -111,21 +135,34 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     rps = {arm: stats.median([r["rps"] for r in rs]) for arm, rs in results.items()}
     p99 = {arm: stats.median([r["p99_ms"] for r in rs]) for arm, rs in results.items()}
     rows = []
-    for arm, label in (("get", "6a. API GET /operations/{id}"),
-                       ("list", "6b. API GET /operations?limit=100")):
+    for arm, label in (
+        ("get", "6a. API GET /operations/{id}"),
+        ("list", "6b. API GET /operations?limit=100"),
+    ):
         ratio = rps[arm] / rps["bare"]
-        rows.append(row(
-            f"api_{arm}", label,
-            figure=f"{fmt_rate(rps[arm])} req/s, p99 {p99[arm]:.0f} ms "
-                   f"({n_ops:,} operations, {CONCURRENCY} clients)",
-            baseline=f"bare FastAPI route {fmt_rate(rps['bare'])} req/s, p99 {p99['bare']:.0f} ms",
-            ratio=f"{ratio:.2f}×",
-            goal=f"≥ {GOAL:.0%} of bare",
-            met=ratio >= GOAL,
-        ))
-    return {"rows": rows, "data": {
-        "operations": n_ops, "events": sent, "concurrency": CONCURRENCY,
-        "seconds_per_run": sizes.api_seconds, "rounds": sizes.api_rounds,
-        "rps": rps, "p99_ms": p99, "runs": results,
-        "server": "uvicorn (trainjet.cli.serve.run_api settings), h11 unless httptools is installed",
-    }}
+        rows.append(
+            row(
+                f"api_{arm}",
+                label,
+                figure=f"{fmt_rate(rps[arm])} req/s, p99 {p99[arm]:.0f} ms "
+                f"({n_ops:,} operations, {CONCURRENCY} clients)",
+                baseline=f"bare FastAPI route {fmt_rate(rps['bare'])} req/s, p99 {p99['bare']:.0f} ms",
+                ratio=f"{ratio:.2f}×",
+                goal=f"≥ {GOAL:.0%} of bare",
+                met=ratio >= GOAL,
+            )
+        )
+    return {
+        "rows": rows,
+        "data": {
+            "operations": n_ops,
+            "events": sent,
+            "concurrency": CONCURRENCY,
+            "seconds_per_run": sizes.api_seconds,
+            "rounds": sizes.api_rounds,
+            "rps": rps,
+            "p99_ms": p99,
+            "runs": results,
+            "server": "uvicorn (trainjet.cli.serve.run_api settings), h11 unless httptools is installed",
+        },
+    }

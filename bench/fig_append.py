@@ -46,16 +46,19 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                 store = JetStreamEventStore(nc, layout)
                 t0 = time.perf_counter()
                 for i in range(0, len(events), CHUNK):
-                    await store.append_many(events[i:i + CHUNK])
+                    await store.append_many(events[i : i + CHUNK])
                 seconds = time.perf_counter() - t0
             else:
                 # encoded beforehand: raw is the client's ceiling for these very messages
-                msgs = [(layout.wire(event_subject(e)), encode(e),
-                         {"Nats-Msg-Id": e.event_id}) for e in events]
+                msgs = [
+                    (layout.wire(event_subject(e)), encode(e), {"Nats-Msg-Id": e.event_id})
+                    for e in events
+                ]
                 t0 = time.perf_counter()
                 for i in range(0, len(msgs), CHUNK):
-                    futures = [await js.publish_async(s, d, headers=h)
-                               for s, d, h in msgs[i:i + CHUNK]]
+                    futures = [
+                        await js.publish_async(s, d, headers=h) for s, d, h in msgs[i : i + CHUNK]
+                    ]
                     await asyncio.gather(*futures)
                 seconds = time.perf_counter() - t0
             info = await js.stream_info(layout.events_stream_name)
@@ -70,15 +73,18 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     ours, raw = stats.median(rates["trainjet"]), stats.median(rates["raw"])
     ratio = ours / raw
     return {
-        "rows": [row(
-            NAME, "4. Event append throughput",
-            figure=f"{fmt_rate(ours)} events/s ({len(events):,} events, "
-                   f"{payload_bytes:.0f} B avg, chunks of {CHUNK})",
-            baseline=f"raw nats-py publish_async {fmt_rate(raw)} msg/s",
-            ratio=f"{ratio:.2f}×",
-            goal=f"≥ {GOAL:.0%} of raw",
-            met=ratio >= GOAL,
-        )],
+        "rows": [
+            row(
+                NAME,
+                "4. Event append throughput",
+                figure=f"{fmt_rate(ours)} events/s ({len(events):,} events, "
+                f"{payload_bytes:.0f} B avg, chunks of {CHUNK})",
+                baseline=f"raw nats-py publish_async {fmt_rate(raw)} msg/s",
+                ratio=f"{ratio:.2f}×",
+                goal=f"≥ {GOAL:.0%} of raw",
+                met=ratio >= GOAL,
+            )
+        ],
         "data": {
             "events": len(events),
             "payload_bytes_avg": payload_bytes,

@@ -33,8 +33,9 @@ def run(sizes: Sizes, workdir: Path | None = None) -> dict[str, Any]:
 
 
 async def trial(client: Any, pool: str, rng: random.Random) -> dict[str, Any]:
-    started = await client.post("/trainings/start", json={
-        "strategy_name": STRATEGY, "epochs": 5000, "training_mode": pool})
+    started = await client.post(
+        "/trainings/start", json={"strategy_name": STRATEGY, "epochs": 5000, "training_mode": pool}
+    )
     started.raise_for_status()
     op_id = started.json()["task_id"]
     deadline = time.monotonic() + 120
@@ -117,13 +118,16 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         ours = stats.latency_summary([t["latency_ms"] for t in items])
         base = stats.latency_summary([t["baseline_ms"] for t in items])
         data[pool] = {"trainjet": ours, "poller_0_3s": base}
-        rows.append(row(
-            f"cancel_{pool}", f"2{'ab'[pool == 'host']}. Cancel latency, {pool} runner",
-            figure=f"p50 {ours['p50_ms']:.0f} ms, p99 {ours['p99_ms']:.0f} ms "
-                   f"({ours['n']} trials during training)",
-            baseline=f"0.3 s poller p50 {base['p50_ms']:.0f} ms, p99 {base['p99_ms']:.0f} ms",
-            ratio=f"{ours['p99_ms'] / base['p99_ms']:.2f}× (p99)",
-            goal=f"p99 ≤ {GOAL_MS:.0f} ms",
-            met=ours["p99_ms"] <= GOAL_MS,
-        ))
+        rows.append(
+            row(
+                f"cancel_{pool}",
+                f"2{'ab'[pool == 'host']}. Cancel latency, {pool} runner",
+                figure=f"p50 {ours['p50_ms']:.0f} ms, p99 {ours['p99_ms']:.0f} ms "
+                f"({ours['n']} trials during training)",
+                baseline=f"0.3 s poller p50 {base['p50_ms']:.0f} ms, p99 {base['p99_ms']:.0f} ms",
+                ratio=f"{ours['p99_ms'] / base['p99_ms']:.2f}× (p99)",
+                goal=f"p99 ≤ {GOAL_MS:.0f} ms",
+                met=ours["p99_ms"] <= GOAL_MS,
+            )
+        )
     return {"rows": rows, "data": data}

@@ -58,8 +58,10 @@ async def _observe(base: str, nats_url: str, seconds: float, epochs: int) -> dic
     rest: list[tuple[float, int]] = []  # (seen at, last_sequence)
     slow: list[tuple[float, int]] = []
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        started = await client.post("/trainings/start", json={
-            "strategy_name": STRATEGY, "epochs": epochs, "training_mode": "local"})
+        started = await client.post(
+            "/trainings/start",
+            json={"strategy_name": STRATEGY, "epochs": epochs, "training_mode": "local"},
+        )
         started.raise_for_status()
         op_id = started.json()["task_id"]
         deadline = time.monotonic() + 120
@@ -75,8 +77,10 @@ async def _observe(base: str, nats_url: str, seconds: float, epochs: int) -> dic
 
         async def sse_reader() -> None:
             timeout = httpx.Timeout(60, read=None)
-            async with (httpx.AsyncClient(base_url=base, timeout=timeout) as c,
-                        c.stream("GET", f"/operations/{op_id}/stream") as response):
+            async with (
+                httpx.AsyncClient(base_url=base, timeout=timeout) as c,
+                c.stream("GET", f"/operations/{op_id}/stream") as response,
+            ):
                 seq, kind = 0, ""
                 async for line in response.aiter_lines():
                     if line.startswith("id: "):
@@ -109,8 +113,15 @@ async def _observe(base: str, nats_url: str, seconds: float, epochs: int) -> dic
                 sink.append((time.time(), int(data["last_sequence"])))
                 await asyncio.sleep(interval)
 
-        tasks = [asyncio.create_task(c) for c in (
-            sse_reader(), cli_reader(), poller(FAST_POLL_S, rest), poller(BASELINE_POLL_S, slow))]
+        tasks = [
+            asyncio.create_task(c)
+            for c in (
+                sse_reader(),
+                cli_reader(),
+                poller(FAST_POLL_S, rest),
+                poller(BASELINE_POLL_S, slow),
+            )
+        ]
         await asyncio.sleep(seconds)
         stop.set()
         await client.delete(f"/operations/{op_id}")
@@ -158,21 +169,34 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     summary = {k: stats.latency_summary(v) for k, v in samples.items() if v}
     base = summary["poller_0_3s"]
     rows = []
-    for key, label in (("rest", "REST projection"), ("sse", "SSE stream"),
-                       ("cli", "CLI subscriber")):
+    for key, label in (
+        ("rest", "REST projection"),
+        ("sse", "SSE stream"),
+        ("cli", "CLI subscriber"),
+    ):
         s = summary[key]
-        rows.append(row(
-            f"freshness_{key}", f"3{'abc'[['rest', 'sse', 'cli'].index(key)]}. Freshness, {label}",
-            figure=f"p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms ({s['n']} events)",
-            baseline=f"0.3 s poller p50 {base['p50_ms']:.0f} ms, p99 {base['p99_ms']:.0f} ms",
-            ratio=f"{s['p99_ms'] / base['p99_ms']:.2f}× (p99)",
-            goal=f"p99 ≤ {GOAL_MS:.0f} ms",
-            met=s["p99_ms"] <= GOAL_MS,
-            note="REST polled every 5 ms: up to ~5 ms of each figure is the poll interval"
-            if key == "rest" else "",
-        ))
-    return {"rows": rows, "data": {
-        "training_seconds": seconds, "events": len(published), "summary": summary,
-        "rest_poll_s": FAST_POLL_S, "baseline_poll_s": BASELINE_POLL_S,
-        "samples_ms": samples,
-    }}
+        rows.append(
+            row(
+                f"freshness_{key}",
+                f"3{'abc'[['rest', 'sse', 'cli'].index(key)]}. Freshness, {label}",
+                figure=f"p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms ({s['n']} events)",
+                baseline=f"0.3 s poller p50 {base['p50_ms']:.0f} ms, p99 {base['p99_ms']:.0f} ms",
+                ratio=f"{s['p99_ms'] / base['p99_ms']:.2f}× (p99)",
+                goal=f"p99 ≤ {GOAL_MS:.0f} ms",
+                met=s["p99_ms"] <= GOAL_MS,
+                note="REST polled every 5 ms: up to ~5 ms of each figure is the poll interval"
+                if key == "rest"
+                else "",
+            )
+        )
+    return {
+        "rows": rows,
+        "data": {
+            "training_seconds": seconds,
+            "events": len(published),
+            "summary": summary,
+            "rest_poll_s": FAST_POLL_S,
+            "baseline_poll_s": BASELINE_POLL_S,
+            "samples_ms": samples,
+        },
+    }

@@ -102,15 +102,21 @@ class MlflowReporter:
     def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
         pass
 
-    def on_batch(self, epoch: int, batch: int, per_epoch: int, total: int, loss: float,
-                 accuracy: float) -> None:
-        self.mlflow.log_metrics({"loss": loss, "accuracy": accuracy},
-                                step=(epoch - 1) * per_epoch + batch,
-                                synchronous=self.synchronous)
+    def on_batch(
+        self, epoch: int, batch: int, per_epoch: int, total: int, loss: float, accuracy: float
+    ) -> None:
+        self.mlflow.log_metrics(
+            {"loss": loss, "accuracy": accuracy},
+            step=(epoch - 1) * per_epoch + batch,
+            synchronous=self.synchronous,
+        )
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
-        numbers = {k: float(v) for k, v in metrics.items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        numbers = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
         self.mlflow.log_metrics(numbers, step=epoch, synchronous=self.synchronous)
 
     def check_cancelled(self) -> None:
@@ -163,8 +169,11 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         out = train_model(model, dataset, training_cfg, reporter, seed=seed)
         t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
-        return {"wall_ns": t1 - t0, "cpu_ns": c1 - c0,
-                "batches": out.epochs_completed * out.batches_per_epoch}
+        return {
+            "wall_ns": t1 - t0,
+            "cpu_ns": c1 - c0,
+            "batches": out.epochs_completed * out.batches_per_epoch,
+        }
 
     with nats_server(workdir) as server:
         nc = await connect(server.url, name="bench-overhead")
@@ -195,8 +204,13 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             finished.set()
             return {"batches": result["batches"]}
 
-        runner = Runner(store=store, commands=commands, registry=MemoryRunnerRegistry(),
-                        executors={"training": training_executor}, pool="local")
+        runner = Runner(
+            store=store,
+            commands=commands,
+            registry=MemoryRunnerRegistry(),
+            executors={"training": training_executor},
+            pool="local",
+        )
         stop = asyncio.Event()
         runner_task = asyncio.create_task(runner.run(stop))
         counter = {"n": 0}
@@ -206,13 +220,20 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             op_id = f"op_bench_overhead_{os.getpid()}_{counter['n']}"
             wrap["timed"] = timed
             published0 = runner.outbox.published
-            await store.append(OperationCreated(
-                event_id=f"created-{op_id}", operation_id=op_id, occurred_at=utcnow(),
-                operation_type=OperationType.TRAINING, pool="local"))
+            await store.append(
+                OperationCreated(
+                    event_id=f"created-{op_id}",
+                    operation_id=op_id,
+                    occurred_at=utcnow(),
+                    operation_type=OperationType.TRAINING,
+                    pool="local",
+                )
+            )
             done0 = runner.completed
             finished.clear()
-            await commands.submit(StartCommand(operation_id=op_id, operation_type="training",
-                                               pool="local"))
+            await commands.submit(
+                StartCommand(operation_id=op_id, operation_type="training", pool="local")
+            )
             await asyncio.wait_for(finished.wait(), 600)
             deadline = time.monotonic() + 60
             while runner.completed == done0 and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -251,8 +272,9 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
 
         # direct cost: reporter calls timed in place; the timer's own cost from a null reporter
         profiled = [await instrumented(timed=True) for _ in range(sizes.profiled_runs)]
-        calibration = [await bare(TimedReporter(NullReporter()))
-                       for _ in range(sizes.profiled_runs)]
+        calibration = [
+            await bare(TimedReporter(NullReporter())) for _ in range(sizes.profiled_runs)
+        ]
         idle = [await bare() for _ in range(sizes.profiled_runs)]
 
         peer: dict[str, list[dict[str, Any]]] = {}
@@ -265,8 +287,9 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             await mlflow_run(True)  # warm-up
             peer = {arm: [] for arm in ("bare", "mlflow_sync", "mlflow_async")}
             for _, arm in stats.interleave(list(peer), sizes.mlflow_rounds, seed=2):
-                peer[arm].append(await (bare() if arm == "bare" else
-                                        mlflow_run(arm == "mlflow_sync")))
+                peer[arm].append(
+                    await (bare() if arm == "bare" else mlflow_run(arm == "mlflow_sync"))
+                )
 
         stop.set()
         await runner_task
@@ -285,14 +308,16 @@ def summarize(
 ) -> dict[str, Any]:
     wall = {arm: [r["wall_ns"] for r in rs] for arm, rs in runs.items()}
     e2e = stats.ratio_summary([t / b for t, b in zip(wall["trainjet"], wall["bare"], strict=True)])
-    aa = stats.ratio_summary([a / b for a, b in zip(wall["bare_aa"], wall["bare"], strict=True)],
-                             seed=1)
+    aa = stats.ratio_summary(
+        [a / b for a, b in zip(wall["bare_aa"], wall["bare"], strict=True)], seed=1
+    )
     batches = runs["bare"][0]["batches"]
     bare_ns_per_batch = stats.median(wall["bare"]) / batches
 
     # training thread: reporter CPU minus the timer's cost, per call, from the null reporter
     timer_ns_per_call = sum(r["hook_cpu_ns"] for r in calibration) / sum(
-        r["hook_calls"] for r in calibration)
+        r["hook_calls"] for r in calibration
+    )
     hook_ns = [r["hook_cpu_ns"] - timer_ns_per_call * r["hook_calls"] for r in profiled]
     hook_ns_per_batch = max(0.0, stats.mean(hook_ns) / batches)
     # event-loop thread: CPU above its idle rate (the runner's background tasks are idle)
@@ -306,26 +331,33 @@ def summarize(
     e2e_lo, e2e_hi = e2e["overhead_pct_ci95"]
     e2e_met: bool | None = True if e2e_hi <= GOAL_PCT else (False if e2e_lo > GOAL_PCT else None)
     rows = [
-        row("overhead_e2e", "1a. Overhead, end to end",
+        row(
+            "overhead_e2e",
+            "1a. Overhead, end to end",
             figure=f"{e2e['overhead_pct']:+.2f} % (95 % CI {e2e_lo:+.1f} … {e2e_hi:+.1f} %), "
-                   f"{e2e['pairs']} interleaved pairs",
+            f"{e2e['pairs']} interleaved pairs",
             baseline=f"bare loop {bare_ns_per_batch / 1e3:.0f} µs/batch; A/A noise floor "
-                     f"{aa['overhead_pct']:+.2f} % (CI {aa['overhead_pct_ci95'][0]:+.1f} … "
-                     f"{aa['overhead_pct_ci95'][1]:+.1f} %)",
+            f"{aa['overhead_pct']:+.2f} % (CI {aa['overhead_pct_ci95'][0]:+.1f} … "
+            f"{aa['overhead_pct_ci95'][1]:+.1f} %)",
             ratio=f"{e2e['ratio_geomean']:.3f}×",
             goal=f"≤ {GOAL_PCT:g} % slower",
             met=e2e_met,
-            note="" if e2e_met is not None else
-            "the interval straddles the goal: end to end cannot resolve 1 % here; "
-            "the direct cost decides"),
-        row("overhead_direct", "1b. Overhead, direct CPU cost",
+            note=""
+            if e2e_met is not None
+            else "the interval straddles the goal: end to end cannot resolve 1 % here; "
+            "the direct cost decides",
+        ),
+        row(
+            "overhead_direct",
+            "1b. Overhead, direct CPU cost",
             figure=f"{hook_ns_per_batch / 1e3:.2f} µs hook+bridge + "
-                   f"{loop_ns_per_batch / 1e3:.2f} µs publisher per batch = {direct_pct:.2f} %",
+            f"{loop_ns_per_batch / 1e3:.2f} µs publisher per batch = {direct_pct:.2f} %",
             baseline=f"bare loop {bare_ns_per_batch / 1e3:.0f} µs/batch (nats-server: "
-                     f"{server_ns_per_batch / 1e3:.1f} µs/batch more, another process)",
+            f"{server_ns_per_batch / 1e3:.1f} µs/batch more, another process)",
             ratio=f"{1 + direct_pct / 100:.4f}×",
             goal=f"≤ {GOAL_PCT:g} %",
-            met=direct_pct <= GOAL_PCT),
+            met=direct_pct <= GOAL_PCT,
+        ),
     ]
     data: dict[str, Any] = {
         "strategy": STRATEGY,
@@ -350,19 +382,25 @@ def summarize(
     if peer:
         pw = {arm: [r["wall_ns"] for r in rs] for arm, rs in peer.items()}
         data["mlflow"] = {
-            arm: stats.ratio_summary([t / b for t, b in zip(pw[arm], pw["bare"], strict=True)],
-                                     seed=3)
+            arm: stats.ratio_summary(
+                [t / b for t, b in zip(pw[arm], pw["bare"], strict=True)], seed=3
+            )
             for arm in ("mlflow_sync", "mlflow_async")
         }
         data["mlflow"]["samples_ms"] = {arm: [v / 1e6 for v in vals] for arm, vals in pw.items()}
         sync, asyn = data["mlflow"]["mlflow_sync"], data["mlflow"]["mlflow_async"]
-        rows.append(row(
-            "overhead_mlflow", "1c. Peer: MLflow per-batch logging (file store)",
-            figure=f"sync {fmt_pct(sync['overhead_pct'])}, async {fmt_pct(asyn['overhead_pct'])} "
-                   f"({sync['pairs']} interleaved rounds)",
-            baseline="same bare loop",
-            ratio=f"{sync['ratio_geomean']:.2f}× / {asyn['ratio_geomean']:.2f}×",
-            goal="(peer, no goal)", met=None))
+        rows.append(
+            row(
+                "overhead_mlflow",
+                "1c. Peer: MLflow per-batch logging (file store)",
+                figure=f"sync {fmt_pct(sync['overhead_pct'])}, async {fmt_pct(asyn['overhead_pct'])} "
+                f"({sync['pairs']} interleaved rounds)",
+                baseline="same bare loop",
+                ratio=f"{sync['ratio_geomean']:.2f}× / {asyn['ratio_geomean']:.2f}×",
+                goal="(peer, no goal)",
+                met=None,
+            )
+        )
     else:
         data["mlflow"] = None
     return {"rows": rows, "data": data}

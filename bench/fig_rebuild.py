@@ -34,9 +34,13 @@ async def load(js: Any, layout: Any, total: int, prefix: str, per_operation: int
     pending: list[Any] = []
     for history in histories(prefix, total, per_operation):
         for event in history:
-            pending.append(await js.publish_async(
-                layout.wire(event_subject(event)), encode(event),
-                headers={"Nats-Msg-Id": event.event_id}))
+            pending.append(
+                await js.publish_async(
+                    layout.wire(event_subject(event)),
+                    encode(event),
+                    headers={"Nats-Msg-Id": event.event_id},
+                )
+            )
             sent += 1
         if len(pending) >= 2048:
             await asyncio.gather(*pending)
@@ -79,9 +83,12 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                 seconds[arm].append(time.perf_counter() - t0)
                 await projector.stop()
                 view = projector.view
-                check["trainjet"] = {"applied": view.applied, "last_seq": view.last_seq,
-                                     "operations": len(view.operations),
-                                     "rejected": len(view.rejected)}
+                check["trainjet"] = {
+                    "applied": view.applied,
+                    "last_seq": view.last_seq,
+                    "operations": len(view.operations),
+                    "rejected": len(view.rejected),
+                }
             else:
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 count = 0
@@ -95,10 +102,14 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
 
                 t0 = time.perf_counter()
                 sub = await js.subscribe(
-                    layout.events_subjects[0], stream=layout.events_stream_name, cb=on_msg,
-                    ordered_consumer=True, config=api.ConsumerConfig(
-                        deliver_policy=api.DeliverPolicy.ALL),
-                    pending_msgs_limit=-1, pending_bytes_limit=-1)
+                    layout.events_subjects[0],
+                    stream=layout.events_stream_name,
+                    cb=on_msg,
+                    ordered_consumer=True,
+                    config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL),
+                    pending_msgs_limit=-1,
+                    pending_bytes_limit=-1,
+                )
                 await asyncio.wait_for(done, 600)
                 seconds[arm].append(time.perf_counter() - t0)
                 await sub.unsubscribe()
@@ -110,15 +121,18 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     ours, raw = stats.median(seconds["trainjet"]), stats.median(seconds["raw"])
     ratio = raw / ours  # throughput ratio
     return {
-        "rows": [row(
-            NAME, "5. Projection rebuild",
-            figure=f"{fmt_rate(sent / ours)} events/s, {ours:.1f} s for {sent:,} events "
-                   f"({check['trainjet']['operations']:,} operations)",
-            baseline=f"raw ordered consumer + decode {fmt_rate(sent / raw)} msg/s, {raw:.1f} s",
-            ratio=f"{ratio:.2f}×",
-            goal=f"≥ {GOAL:.0%} of raw",
-            met=ratio >= GOAL,
-        )],
+        "rows": [
+            row(
+                NAME,
+                "5. Projection rebuild",
+                figure=f"{fmt_rate(sent / ours)} events/s, {ours:.1f} s for {sent:,} events "
+                f"({check['trainjet']['operations']:,} operations)",
+                baseline=f"raw ordered consumer + decode {fmt_rate(sent / raw)} msg/s, {raw:.1f} s",
+                ratio=f"{ratio:.2f}×",
+                goal=f"≥ {GOAL:.0%} of raw",
+                met=ratio >= GOAL,
+            )
+        ],
         "data": {
             "events": sent,
             "events_per_operation": per_op,

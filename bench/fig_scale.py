@@ -77,11 +77,19 @@ async def _drive(base: str, sizes: Sizes, n: int) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         await asyncio.sleep(0.5)  # nothing more may arrive; read the final counts
         health = (await client.get("/health")).json()
-        completed = (await client.get("/operations", params={
-            "status": "completed", "limit": 1})).json()["total_count"]
-    return {"accepted": len(set(ids)), "refused": refused, "finished": finished,
-            "wall_s": wall, "start_requests_s": started_s, "peak_active": peak_active,
-            "completed": completed, "health": health}
+        completed = (
+            await client.get("/operations", params={"status": "completed", "limit": 1})
+        ).json()["total_count"]
+    return {
+        "accepted": len(set(ids)),
+        "refused": refused,
+        "finished": finished,
+        "wall_s": wall,
+        "start_requests_s": started_s,
+        "peak_active": peak_active,
+        "completed": completed,
+        "health": health,
+    }
 
 
 def _first_error(deployment: Deployment) -> str | None:
@@ -111,43 +119,74 @@ def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
     sent = result["accepted"] * (sizes.scale_iterations + 3)
     stored = int(health["streams"]["events"]["messages"])
     folded = int(health["projector"]["events_applied"])
-    exact = (result["finished"] and not result["refused"] and sent == stored == folded
-             and result["completed"] == n)
+    exact = (
+        result["finished"]
+        and not result["refused"]
+        and sent == stored == folded
+        and result["completed"] == n
+    )
     rate = stored / result["wall_s"]
     ideal = sizes.scale_iterations * sizes.scale_interval
-    title = f"7{'ab'[n != sizes.scale_operations]}. Scale: {n:,} concurrent operations, " \
-            f"{sizes.scale_runners} runners"
+    title = (
+        f"7{'ab'[n != sizes.scale_operations]}. Scale: {n:,} concurrent operations, "
+        f"{sizes.scale_runners} runners"
+    )
     if exact:
-        figure = (f"{result['wall_s']:.1f} s wall, {fmt_rate(rate)} events/s; "
-                  f"sent {sent:,} = stored {stored:,} = folded {folded:,}")
-        note = (f"peak {result['peak_active']} active at once; starting them took "
-                f"{result['start_requests_s']:.1f} s")
+        figure = (
+            f"{result['wall_s']:.1f} s wall, {fmt_rate(rate)} events/s; "
+            f"sent {sent:,} = stored {stored:,} = folded {folded:,}"
+        )
+        note = (
+            f"peak {result['peak_active']} active at once; starting them took "
+            f"{result['start_requests_s']:.1f} s"
+        )
     else:
-        figure = (f"did not complete: {result['completed']:,}/{n:,} completed, "
-                  f"{len(result['refused'])} start requests failed; stored {stored:,}, "
-                  f"folded {folded:,}")
+        figure = (
+            f"did not complete: {result['completed']:,}/{n:,} completed, "
+            f"{len(result['refused'])} start requests failed; stored {stored:,}, "
+            f"folded {folded:,}"
+        )
         if error:
             note = f"first runner error: {error}"
         elif result["refused"]:
-            note = (f"{len(result['refused'])} start request(s) got no answer from the API "
-                    f"({result['refused'][0].strip()}); {result['completed']:,} of the "
-                    f"{result['accepted']:,} accepted completed")
+            note = (
+                f"{len(result['refused'])} start request(s) got no answer from the API "
+                f"({result['refused'][0].strip()}); {result['completed']:,} of the "
+                f"{result['accepted']:,} accepted completed"
+            )
         else:
             note = "operations stalled"
     return {
-        "row": row(NAME if n == sizes.scale_operations else f"{NAME}_half", title,
-                   figure=figure, baseline=f"ideal wall {ideal:.1f} s (one operation's own "
-                   "duration)", ratio=f"{result['wall_s'] / ideal:.1f}×" if exact else "—",
-                   goal="counts exact, all completed", met=exact, note=note),
+        "row": row(
+            NAME if n == sizes.scale_operations else f"{NAME}_half",
+            title,
+            figure=figure,
+            baseline=f"ideal wall {ideal:.1f} s (one operation's own duration)",
+            ratio=f"{result['wall_s'] / ideal:.1f}×" if exact else "—",
+            goal="counts exact, all completed",
+            met=exact,
+            note=note,
+        ),
         "data": {
-            "operations": n, "runners": sizes.scale_runners, "concurrency_per_runner": per_runner,
-            "iterations": sizes.scale_iterations, "interval_s": sizes.scale_interval,
-            "wall_s": result["wall_s"], "start_requests_s": result["start_requests_s"],
-            "events_per_s": rate, "sent": sent, "stored": stored, "folded": folded,
-            "accepted": result["accepted"], "refused": result["refused"][:5],
-            "refused_count": len(result["refused"]), "finished": result["finished"],
-            "completed": result["completed"], "peak_active": result["peak_active"],
-            "rejected": health["projector"]["rejected_messages"], "exact": exact,
+            "operations": n,
+            "runners": sizes.scale_runners,
+            "concurrency_per_runner": per_runner,
+            "iterations": sizes.scale_iterations,
+            "interval_s": sizes.scale_interval,
+            "wall_s": result["wall_s"],
+            "start_requests_s": result["start_requests_s"],
+            "events_per_s": rate,
+            "sent": sent,
+            "stored": stored,
+            "folded": folded,
+            "accepted": result["accepted"],
+            "refused": result["refused"][:5],
+            "refused_count": len(result["refused"]),
+            "finished": result["finished"],
+            "completed": result["completed"],
+            "peak_active": result["peak_active"],
+            "rejected": health["projector"]["rejected_messages"],
+            "exact": exact,
             "first_runner_error": error,
         },
     }

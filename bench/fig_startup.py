@@ -37,9 +37,14 @@ def _serve_trial(workdir: Path, train: bool) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}/api/v1"
     t0 = time.perf_counter()
     with open(workdir / "serve.log", "ab") as log:
-        proc = subprocess.Popen([PY, "-m", "trainjet", "serve", "--port", str(port),
-                                 "--runners", "1"], env=env, cwd=workdir, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [PY, "-m", "trainjet", "serve", "--port", str(port), "--runners", "1"],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     out: dict[str, Any] = {}
     try:
         deadline = time.monotonic() + 120
@@ -60,8 +65,9 @@ def _serve_trial(workdir: Path, train: bool) -> dict[str, Any]:
         out["healthy_s"] = time.perf_counter() - t0
         if train:
             t1 = time.perf_counter()
-            started = httpx.post(f"{base}/trainings/start", json={"strategy_name": STRATEGY},
-                                 timeout=60)
+            started = httpx.post(
+                f"{base}/trainings/start", json={"strategy_name": STRATEGY}, timeout=60
+            )
             started.raise_for_status()
             op_id = started.json()["task_id"]
             while True:
@@ -100,8 +106,15 @@ def _pipeline_in_process(workdir: Path) -> float:
         f"data_dir={str(ROOT / 'data')!r})\n"
         "print(time.perf_counter() - t)\n"
     )
-    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    out = subprocess.run(
+        [PY, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -116,8 +129,14 @@ def _demo_command(workdir: Path) -> dict[str, Any]:
     (workdir / "demo").mkdir(exist_ok=True)
     t0 = time.perf_counter()
     with open(workdir / "demo.log", "wb") as log:
-        code = subprocess.run([PY, "-m", "trainjet", "demo"], env=env, cwd=workdir / "demo",
-                              stdout=log, stderr=subprocess.STDOUT, timeout=600).returncode
+        code = subprocess.run(
+            [PY, "-m", "trainjet", "demo"],
+            env=env,
+            cwd=workdir / "demo",
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+        ).returncode
     return {"exit_code": code, "wall_s": time.perf_counter() - t0}
 
 
@@ -131,28 +150,44 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     bare_training_s = _pipeline_in_process(workdir)
     demo = _demo_command(workdir) if sizes.demo_command else None
     if demo is not None and demo["exit_code"] != 0:
-        raise RuntimeError(f"`trainjet demo` exited {demo['exit_code']}: "
-                           f"{(workdir / 'demo.log').read_text()[-2000:]}")
+        raise RuntimeError(
+            f"`trainjet demo` exited {demo['exit_code']}: "
+            f"{(workdir / 'demo.log').read_text()[-2000:]}"
+        )
 
     healthy = stats.median([t["healthy_s"] for t in trials])
     last = trials[-1]
     rows = [
-        row("startup_serve", "8a. `trainjet serve` to healthy (runner registered)",
+        row(
+            "startup_serve",
+            "8a. `trainjet serve` to healthy (runner registered)",
             figure=f"{healthy:.2f} s (API answering after "
-                   f"{stats.median([t['api_s'] for t in trials]):.2f} s; "
-                   f"{len(trials)} start{'s' if len(trials) > 1 else ''})",
+            f"{stats.median([t['api_s'] for t in trials]):.2f} s; "
+            f"{len(trials)} start{'s' if len(trials) > 1 else ''})",
             baseline=f"bare nats-server ready in {nats_s:.2f} s",
-            ratio=f"{healthy / nats_s:.1f}×", goal="(report)", met=None),
-        row("startup_demo", "8b. `make demo` training wall time",
-            figure=f"{last['training_client_s']:.2f} s request to completed "
-                   f"(operation {last['training_operation_s']:.2f} s)"
-                   + (f"; whole `trainjet demo` {demo['wall_s']:.1f} s" if demo else ""),
-            baseline=f"same pipeline in-process, silent reporter {bare_training_s:.2f} s",
-            ratio=f"{last['training_client_s'] / bare_training_s:.2f}×", goal="(report)",
+            ratio=f"{healthy / nats_s:.1f}×",
+            goal="(report)",
             met=None,
-            note="the runner process imports torch on its first training: counted here"),
+        ),
+        row(
+            "startup_demo",
+            "8b. `make demo` training wall time",
+            figure=f"{last['training_client_s']:.2f} s request to completed "
+            f"(operation {last['training_operation_s']:.2f} s)"
+            + (f"; whole `trainjet demo` {demo['wall_s']:.1f} s" if demo else ""),
+            baseline=f"same pipeline in-process, silent reporter {bare_training_s:.2f} s",
+            ratio=f"{last['training_client_s'] / bare_training_s:.2f}×",
+            goal="(report)",
+            met=None,
+            note="the runner process imports torch on its first training: counted here",
+        ),
     ]
-    return {"rows": rows, "data": {
-        "serve_trials": trials, "nats_alone_s": nats_s, "pipeline_in_process_s": bare_training_s,
-        "demo_command": demo,
-    }}
+    return {
+        "rows": rows,
+        "data": {
+            "serve_trials": trials,
+            "nats_alone_s": nats_s,
+            "pipeline_in_process_s": bare_training_s,
+            "demo_command": demo,
+        },
+    }

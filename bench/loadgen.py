@@ -16,8 +16,16 @@ import time
 from typing import Any
 
 
-async def _client(host: str, port: int, paths: list[str], offset: int, warm_until: float,
-                  stop_at: float, latencies: list[float], errors: list[str]) -> int:
+async def _client(
+    host: str,
+    port: int,
+    paths: list[str],
+    offset: int,
+    warm_until: float,
+    stop_at: float,
+    latencies: list[float],
+    errors: list[str],
+) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     requests = [f"GET {p} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for p in paths]
     i, done = offset, 0
@@ -44,17 +52,21 @@ async def _client(host: str, port: int, paths: list[str], offset: int, warm_unti
     return done
 
 
-async def load(host: str, port: int, paths: list[str], concurrency: int, seconds: float,
-               warmup: float) -> dict[str, Any]:
+async def load(
+    host: str, port: int, paths: list[str], concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     from bench.stats import percentile
 
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + seconds
     latencies: list[float] = []
     errors: list[str] = []
-    counts = await asyncio.gather(*(
-        _client(host, port, paths, k * 7919, warm_until, stop_at, latencies, errors)
-        for k in range(concurrency)))
+    counts = await asyncio.gather(
+        *(
+            _client(host, port, paths, k * 7919, warm_until, stop_at, latencies, errors)
+            for k in range(concurrency)
+        )
+    )
     measured = time.perf_counter() - warm_until
     ms = [x * 1000 for x in latencies] or [0.0]
     return {
@@ -86,8 +98,9 @@ def main(argv: list[str] | None = None) -> None:
             paths += [line.strip() for line in f if line.strip()]
     if not paths:
         parser.error("give --path or --paths-file")
-    result = asyncio.run(load(args.host, args.port, paths, args.concurrency, args.seconds,
-                              args.warmup))
+    result = asyncio.run(
+        load(args.host, args.port, paths, args.concurrency, args.seconds, args.warmup)
+    )
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

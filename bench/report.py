@@ -56,11 +56,30 @@ def table(result: dict[str, Any]) -> str:
     for name, fig in result["figures"].items():
         for r in fig["rows"]:
             number, _, title = r["title"].partition(". ")
-            lines.append("| " + " | ".join(_cell(c) for c in (
-                number, title, r["figure"], r["baseline"], r["ratio"], r["goal"],
-                _met(r["met"], r["goal"]), "A", f"`python -m bench --only {name}`")) + " |")
-    notes = [f"- {r['title'].split('. ')[0]}: {r['note']}"
-             for fig in result["figures"].values() for r in fig["rows"] if r["note"]]
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(c)
+                    for c in (
+                        number,
+                        title,
+                        r["figure"],
+                        r["baseline"],
+                        r["ratio"],
+                        r["goal"],
+                        _met(r["met"], r["goal"]),
+                        "A",
+                        f"`python -m bench --only {name}`",
+                    )
+                )
+                + " |"
+            )
+    notes = [
+        f"- {r['title'].split('. ')[0]}: {r['note']}"
+        for fig in result["figures"].values()
+        for r in fig["rows"]
+        if r["note"]
+    ]
     if notes:
         lines += ["", "Notes from the run:", "", *notes]
     return "\n".join(lines)

@@ -80,7 +80,9 @@ def render() -> str:
         name = type_name(type(event))
         doc = (type(event).__doc__ or "").strip().splitlines()
         summary = " ".join(line.strip() for line in doc) if doc else ""
-        terminal = " Terminal." if isinstance(event, TERMINAL_TYPES) and "Terminal" not in summary else ""
+        terminal = (
+            " Terminal." if isinstance(event, TERMINAL_TYPES) and "Terminal" not in summary else ""
+        )
         body = json.dumps(json.loads(encode(event)), indent=2)
         parts.append(f"\n### `{name}`\n\n{summary}{terminal}\n\n```json\n{body}\n```\n")
     return "".join(parts)

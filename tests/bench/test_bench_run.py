@@ -54,12 +54,15 @@ def test_overhead_figures_come_from_real_training_runs(result: dict[str, Any]) -
     ratios = [t / b for t, b in zip(samples["trainjet"], samples["bare"], strict=True)]
     assert data["end_to_end"]["ratio_geomean"] == pytest.approx(stats.geomean(ratios))
     assert data["bare_us_per_batch"] == pytest.approx(
-        stats.median(samples["bare"]) * 1000 / data["batches_per_run"])
+        stats.median(samples["bare"]) * 1000 / data["batches_per_run"]
+    )
     direct = data["direct"]
     assert direct["timer_ns_per_call"] > 0 and direct["reporter_calls_per_run"] > 0
     assert direct["total_pct"] == pytest.approx(
         (direct["hook_bridge_us_per_batch"] + direct["publisher_us_per_batch"])
-        / data["bare_us_per_batch"] * 100)
+        / data["bare_us_per_batch"]
+        * 100
+    )
 
 
 def test_store_figures_match_what_the_server_holds(result: dict[str, Any]) -> None:

@@ -53,7 +53,11 @@ async def test_put_get_with_metadata(blobs: BlobStore) -> None:
     await blobs.put("op1", b"\x00\x01 checkpoint", {"epoch": "3", "runner_id": "r-1"})
     blob = await blobs.get("op1")
     assert blob is not None
-    assert (blob.key, blob.data, blob.meta) == ("op1", b"\x00\x01 checkpoint", {"epoch": "3", "runner_id": "r-1"})
+    assert (blob.key, blob.data, blob.meta) == (
+        "op1",
+        b"\x00\x01 checkpoint",
+        {"epoch": "3", "runner_id": "r-1"},
+    )
 
 
 async def test_put_replaces_and_keys_lists_the_live_ones(blobs: BlobStore) -> None:

@@ -135,10 +135,10 @@ class Stack:
         return str(response.json()["data"]["operation_id"])
 
     def close(self) -> None:
-        for proc in [*self.runners, *( [self.api_proc] if self.api_proc else [])]:
+        for proc in [*self.runners, *([self.api_proc] if self.api_proc else [])]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in [*self.runners, *( [self.api_proc] if self.api_proc else [])]:
+        for proc in [*self.runners, *([self.api_proc] if self.api_proc else [])]:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -126,5 +126,8 @@ def test_list_filters_and_paging(stack: Stack) -> None:
     page = stack.http.get("/operations", params={"limit": 2, "offset": 1}).json()
     assert page["total_count"] == 5 and page["active_count"] == 5
     assert [r["operation_id"] for r in page["data"]] == list(reversed(ids))[1:3]
-    assert stack.http.get("/operations", params={"operation_type": "training"}).json()["total_count"] == 0
+    assert (
+        stack.http.get("/operations", params={"operation_type": "training"}).json()["total_count"]
+        == 0
+    )
     assert stack.http.get("/operations", params={"active_only": True}).json()["total_count"] == 5

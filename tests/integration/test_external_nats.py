@@ -34,9 +34,13 @@ MIN_VERSION = (2, 9)  # JetStream KV with TTL, ordered consumers, work-queue ret
 @pytest.fixture
 async def external() -> AsyncIterator[nats.aio.client.Client]:
     try:
-        nc = await nats.connect(URL, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
+        nc = await nats.connect(
+            URL, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False
+        )
     except Exception as exc:
-        pytest.skip(f"no external NATS server at {URL} ({type(exc).__name__}); set TRAINJET_EXTERNAL_NATS_URL")
+        pytest.skip(
+            f"no external NATS server at {URL} ({type(exc).__name__}); set TRAINJET_EXTERNAL_NATS_URL"
+        )
     info = nc._server_info
     version = tuple(int(p) for p in str(info.get("version", "0.0")).split(".")[:2])
     if not info.get("jetstream"):
@@ -50,7 +54,9 @@ async def external() -> AsyncIterator[nats.aio.client.Client]:
 
 
 async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.client.Client) -> None:
-    layout = StoreSettings(namespace=f"ext{uuid.uuid4().hex[:10]}", lease_seconds=5, runner_ttl_seconds=3)
+    layout = StoreSettings(
+        namespace=f"ext{uuid.uuid4().hex[:10]}", lease_seconds=5, runner_ttl_seconds=3
+    )
     js = external.jetstream()
     await ensure_streams(js, layout)
     backend = Backend(
@@ -60,8 +66,12 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
         settings=Settings(cancel_wait_seconds=10),
     )
     stop = asyncio.Event()
-    runner = Runner(store=backend.store, commands=backend.commands, registry=backend.registry,
-                    executors=executors_for("local"))
+    runner = Runner(
+        store=backend.store,
+        commands=backend.commands,
+        registry=backend.registry,
+        executors=executors_for("local"),
+    )
     task = asyncio.create_task(runner.run(stop))
     try:
         await backend.start_read_side()
@@ -71,13 +81,15 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
         long, _ = await backend.orchestrator.start_managed_operation(
             OperationType.DUMMY, inputs={"iterations": 1000, "interval_seconds": 0.05}
         )
+
         async def status(op_id: str) -> OperationStatus:
             return backend.projector.view.operations[op_id].status
 
         for _ in range(500):
-            if await status(done.operation_id) is OperationStatus.COMPLETED and await status(
-                long.operation_id
-            ) is OperationStatus.RUNNING:
+            if (
+                await status(done.operation_id) is OperationStatus.COMPLETED
+                and await status(long.operation_id) is OperationStatus.RUNNING
+            ):
                 break
             await asyncio.sleep(0.02)
         assert await status(done.operation_id) is OperationStatus.COMPLETED
@@ -87,6 +99,10 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
         stop.set()
         await task
         await backend.close()
-        for name in (layout.events_stream_name, layout.commands_stream_name, f"KV_{layout.bucket_name}"):
+        for name in (
+            layout.events_stream_name,
+            layout.commands_stream_name,
+            f"KV_{layout.bucket_name}",
+        ):
             with contextlib.suppress(Exception):
                 await js.delete_stream(name)

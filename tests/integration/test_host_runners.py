@@ -54,7 +54,9 @@ class HostStack(Stack):
         try:
             return self.wait_status(op_id, TERMINAL, timeout=timeout)
         except TimeoutError as exc:
-            logs = "\n".join(f"--- {n}\n{self.log(n)}" for n in ("runner0.log", "runner1.log", "api.log"))
+            logs = "\n".join(
+                f"--- {n}\n{self.log(n)}" for n in ("runner0.log", "runner1.log", "api.log")
+            )
             pytest.fail(f"{exc}\n{logs}")
 
     def wait_epochs(self, op_id: str, epochs: int, timeout: float = 60.0) -> dict[str, Any]:
@@ -134,12 +136,18 @@ def test_host_training_completes_and_the_api_serves_its_model(hosts: HostStack) 
     assert session and result["session_info"]["training_mode"] == "host"
     assert op["metadata"]["parameters"]["session_id"] == session
     usage = result["resource_usage"]
-    assert (usage["training_mode"], usage["session_id"], usage["device"]) == ("host", session, "cpu")
+    assert (usage["training_mode"], usage["session_id"], usage["device"]) == (
+        "host",
+        session,
+        "cpu",
+    )
     assert usage["gpu"]["device_type"] == "cpu" and usage["runner_id"] == op["runner_id"]
     events = hosts.events(op_id)
     started = next(e for e in events if e["type"] == "operation_started")
     assert (started["pool"], started["session_id"], started["attempt"]) == ("host", session, 1)
-    host_start = next(e for e in events if e["type"] == "phase_changed" and e["phase"] == "host_start")
+    host_start = next(
+        e for e in events if e["type"] == "phase_changed" and e["phase"] == "host_start"
+    )
     assert host_start["message"] == f"Host session {session} started for eurusd_rsi_mlp"
     assert any("resource_usage" in e["context"] for e in events if e["type"] == "batch_progress")
 
@@ -147,7 +155,9 @@ def test_host_training_completes_and_the_api_serves_its_model(hosts: HostStack) 
     artifacts = result["artifacts"]
     assert artifacts["artifact_key"].startswith(f"{op_id}/")
     assert artifacts["artifact_bucket"] == "trainjet_models"
-    assert Path(artifacts["model_path"]).is_relative_to(hosts.workdir / f"runner{_index(hosts, op)}-models")
+    assert Path(artifacts["model_path"]).is_relative_to(
+        hosts.workdir / f"runner{_index(hosts, op)}-models"
+    )
     model_id = artifacts["model_id"]
     deadline = time.monotonic() + 20
     while model_id not in {m["model_id"] for m in hosts.http.get("/models").json()["models"]}:
@@ -156,7 +166,9 @@ def test_host_training_completes_and_the_api_serves_its_model(hosts: HostStack) 
     assert (hosts.workdir / "api-models" / model_id / "model.pt").is_file()
     loaded = hosts.http.post(f"/models/{model_id}/load")
     assert loaded.status_code == 200, loaded.text
-    predicted = hosts.http.post("/models/predict", json={"model_name": model_id, "symbol": "EURUSD"})
+    predicted = hosts.http.post(
+        "/models/predict", json={"model_name": model_id, "symbol": "EURUSD"}
+    )
     assert predicted.status_code == 200, predicted.text
     assert predicted.json()["prediction"]["action"] in {"BUY", "HOLD", "SELL"}
     # saving a named copy finds the imported model, not the runner's path
@@ -178,7 +190,9 @@ def test_cancel_of_a_host_training_lands_within_one_batch(hosts: HostStack) -> N
     after = [e for e in events[cancel_at:] if e["type"] == "batch_progress"]
     last_before = before[-1]["items_processed"] if before else 0
     # what was coalesced before the runner saw the cancel, plus at most the batch in flight
-    assert after == [] or after[-1]["items_processed"] - last_before == sum(len(e["batches"]) for e in after)
+    assert after == [] or after[-1]["items_processed"] - last_before == sum(
+        len(e["batches"]) for e in after
+    )
     assert [e["type"] for e in events].count("operation_cancelled") == 1
     assert events[-1]["type"] == "operation_cancelled"
 
@@ -199,7 +213,10 @@ def test_sigkill_mid_training_resumes_on_the_other_runner(hosts: HostStack) -> N
     (lost,) = [e for e in events if e["type"] == "runner_lost"]
     assert [s["attempt"] for s in starts] == [1, 2]
     assert starts[0]["runner_id"] == lost["runner_id"] == victim["runner_id"]
-    assert starts[1]["runner_id"] != victim["runner_id"] and done["runner_id"] == starts[1]["runner_id"]
+    assert (
+        starts[1]["runner_id"] != victim["runner_id"]
+        and done["runner_id"] == starts[1]["runner_id"]
+    )
     assert starts[1]["session_id"] != starts[0]["session_id"]
     assert types.index("runner_lost") < events.index(starts[1])  # the hand-over, in order
     resumed = starts[1]["resumed_from_epoch"]
@@ -228,7 +245,10 @@ def test_sigkill_of_the_last_runner_fails_naming_it(hosts: HostStack) -> None:
     assert time.monotonic() - killed_at < 15
     assert failed["status"] == "failed"
     assert survivor["runner_id"] in failed["error_message"]
-    assert "lost" in failed["error_message"] and "no live runner of pool 'host'" in failed["error_message"]
+    assert (
+        "lost" in failed["error_message"]
+        and "no live runner of pool 'host'" in failed["error_message"]
+    )
     assert [e["type"] for e in hosts.events(op_id)].count("operation_failed") == 1
 
 
@@ -260,7 +280,8 @@ def _compact(events: list[dict[str, Any]]) -> list[str]:
             tag = f"epoch {e['epoch']}"
         elif tag in ("operation_started", "runner_lost"):
             tag = f"{tag}(attempt {e['attempt']}, {e['runner_id'][-6:]}" + (
-                f", from epoch {e['resumed_from_epoch']})" if e.get("resumed_from_epoch") else ")")
+                f", from epoch {e['resumed_from_epoch']})" if e.get("resumed_from_epoch") else ")"
+            )
         elif tag == "phase_changed":
             tag = f"phase {e['phase']}"
         if out and out[-1].split(" x")[0] == tag:

@@ -84,7 +84,9 @@ def test_serve_stops_everything_it_started(tmp_path: Path, sig: signal.Signals) 
         runtime = json.loads((tmp_path / ".trainjet" / "runtime.json").read_text())
         assert runtime["nats_url"] == health["nats"]["url"]
         assert (tmp_path / ".trainjet" / "nats" / "jetstream").is_dir()  # store in the data dir
-        op = httpx.post(f"{base}/dummy/start", json={"iterations": 1000, "interval_seconds": 0.05}).json()
+        op = httpx.post(
+            f"{base}/dummy/start", json={"iterations": 1000, "interval_seconds": 0.05}
+        ).json()
         children = _children(proc.pid)
         assert len(children) >= 3  # nats-server + 2 runners
         proc.send_signal(sig)

@@ -98,12 +98,27 @@ def test_eurusd_example_completes_with_test_metrics_and_a_stored_model(stack: St
     op = finish(stack, op_id)
     assert op["status"] == "completed", op["error_message"]
     result = op["result_summary"]
-    for section in ("training_metrics", "validation_metrics", "test_metrics", "resource_usage",
-                    "artifacts", "session_info", "model_info", "data_summary"):
+    for section in (
+        "training_metrics",
+        "validation_metrics",
+        "test_metrics",
+        "resource_usage",
+        "artifacts",
+        "session_info",
+        "model_info",
+        "data_summary",
+    ):
         assert section in result, section
     assert result["training_metrics"]["epochs_completed"] == 3
     test = result["test_metrics"]
-    for key in ("test_loss", "test_accuracy", "precision", "recall", "f1_score", "confusion_matrix"):
+    for key in (
+        "test_loss",
+        "test_accuracy",
+        "precision",
+        "recall",
+        "f1_score",
+        "confusion_matrix",
+    ):
         assert test[key] is not None, key
     model_dir = stack.workdir / result["artifacts"]["model_path"]
     for name in ("model.pt", "config.json", "metrics.json", "features.json", "metadata.json"):
@@ -114,8 +129,17 @@ def test_eurusd_example_completes_with_test_metrics_and_a_stored_model(stack: St
     assert params["strategy_name"] == "eurusd_rsi_mlp" and params["epochs"] == 3
     assert op["metadata"]["symbol"] == "EURUSD" and op["metadata"]["timeframe"] == "1h"
     phases = [e["phase"] for e in events_of(stack, op_id) if e["type"] == "phase_changed"]
-    for phase in ("loading", "indicators", "fuzzy", "features", "labels", "splitting",
-                  "training", "evaluating", "saving"):
+    for phase in (
+        "loading",
+        "indicators",
+        "fuzzy",
+        "features",
+        "labels",
+        "splitting",
+        "training",
+        "evaluating",
+        "saving",
+    ):
         assert phase in phases, phase
     perf = stack.http.get(f"/trainings/{op_id}/performance").json()
     assert perf["test_metrics"]["test_accuracy"] == test["test_accuracy"]
@@ -198,8 +222,14 @@ def test_cancel_mid_epoch_ends_cancelled_within_one_batch_and_saves_nothing(stac
         ({"strategy_name": "../strategies/eurusd_rsi_mlp"}, "strategy name"),
         ({"strategy_name": "no_such_strategy"}, "no_such_strategy"),
         ({"strategy_name": "eurusd_rsi_mlp", "training_mode": "gpu"}, "training_mode"),
-        ({"strategy_name": "eurusd_rsi_mlp", "start_date": "2018-01-05", "end_date": "2017-01-01"},
-         "must be before"),
+        (
+            {
+                "strategy_name": "eurusd_rsi_mlp",
+                "start_date": "2018-01-05",
+                "end_date": "2017-01-01",
+            },
+            "must be before",
+        ),
     ],
 )
 def test_bad_strategy_or_data_gives_400_and_leaves_no_operation(
@@ -241,7 +271,9 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
     assert op["status"] == "completed"
     curve = _recorded_curve(stack, op_id)
     bpe = op["progress"]["items_total"] // 2
-    assert [(r.epoch, r.batch) for r in curve] == [(e, b) for e in (1, 2) for b in range(1, bpe + 1)]
+    assert [(r.epoch, r.batch) for r in curve] == [
+        (e, b) for e in (1, 2) for b in range(1, bpe + 1)
+    ]
 
     # The same run, in this process, recording every batch the loop reports: the log must hold
     # exactly those values (not a sample, not a smoothing).
@@ -259,7 +291,9 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
         def on_epoch(self, *args: Any) -> None: ...
         def check_cancelled(self) -> None: ...
 
-        def on_batch(self, epoch: int, batch: int, _bpe: int, _te: int, loss: float, acc: float) -> None:
+        def on_batch(
+            self, epoch: int, batch: int, _bpe: int, _te: int, loss: float, acc: float
+        ) -> None:
             self.batches.append(BatchRecord(epoch, batch, loss, acc))
 
     threads = torch.get_num_threads()
@@ -267,8 +301,12 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
     try:
         recorder = Recorder()
         run_training(
-            TrainingRequestSpec(strategy_name="eurusd_rsi_mlp", epochs=2, seed=1234,
-                                strategies_dir=str(stack.workdir / "strategies")),
+            TrainingRequestSpec(
+                strategy_name="eurusd_rsi_mlp",
+                epochs=2,
+                seed=1234,
+                strategies_dir=str(stack.workdir / "strategies"),
+            ),
             recorder,
             models_dir=stack.workdir / "models-local",
             data_dir=stack.workdir / "data",

@@ -16,8 +16,12 @@ import pytest
 from trainjet.core.cancellation import CancellationError
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_STRATEGIES = ("eurusd_rsi_mlp", "eurusd_multi_timeframe", "multi_symbol_daily",
-                      "eurusd_early_stopping")
+EXAMPLE_STRATEGIES = (
+    "eurusd_rsi_mlp",
+    "eurusd_multi_timeframe",
+    "multi_symbol_daily",
+    "eurusd_early_stopping",
+)
 
 
 class Recorder:
@@ -32,8 +36,15 @@ class Recorder:
         self.check_cancelled()
         self.phases.append((phase, message, context))
 
-    def on_batch(self, epoch: int, batch: int, batches_per_epoch: int, total_epochs: int,
-                 loss: float, accuracy: float) -> None:
+    def on_batch(
+        self,
+        epoch: int,
+        batch: int,
+        batches_per_epoch: int,
+        total_epochs: int,
+        loss: float,
+        accuracy: float,
+    ) -> None:
         self.batches.append((epoch, batch, batches_per_epoch, total_epochs, loss, accuracy))
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:

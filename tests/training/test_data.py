@@ -27,8 +27,14 @@ def test_date_range_is_inclusive(data_dir: Path) -> None:
     df = load_ohlcv("EURUSD", "1h", data_dir, "2017-06-01", "2017-06-30")
     assert df.index[0] == pd.Timestamp("2017-06-01 00:00", tz="UTC")
     assert df.index[-1].date() == date(2017, 6, 30)  # a date-only end covers the whole day
-    df2 = load_ohlcv("EURUSD", "1h", data_dir, start_date=pd.Timestamp("2017-06-01"),
-                     end_date="2017-06-30T12:00:00Z", min_bars=1)
+    df2 = load_ohlcv(
+        "EURUSD",
+        "1h",
+        data_dir,
+        start_date=pd.Timestamp("2017-06-01"),
+        end_date="2017-06-30T12:00:00Z",
+        min_bars=1,
+    )
     assert df2.index[-1] == pd.Timestamp("2017-06-30 12:00", tz="UTC")
 
 
@@ -89,8 +95,10 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_nan_rows_are_reported(tmp_path: Path) -> None:
     rows = "\n".join(f"2020-01-{d:02d},1,2,0.5,1.5,10" for d in range(1, 29))
-    text = "timestamp,Open,High,Low,Close,Volume\n" + rows + "\n2020-01-29,1,,0.5,1.5,10\n" \
+    text = (
+        "timestamp,Open,High,Low,Close,Volume\n" + rows + "\n2020-01-29,1,,0.5,1.5,10\n"
         "2020-01-30,1,2,0.5,abc,10\n"
+    )
     root = _write(tmp_path, "TEST_1d.csv", text)
     with pytest.raises(DataError) as err:
         load_ohlcv("TEST", "1d", root, min_bars=1)
@@ -108,7 +116,9 @@ def test_missing_columns_and_bad_timestamps(tmp_path: Path) -> None:
 
 
 def test_unsorted_and_duplicated_rows_are_fixed(tmp_path: Path) -> None:
-    text = ("Date,OPEN,high,low,close,volume\n2020-01-03,3,3,3,3,3\n2020-01-01,1,1,1,1,1\n"
-            "2020-01-02,2,2,2,2,2\n2020-01-02,9,9,9,9,9\n")
+    text = (
+        "Date,OPEN,high,low,close,volume\n2020-01-03,3,3,3,3,3\n2020-01-01,1,1,1,1,1\n"
+        "2020-01-02,2,2,2,2,2\n2020-01-02,9,9,9,9,9\n"
+    )
     df = load_ohlcv("TEST", "1d", _write(tmp_path, "TEST_1d.csv", text), min_bars=1)
     assert list(df["close"]) == [1.0, 9.0, 3.0]  # sorted; the later duplicate wins

@@ -20,13 +20,16 @@ from trainjet.training.errors import DataError
 from trainjet.training.protocol import PreparedDataset
 from trainjet.training.strategy import StrategyConfig, load_strategy
 
-EXAMPLES = ("eurusd_rsi_mlp", "eurusd_multi_timeframe", "multi_symbol_daily",
-            "eurusd_early_stopping")
+EXAMPLES = (
+    "eurusd_rsi_mlp",
+    "eurusd_multi_timeframe",
+    "multi_symbol_daily",
+    "eurusd_early_stopping",
+)
 PHASES = ["loading", "indicators", "fuzzy", "features", "labels", "splitting"]
 
 
-def prepare(strategy: StrategyConfig, data_dir: Path, reporter: Any, **kw: Any
-            ) -> PreparedDataset:
+def prepare(strategy: StrategyConfig, data_dir: Path, reporter: Any, **kw: Any) -> PreparedDataset:
     return prepare_dataset(strategy, data_dir=data_dir, reporter=reporter, **kw)
 
 
@@ -54,8 +57,11 @@ def test_examples_prepare(name: str, strategies_dir: Path, data_dir: Path, recor
     summary = ds.data_summary
     assert summary["feature_count"] == n_features
     json.dumps(summary)  # JSON-safe: it travels in events and result summaries
-    assert summary["samples"] == {"train": len(ds.train.y), "val": len(ds.val.y),
-                                  "test": len(ds.test.y)}
+    assert summary["samples"] == {
+        "train": len(ds.train.y),
+        "val": len(ds.val.y),
+        "test": len(ds.test.y),
+    }
     assert summary["label_distribution"]["total"] == summary["total_samples"]
     assert [p for p, _, _ in recorder.phases if p not in PHASES] == []
     order = list(dict.fromkeys(p for p, _, _ in recorder.phases))
@@ -71,8 +77,9 @@ def test_feature_names(strategies_dir: Path, data_dir: Path, recorder: Any) -> N
     assert ds.feature_names[-1] == "1d_sma_20_above_lag_1"
 
 
-def test_split_is_chronological_per_symbol(strategies_dir: Path, data_dir: Path,
-                                           recorder: Any) -> None:
+def test_split_is_chronological_per_symbol(
+    strategies_dir: Path, data_dir: Path, recorder: Any
+) -> None:
     ds = prepare(load_strategy("multi_symbol_daily", strategies_dir), data_dir, recorder)
     per_symbol = ds.data_summary["per_symbol"]
     for info in per_symbol.values():
@@ -87,11 +94,13 @@ def test_split_is_chronological_per_symbol(strategies_dir: Path, data_dir: Path,
         assert (np.diff(split.symbol_idx) >= 0).all()
         assert set(split.symbol_idx.tolist()) == {0, 1}
     assert ds.data_summary["symbol_distribution"]["GOOG"] == sum(
-        per_symbol["GOOG"]["samples"].values())
+        per_symbol["GOOG"]["samples"].values()
+    )
 
 
-def test_no_look_ahead_end_to_end(strategies_dir: Path, data_dir: Path, tmp_path: Path,
-                                  make_recorder: Callable[..., Any]) -> None:
+def test_no_look_ahead_end_to_end(
+    strategies_dir: Path, data_dir: Path, tmp_path: Path, make_recorder: Callable[..., Any]
+) -> None:
     """Rewriting every 4h and 1d bar from the validation period on changes no training row."""
     strategy = load_strategy("eurusd_multi_timeframe", strategies_dir)
     base = prepare(strategy, data_dir, make_recorder())
@@ -110,35 +119,44 @@ def test_no_look_ahead_end_to_end(strategies_dir: Path, data_dir: Path, tmp_path
     assert not np.array_equal(base.val.X, moved.val.X)  # the change is visible later on
 
 
-def test_progress_messages_and_context(strategies_dir: Path, data_dir: Path,
-                                       recorder: Any) -> None:
+def test_progress_messages_and_context(strategies_dir: Path, data_dir: Path, recorder: Any) -> None:
     prepare(load_strategy("multi_symbol_daily", strategies_dir), data_dir, recorder)
     messages = [m for _, m, _ in recorder.phases]
     assert "Processing EURUSD (1/2) [1d] - Computing RSI (1/3)" in messages
     assert "Processing GOOG (2/2) [1d] - Computing BollingerBands (3/3)" in messages
     assert "Processing GOOG (2/2) [1d] - Loading data" in messages
     _, _, ctx = next(p for p in recorder.phases if p[1].endswith("Computing WilliamsR (2/3)"))
-    assert ctx == {"symbol": "EURUSD", "symbol_index": 1, "total_symbols": 2, "timeframe": "1d",
-                   "step": "Computing WilliamsR", "step_index": 2, "total_steps": 3}
+    assert ctx == {
+        "symbol": "EURUSD",
+        "symbol_index": 1,
+        "total_symbols": 2,
+        "timeframe": "1d",
+        "step": "Computing WilliamsR",
+        "step_index": 2,
+        "total_steps": 3,
+    }
     assert recorder.checks >= 2 * len(recorder.phases)  # every step checks, on_phase too
 
 
 @pytest.mark.parametrize("after", [1, 2, 5, 9, 14])
-def test_cancellation_propagates(after: int, strategies_dir: Path, data_dir: Path,
-                                 make_recorder: Callable[..., Any]) -> None:
+def test_cancellation_propagates(
+    after: int, strategies_dir: Path, data_dir: Path, make_recorder: Callable[..., Any]
+) -> None:
     reporter = make_recorder(cancel_after=after)
     with pytest.raises(CancellationError):
         prepare(load_strategy("eurusd_multi_timeframe", strategies_dir), data_dir, reporter)
     assert reporter.checks == after  # stopped at the first check that saw the cancel
 
 
-def test_cancel_inside_indicator_loop(strategies_dir: Path, data_dir: Path,
-                                      make_recorder: Callable[..., Any]) -> None:
+def test_cancel_inside_indicator_loop(
+    strategies_dir: Path, data_dir: Path, make_recorder: Callable[..., Any]
+) -> None:
     probe = make_recorder()
     strategy = load_strategy("eurusd_multi_timeframe", strategies_dir)
     prepare(strategy, data_dir, probe)
-    index = next(i for i, (p, m, _) in enumerate(probe.phases)
-                 if p == "indicators" and m.endswith("(2/3)"))
+    index = next(
+        i for i, (p, m, _) in enumerate(probe.phases) if p == "indicators" and m.endswith("(2/3)")
+    )
     reporter = make_recorder(cancel_after=2 * index + 1)  # one check + one on_phase per step
     with pytest.raises(CancellationError):
         prepare(strategy, data_dir, reporter)
@@ -148,8 +166,14 @@ def test_cancel_inside_indicator_loop(strategies_dir: Path, data_dir: Path,
 
 def test_overrides_and_date_range(strategies_dir: Path, data_dir: Path, recorder: Any) -> None:
     strategy = load_strategy("multi_symbol_daily", strategies_dir)
-    ds = prepare(strategy, data_dir, recorder, symbols=["GOOG"], start_date="2005-01-01",
-                 end_date="2010-12-31")
+    ds = prepare(
+        strategy,
+        data_dir,
+        recorder,
+        symbols=["GOOG"],
+        start_date="2005-01-01",
+        end_date="2010-12-31",
+    )
     assert ds.symbols == ["GOOG"]
     assert ds.data_summary["start_date"].startswith("2005-01-03")
     assert ds.data_summary["end_date"].startswith("2010-12-31")
@@ -171,10 +195,10 @@ def test_data_errors_surface(strategies_dir: Path, data_dir: Path, recorder: Any
     assert recorder.phases[-1][0] == "loading"
 
 
-def test_too_few_samples_for_the_split(strategies_dir: Path, data_dir: Path,
-                                       recorder: Any) -> None:
+def test_too_few_samples_for_the_split(strategies_dir: Path, data_dir: Path, recorder: Any) -> None:
     strategy = load_strategy("multi_symbol_daily", strategies_dir)
-    tiny = dataclasses.replace(strategy, history_required=50,
-                               data_split={"train": 0.98, "validation": 0.01, "test": 0.01})
+    tiny = dataclasses.replace(
+        strategy, history_required=50, data_split={"train": 0.98, "validation": 0.01, "test": 0.01}
+    )
     with pytest.raises(DataError, match=r"Not enough samples for EURUSD: \d+ usable bars"):
         prepare(tiny, data_dir, recorder, symbols=["EURUSD"], end_date="2017-06-30")

@@ -23,7 +23,13 @@ D1 = pd.date_range("2020-01-01", periods=3, freq="D", tz="UTC")
 
 def test_order_timeframes() -> None:
     assert order_timeframes(["1d", "1h", "4h", "15m", "1w", "1M"]) == [
-        "15m", "1h", "4h", "1d", "1w", "1M"]
+        "15m",
+        "1h",
+        "4h",
+        "1d",
+        "1w",
+        "1M",
+    ]
 
 
 def test_bar_close_times() -> None:
@@ -67,8 +73,10 @@ def test_changing_a_future_4h_bar_leaves_earlier_rows_unchanged() -> None:
 def test_daily_bar_visible_from_the_last_hour_of_its_day() -> None:
     daily = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=D1)
     out = align_to_base(daily, "1d", H1, "1h")["x"]
-    assert out[pd.Timestamp("2020-01-01 22:00", tz="UTC")] != out[
-        pd.Timestamp("2020-01-01 22:00", tz="UTC")]  # NaN
+    assert (
+        out[pd.Timestamp("2020-01-01 22:00", tz="UTC")]
+        != out[pd.Timestamp("2020-01-01 22:00", tz="UTC")]
+    )  # NaN
     assert out[pd.Timestamp("2020-01-01 23:00", tz="UTC")] == 1.0
     assert out[pd.Timestamp("2020-01-02 22:00", tz="UTC")] == 1.0
     assert out[pd.Timestamp("2020-01-02 23:00", tz="UTC")] == 2.0
@@ -80,8 +88,7 @@ def test_combine_prefixes_orders_and_lags_per_timeframe() -> None:
         "1h": pd.DataFrame({"rsi_low": np.arange(len(H1), dtype=float)}, index=H1),
     }
     out = combine_timeframes(per_tf, "1h", lookback=1)
-    assert list(out.columns) == ["1h_rsi_low", "1h_rsi_low_lag_1", "4h_rsi_low",
-                                 "4h_rsi_low_lag_1"]
+    assert list(out.columns) == ["1h_rsi_low", "1h_rsi_low_lag_1", "4h_rsi_low", "4h_rsi_low_lag_1"]
     assert out.index.equals(H1)
     row = out.loc[pd.Timestamp("2020-01-01 11:00", tz="UTC")]
     # the 4h lag is the previous 4h bar, not the previous hour
@@ -92,9 +99,12 @@ def test_combine_prefixes_orders_and_lags_per_timeframe() -> None:
 
 
 def test_fuzzy_targets() -> None:
-    specs = [IndicatorSpec("rsi", "RSI", {}), IndicatorSpec("macd", "MACD", {}),
-             IndicatorSpec("bb", "BollingerBands", {}),
-             IndicatorSpec("vol", "SMA", {"source": "volume", "period": 20})]
+    specs = [
+        IndicatorSpec("rsi", "RSI", {}),
+        IndicatorSpec("macd", "MACD", {}),
+        IndicatorSpec("bb", "BollingerBands", {}),
+        IndicatorSpec("vol", "SMA", {"source": "volume", "period": 20}),
+    ]
     targets = fuzzy_targets(specs)
     assert targets["rsi"] == ("rsi", "rsi")
     assert targets["macd"] == ("macd", "line")  # primary output, as ktrdr S1

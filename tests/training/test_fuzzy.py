@@ -23,8 +23,7 @@ def mu(kind: str, params: list[float], xs: list[float]) -> list[float]:
 
 
 def test_triangular() -> None:
-    assert mu("triangular", [0, 20, 40], [-5, 0, 10, 20, 30, 40, 50]) == \
-        [0, 0, 0.5, 1, 0.5, 0, 0]
+    assert mu("triangular", [0, 20, 40], [-5, 0, 10, 20, 30, 40, 50]) == [0, 0, 0.5, 1, 0.5, 0, 0]
 
 
 def test_triangular_shoulders() -> None:
@@ -33,10 +32,19 @@ def test_triangular_shoulders() -> None:
 
 
 def test_trapezoidal() -> None:
-    assert mu("trapezoidal", [0, 10, 20, 40], [-1, 5, 10, 15, 20, 30, 40, 41]) == \
-        [0, 0.5, 1, 1, 1, 0.5, 0, 0]
-    assert mu("trapezoidal", [-2, -2, 0, 0.2], [-2, -1, 0, 0.1, 0.2]) == \
-        pytest.approx([1, 1, 1, 0.5, 0])
+    assert mu("trapezoidal", [0, 10, 20, 40], [-1, 5, 10, 15, 20, 30, 40, 41]) == [
+        0,
+        0.5,
+        1,
+        1,
+        1,
+        0.5,
+        0,
+        0,
+    ]
+    assert mu("trapezoidal", [-2, -2, 0, 0.2], [-2, -1, 0, 0.1, 0.2]) == pytest.approx(
+        [1, 1, 1, 0.5, 0]
+    )
 
 
 def test_gaussian() -> None:
@@ -53,19 +61,22 @@ def test_nan_in_nan_out_and_range(kind: str) -> None:
     assert ((got[:-1] >= 0) & (got[:-1] <= 1)).all()
 
 
-@pytest.mark.parametrize(("kind", "params", "fragment"), [
-    ("triangular", [1, 2], "needs exactly 3 parameters [a, b, c] with a <= b <= c, got 2"),
-    ("triangular", [3, 2, 4], "must be ordered"),
-    ("triangular", [2, 2, 2], "must span a range"),
-    ("trapezoidal", [0, 3, 2, 4], "must be ordered [a, b, c, d]"),
-    ("trapezoidal", [0, 1, 2, 3, 4], "needs exactly 4 parameters"),
-    ("gaussian", [0, 0], "sigma must be > 0, got 0"),
-    ("gaussian", [0, -1], "sigma must be > 0"),
-    ("gaussian", [0, math.nan], "must be a list of 2 numbers"),
-    ("gaussian", "0, 1", "must be a list of 2 numbers"),
-    ("triangular", [0, True, 2], "must be a list of 3 numbers"),
-    ("bell", [0, 1], "unknown type 'bell' (valid: triangular, trapezoidal, gaussian)"),
-])
+@pytest.mark.parametrize(
+    ("kind", "params", "fragment"),
+    [
+        ("triangular", [1, 2], "needs exactly 3 parameters [a, b, c] with a <= b <= c, got 2"),
+        ("triangular", [3, 2, 4], "must be ordered"),
+        ("triangular", [2, 2, 2], "must span a range"),
+        ("trapezoidal", [0, 3, 2, 4], "must be ordered [a, b, c, d]"),
+        ("trapezoidal", [0, 1, 2, 3, 4], "needs exactly 4 parameters"),
+        ("gaussian", [0, 0], "sigma must be > 0, got 0"),
+        ("gaussian", [0, -1], "sigma must be > 0"),
+        ("gaussian", [0, math.nan], "must be a list of 2 numbers"),
+        ("gaussian", "0, 1", "must be a list of 2 numbers"),
+        ("triangular", [0, True, 2], "must be a list of 3 numbers"),
+        ("bell", [0, 1], "unknown type 'bell' (valid: triangular, trapezoidal, gaussian)"),
+    ],
+)
 def test_malformed(kind: str, params: object, fragment: str) -> None:
     problems = check_membership(kind, params)
     assert len(problems) == 1
@@ -74,8 +85,10 @@ def test_malformed(kind: str, params: object, fragment: str) -> None:
 
 def test_fuzzify_names_and_values() -> None:
     values = pd.Series([10.0, 50.0, np.nan], index=pd.RangeIndex(3))
-    sets = {"low": MembershipSpec("triangular", (0, 0, 50)),
-            "high": MembershipSpec("triangular", (50, 100, 100))}
+    sets = {
+        "low": MembershipSpec("triangular", (0, 0, 50)),
+        "high": MembershipSpec("triangular", (50, 100, 100)),
+    }
     out = fuzzify(values, sets, "rsi")
     assert list(out.columns) == ["rsi_low", "rsi_high"]
     assert out["rsi_low"].tolist()[:2] == [0.8, 0.0]
@@ -85,15 +98,25 @@ def test_fuzzify_names_and_values() -> None:
 def test_price_ratio_transform() -> None:
     prices = pd.DataFrame({"close": [2.0, 3.0], "open": [1.0, 1.0]})
     sma = pd.Series([1.0, 2.0])
-    assert apply_transform(sma, {"type": "price_ratio", "reference": "close"}, prices).tolist() \
-        == [2.0, 1.5]
+    assert apply_transform(sma, {"type": "price_ratio", "reference": "close"}, prices).tolist() == [
+        2.0,
+        1.5,
+    ]
     assert apply_transform(sma, None, prices) is sma
 
 
 def test_parse_shorthand_and_errors() -> None:
-    parsed = parse_fuzzy_sets({"rsi": {"low": [0, 0, 30], "band": [0, 1, 2, 3],
-                                       "mid": {"type": "Gaussian", "parameters": [50, 5]}},
-                               "x": {}}, {"rsi", "x"})
+    parsed = parse_fuzzy_sets(
+        {
+            "rsi": {
+                "low": [0, 0, 30],
+                "band": [0, 1, 2, 3],
+                "mid": {"type": "Gaussian", "parameters": [50, 5]},
+            },
+            "x": {},
+        },
+        {"rsi", "x"},
+    )
     assert parsed.sets["rsi"]["low"] == MembershipSpec("triangular", (0.0, 0.0, 30.0))
     assert parsed.sets["rsi"]["band"].type == "trapezoidal"
     assert parsed.sets["rsi"]["mid"].type == "gaussian"  # type names are case-insensitive

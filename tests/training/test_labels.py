@@ -19,7 +19,16 @@ def test_synthetic_zigzag() -> None:
     prices = np.array([10, 11, 12, 13, 12, 11, 10, 11, 12], dtype=float)
     assert zigzag_pivots(prices, 0.05).tolist() == [0, 3, 6, 8]
     assert zigzag_labels(prices, 0.05).tolist() == [
-        HOLD, BUY, BUY, HOLD, SELL, SELL, HOLD, BUY, HOLD]
+        HOLD,
+        BUY,
+        BUY,
+        HOLD,
+        SELL,
+        SELL,
+        HOLD,
+        BUY,
+        HOLD,
+    ]
 
 
 def test_moves_below_threshold_are_hold() -> None:
@@ -59,6 +68,13 @@ def test_invalid_threshold_and_empty() -> None:
 
 def test_distribution() -> None:
     dist = label_distribution(np.array([0, 0, 1, 2]))
-    assert dist == {"total": 4, "buy_count": 2, "buy_pct": 50.0, "hold_count": 1,
-                    "hold_pct": 25.0, "sell_count": 1, "sell_pct": 25.0}
+    assert dist == {
+        "total": 4,
+        "buy_count": 2,
+        "buy_pct": 50.0,
+        "hold_count": 1,
+        "hold_pct": 25.0,
+        "sell_count": 1,
+        "sell_pct": 25.0,
+    }
     assert isinstance(dist["buy_pct"], float)

@@ -18,8 +18,12 @@ from trainjet.training.strategy import (
     validate_strategy,
 )
 
-EXAMPLES = ("eurusd_rsi_mlp", "eurusd_multi_timeframe", "multi_symbol_daily",
-            "eurusd_early_stopping")
+EXAMPLES = (
+    "eurusd_rsi_mlp",
+    "eurusd_multi_timeframe",
+    "multi_symbol_daily",
+    "eurusd_early_stopping",
+)
 MINIMAL = """\
 name: {name}
 indicators:
@@ -52,8 +56,9 @@ def test_name_with_yaml_suffix_and_path_inside_dir(strategies_dir: Path) -> None
     assert load_strategy(strategies_dir / "eurusd_rsi_mlp.yaml", strategies_dir).format == "v2"
 
 
-@pytest.mark.parametrize("bad", ["../eurusd_rsi_mlp", "/etc/passwd", "sub/x", "..\\x", "..",
-                                 "../../data/EURUSD_1h"])
+@pytest.mark.parametrize(
+    "bad", ["../eurusd_rsi_mlp", "/etc/passwd", "sub/x", "..\\x", "..", "../../data/EURUSD_1h"]
+)
 def test_path_traversal_rejected(bad: str, strategies_dir: Path) -> None:
     with pytest.raises(StrategyValidationError) as err:
         load_strategy(bad, strategies_dir)
@@ -67,8 +72,10 @@ def test_unsafe_characters_rejected(bad: str, strategies_dir: Path) -> None:
     with pytest.raises(StrategyValidationError) as err:
         load_strategy(bad, strategies_dir)
     assert err.value.http_status == 400
-    assert ("may only contain alphanumerics, dashes, or underscores" in err.value.message
-            or "without directory components" in err.value.message)
+    assert (
+        "may only contain alphanumerics, dashes, or underscores" in err.value.message
+        or "without directory components" in err.value.message
+    )
 
 
 def test_path_outside_dir_and_symlink_escape(tmp_path: Path, strategies_dir: Path) -> None:
@@ -94,7 +101,9 @@ def test_not_found_lists_what_exists(strategies_dir: Path) -> None:
 
 def test_yaml_errors(write_strategy: Callable[[str, str], Path]) -> None:
     root = write_strategy("broken", "name: [unclosed\n")
-    with pytest.raises(StrategyValidationError, match=r"Failed to parse strategy YAML broken\.yaml"):
+    with pytest.raises(
+        StrategyValidationError, match=r"Failed to parse strategy YAML broken\.yaml"
+    ):
         load_strategy("broken", root)
     write_strategy("alist", "- a\n- b\n")
     with pytest.raises(StrategyValidationError, match="Strategy configuration must be a mapping"):
@@ -124,9 +133,17 @@ def test_v1_defaults_injected(write_strategy: Callable[[str, str], Path]) -> Non
     assert m["architecture"] == {"hidden_layers": [50, 25], "activation": "relu", "dropout": 0.2}
     t = m["training"]
     assert (t["learning_rate"], t["batch_size"], t["epochs"], t["optimizer"]) == (
-        0.001, 32, 100, "adam")
-    assert t["early_stopping"] == {"enabled": False, "patience": 10, "monitor": "val_loss",
-                                   "min_delta": 1e-4}
+        0.001,
+        32,
+        100,
+        "adam",
+    )
+    assert t["early_stopping"] == {
+        "enabled": False,
+        "patience": 10,
+        "monitor": "val_loss",
+        "min_delta": 1e-4,
+    }
     assert t["scheduler"] is None
     assert m["features"]["lookback_periods"] == 2
     assert m["symbol_embedding_dim"] == 16
@@ -137,8 +154,10 @@ def test_v1_defaults_injected(write_strategy: Callable[[str, str], Path]) -> Non
 
 def test_flat_and_nested_indicator_params(write_strategy: Callable[[str, str], Path]) -> None:
     text = MINIMAL.format(name="p") + "  macd.signal:\n    up: [0, 1, 2]\n"
-    text = text.replace("    period: 7\n", "    period: 7\n  - name: macd\n    params:\n"
-                        "      fast_period: 5\n    slow_period: 10\n")
+    text = text.replace(
+        "    period: 7\n",
+        "    period: 7\n  - name: macd\n    params:\n      fast_period: 5\n    slow_period: 10\n",
+    )
     cfg = load_strategy("p", write_strategy("p", text))
     rsi, macd = cfg.indicators
     assert (rsi.id, rsi.type, rsi.params) == ("rsi", "RSI", {"period": 7, "source": "close"})
@@ -146,8 +165,10 @@ def test_flat_and_nested_indicator_params(write_strategy: Callable[[str, str], P
     assert macd.params["slow_period"] == 10
     assert macd.params["signal_period"] == 9
     # bare-list shorthand becomes a triangular set
-    assert cfg.fuzzy_sets["macd.signal"]["up"] == {"type": "triangular",
-                                                   "parameters": [0.0, 1.0, 2.0]}
+    assert cfg.fuzzy_sets["macd.signal"]["up"] == {
+        "type": "triangular",
+        "parameters": [0.0, 1.0, 2.0],
+    }
 
 
 V2 = """\
@@ -162,8 +183,9 @@ fuzzy_sets: {{rsi: {{low: {{type: triangular, parameters: [0, 20, 40]}}}}}}
 """
 
 
-@pytest.mark.parametrize(("sym_key", "tf_key"), [("list", "list"), ("symbols", "timeframes"),
-                                                 ("list", "timeframes")])
+@pytest.mark.parametrize(
+    ("sym_key", "tf_key"), [("list", "list"), ("symbols", "timeframes"), ("list", "timeframes")]
+)
 def test_list_alias_is_honoured(sym_key: str, tf_key: str) -> None:
     cfg = parse_strategy(V2.format(sym_key=sym_key, tf_key=tf_key), name="v2")
     assert cfg.format == "v2"
@@ -174,22 +196,32 @@ def test_list_alias_is_honoured(sym_key: str, tf_key: str) -> None:
 
 
 def test_v2_single_modes_and_conflicting_alias() -> None:
-    text = V2.replace("{mode: multi_symbol, {sym_key}: [EURUSD, GOOG]}",
-                      "{mode: single, symbol: EURUSD}")
+    text = V2.replace(
+        "{mode: multi_symbol, {sym_key}: [EURUSD, GOOG]}", "{mode: single, symbol: EURUSD}"
+    )
     cfg = parse_strategy(text.format(tf_key="list"), name="v2")
     assert cfg.symbols == ["EURUSD"]
     bad = V2.format(sym_key="list", tf_key="list").replace(
-        "list: [EURUSD, GOOG]", "list: [EURUSD], symbols: [GOOG]")
+        "list: [EURUSD, GOOG]", "list: [EURUSD], symbols: [GOOG]"
+    )
     with pytest.raises(StrategyValidationError, match="both 'symbols' and 'list'"):
         parse_strategy(bad, name="v2")
 
 
 def test_early_stopping_and_scheduler_normal_form(strategies_dir: Path) -> None:
     t = load_strategy("eurusd_early_stopping", strategies_dir).model["training"]
-    assert t["early_stopping"] == {"enabled": True, "patience": 3, "monitor": "val_loss",
-                                   "min_delta": 0.001}
-    assert t["scheduler"] == {"type": "reduce_on_plateau", "factor": 0.5, "patience": 1,
-                              "mode": "min"}
+    assert t["early_stopping"] == {
+        "enabled": True,
+        "patience": 3,
+        "monitor": "val_loss",
+        "min_delta": 0.001,
+    }
+    assert t["scheduler"] == {
+        "type": "reduce_on_plateau",
+        "factor": 0.5,
+        "patience": 1,
+        "mode": "min",
+    }
     assert "lr_scheduler" not in t
     assert t["gradient_clip"] == 1.0
 
@@ -208,8 +240,9 @@ def test_list_strategies_skips_unparseable(tmp_path: Path, strategies_dir: Path)
     for name in EXAMPLES:
         (root / f"{name}.yaml").write_text((strategies_dir / f"{name}.yaml").read_text())
     (root / "broken.yaml").write_text("name: [oops\n")
-    (root / "invalid.yaml").write_text("name: invalid\nindicators: [{name: nosuch}]\n"
-                                       "fuzzy_sets: {}\n")
+    (root / "invalid.yaml").write_text(
+        "name: invalid\nindicators: [{name: nosuch}]\nfuzzy_sets: {}\n"
+    )
     (root / "notes.txt").write_text("not a strategy")
     skipped: list[tuple[Path, str]] = []
     rows = list_strategies(root, on_skip=lambda p, why: skipped.append((p, why)))

@@ -16,8 +16,10 @@ from trainjet.training.strategy_validation import ValidationResult, normalise
 BASE: dict[str, Any] = {
     "name": "t",
     "indicators": [{"name": "rsi", "period": 14}, {"name": "macd"}],
-    "fuzzy_sets": {"rsi": {"low": {"type": "triangular", "parameters": [0, 20, 40]}},
-                   "macd": {"neg": {"type": "gaussian", "parameters": [-1, 1]}}},
+    "fuzzy_sets": {
+        "rsi": {"low": {"type": "triangular", "parameters": [0, 20, 40]}},
+        "macd": {"neg": {"type": "gaussian", "parameters": [-1, 1]}},
+    },
 }
 
 
@@ -54,11 +56,14 @@ def test_indicator_structure_messages() -> None:
 
 
 def test_unknown_indicators_are_one_error_with_details() -> None:
-    result = check(indicators=[*BASE["indicators"], {"name": "foo"}, {"name": "rsii"}],
-                   fuzzy_sets={**BASE["fuzzy_sets"], "foo": {"a": [0, 1, 2]}})
+    result = check(
+        indicators=[*BASE["indicators"], {"name": "foo"}, {"name": "rsii"}],
+        fuzzy_sets={**BASE["fuzzy_sets"], "foo": {"a": [0, 1, 2]}},
+    )
     msg = only_error(result)
-    assert msg.startswith("Missing indicators: foo, rsii referenced by the strategy. "
-                          "Available indicators are: ")
+    assert msg.startswith(
+        "Missing indicators: foo, rsii referenced by the strategy. Available indicators are: "
+    )
     assert "RSI" in msg
     assert "BollingerBands" in msg
     issue = result.issues[0]
@@ -69,36 +74,59 @@ def test_unknown_indicators_are_one_error_with_details() -> None:
 
 
 def test_zigzag_accepted_as_a_causal_feature() -> None:
-    result = check(indicators=[*BASE["indicators"], {"name": "zigzag", "threshold": 0.02}],
-                   fuzzy_sets={**BASE["fuzzy_sets"], "zigzag.direction": {"up": [0, 1, 2]}})
+    result = check(
+        indicators=[*BASE["indicators"], {"name": "zigzag", "threshold": 0.02}],
+        fuzzy_sets={**BASE["fuzzy_sets"], "zigzag.direction": {"up": [0, 1, 2]}},
+    )
     assert result.is_valid, result.errors
     bad = check(indicators=[*BASE["indicators"], {"name": "zigzag", "threshold": 5}])
-    assert "parameter 'threshold' has invalid value 5 (expected a number from 0.0001 to 0.99)" \
+    assert (
+        "parameter 'threshold' has invalid value 5 (expected a number from 0.0001 to 0.99)"
         in only_error(bad)
+    )
 
 
 def test_indicator_names_case_insensitive_and_aliases() -> None:
-    result = check(indicators=[{"name": "RSI"}, {"name": "BollingerBands", "feature_id": "bb"},
-                               {"name": "williams_r"}, {"name": "rsi_7", "period": 7}],
-                   fuzzy_sets={"RSI": {"a": [0, 1, 2]}, "bb.percent_b": {"a": [0, 1, 2]},
-                               "williams_r": {"a": [-100, -50, 0]}, "rsi_7": {"a": [0, 1, 2]}})
+    result = check(
+        indicators=[
+            {"name": "RSI"},
+            {"name": "BollingerBands", "feature_id": "bb"},
+            {"name": "williams_r"},
+            {"name": "rsi_7", "period": 7},
+        ],
+        fuzzy_sets={
+            "RSI": {"a": [0, 1, 2]},
+            "bb.percent_b": {"a": [0, 1, 2]},
+            "williams_r": {"a": [-100, -50, 0]},
+            "rsi_7": {"a": [0, 1, 2]},
+        },
+    )
     assert result.is_valid, result.errors
 
 
 def test_bad_indicator_params() -> None:
-    result = check(indicators=[{"name": "rsi", "perod": 14}, {"name": "macd", "fast_period": 30},
-                               {"name": "sma", "period": 0}],
-                   fuzzy_sets={"rsi": {"a": [0, 1, 2]}, "macd": {"a": [0, 1, 2]},
-                               "sma": {"a": [0, 1, 2]}})
-    assert "Indicator 'rsi' (RSI): unknown parameter 'perod' (valid: period, source)" \
-        in result.errors
+    result = check(
+        indicators=[
+            {"name": "rsi", "perod": 14},
+            {"name": "macd", "fast_period": 30},
+            {"name": "sma", "period": 0},
+        ],
+        fuzzy_sets={"rsi": {"a": [0, 1, 2]}, "macd": {"a": [0, 1, 2]}, "sma": {"a": [0, 1, 2]}},
+    )
+    assert (
+        "Indicator 'rsi' (RSI): unknown parameter 'perod' (valid: period, source)" in result.errors
+    )
     assert "Indicator 'macd' (MACD): fast_period must be smaller than slow_period" in result.errors
     assert any("parameter 'period' has invalid value 0" in e for e in result.errors)
 
 
 def test_duplicate_indicator_ids() -> None:
-    msg = only_error(check(indicators=[{"name": "rsi"}, {"name": "rsi", "period": 7}],
-                           fuzzy_sets={"rsi": {"a": [0, 1, 2]}}))
+    msg = only_error(
+        check(
+            indicators=[{"name": "rsi"}, {"name": "rsi", "period": 7}],
+            fuzzy_sets={"rsi": {"a": [0, 1, 2]}},
+        )
+    )
     assert "Duplicate indicator id 'rsi'" in msg
 
 
@@ -106,8 +134,9 @@ def test_fuzzy_sets_structure_messages() -> None:
     assert "'fuzzy_sets' section must be a mapping" in only_error(check(fuzzy_sets=[1]))
     result = check(fuzzy_sets={**BASE["fuzzy_sets"], "rsii": {"a": [0, 1, 2]}})
     msg = only_error(result)
-    assert msg.startswith("Fuzzy sets reference invalid indicators/metrics: rsii. "
-                          "Valid targets are: ")
+    assert msg.startswith(
+        "Fuzzy sets reference invalid indicators/metrics: rsii. Valid targets are: "
+    )
     assert "macd.histogram" in msg
     assert any("did you mean 'rsi'" in s for s in result.suggestions)
 
@@ -116,21 +145,27 @@ def test_fuzzy_entry_messages() -> None:
     result = check(fuzzy_sets={"rsi": "low", "macd": {}})
     assert "Fuzzy set 'rsi' must be a dictionary of membership functions" in result.errors
     assert "Fuzzy set 'macd' is empty" in result.warnings
-    result = check(fuzzy_sets={"rsi": {"low": {"parameters": [0, 1, 2]},
-                                       "high": {"type": "triangular"}, "mid": 5}})
+    result = check(
+        fuzzy_sets={
+            "rsi": {"low": {"parameters": [0, 1, 2]}, "high": {"type": "triangular"}, "mid": 5}
+        }
+    )
     assert "Fuzzy set 'rsi' membership 'low' missing 'type' field" in result.errors
     assert "Fuzzy set 'rsi' membership 'high' missing 'parameters' field" in result.errors
     assert any("membership 'mid' must be a dictionary" in e for e in result.errors)
 
 
-@pytest.mark.parametrize(("mf", "fragment"), [
-    ({"type": "triangular", "parameters": [0, 20]}, "needs exactly 3 parameters"),
-    ({"type": "triangular", "parameters": [30, 20, 40]}, "must be ordered"),
-    ({"type": "trapezoidal", "parameters": [0, 1, 2]}, "needs exactly 4 parameters"),
-    ({"type": "gaussian", "parameters": [50, 0]}, "sigma must be > 0"),
-    ({"type": "gaussian", "parameters": [50, "x"]}, "must be a list of 2 numbers"),
-    ({"type": "sigmoid", "parameters": [1, 2]}, "unknown type 'sigmoid'"),
-])
+@pytest.mark.parametrize(
+    ("mf", "fragment"),
+    [
+        ({"type": "triangular", "parameters": [0, 20]}, "needs exactly 3 parameters"),
+        ({"type": "triangular", "parameters": [30, 20, 40]}, "must be ordered"),
+        ({"type": "trapezoidal", "parameters": [0, 1, 2]}, "needs exactly 4 parameters"),
+        ({"type": "gaussian", "parameters": [50, 0]}, "sigma must be > 0"),
+        ({"type": "gaussian", "parameters": [50, "x"]}, "must be a list of 2 numbers"),
+        ({"type": "sigmoid", "parameters": [1, 2]}, "unknown type 'sigmoid'"),
+    ],
+)
 def test_malformed_membership(mf: dict[str, Any], fragment: str) -> None:
     msg = only_error(check(fuzzy_sets={**BASE["fuzzy_sets"], "rsi": {"bad": mf}}))
     assert msg.startswith("Fuzzy set 'rsi' membership 'bad': ")
@@ -140,69 +175,111 @@ def test_malformed_membership(mf: dict[str, Any], fragment: str) -> None:
 def test_unused_indicator_warns() -> None:
     result = check(fuzzy_sets={"rsi": BASE["fuzzy_sets"]["rsi"]})
     assert result.is_valid
-    assert "Indicator 'macd' has no fuzzy set, so it contributes no features " \
+    assert (
+        "Indicator 'macd' has no fuzzy set, so it contributes no features "
         "(it is not computed)" in result.warnings
+    )
 
 
 def test_derived_targets_and_input_transform() -> None:
-    result = check(indicators=[{"name": "bollinger_bands"}, {"name": "volume_sma"},
-                               {"name": "sma"}],
-                   fuzzy_sets={"bb_width": {"a": [0, 1, 2]}, "volume_ratio": {"a": [0, 1, 2]},
-                               "sma": {"input_transform": {"type": "price_ratio"},
-                                       "near": {"type": "gaussian", "parameters": [1, 0.01]}}})
+    result = check(
+        indicators=[{"name": "bollinger_bands"}, {"name": "volume_sma"}, {"name": "sma"}],
+        fuzzy_sets={
+            "bb_width": {"a": [0, 1, 2]},
+            "volume_ratio": {"a": [0, 1, 2]},
+            "sma": {
+                "input_transform": {"type": "price_ratio"},
+                "near": {"type": "gaussian", "parameters": [1, 0.01]},
+            },
+        },
+    )
     assert result.is_valid, result.errors
-    bad = check(fuzzy_sets={**BASE["fuzzy_sets"], "rsi": {
-        "input_transform": {"type": "log"}, "a": [0, 1, 2]}})
+    bad = check(
+        fuzzy_sets={
+            **BASE["fuzzy_sets"],
+            "rsi": {"input_transform": {"type": "log"}, "a": [0, 1, 2]},
+        }
+    )
     assert "input_transform must be" in only_error(bad)
 
 
-@pytest.mark.parametrize(("model", "fragment"), [
-    ({"type": "transformer"}, "Unknown model type 'transformer' (supported: mlp)"),
-    ({"architecture": {"hidden_layers": []}}, "model.architecture.hidden_layers must be"),
-    ({"architecture": {"activation": 5}}, "model.architecture.activation must be one of"),
-    ({"training": {"optimizer": ["adam"]}}, "model.training.optimizer must be one of"),
-    ({"training": {"epochs": 0}}, "model.training.epochs must be a positive integer"),
-    ({"training": {"learning_rate": -1}}, "model.training.learning_rate must be a number > 0"),
-    ({"training": {"early_stopping": {"monitor": "loss"}}}, "early_stopping.monitor must be"),
-    ({"training": {"lr_scheduler": {"type": "cosine"}}}, "scheduler type must be one of"),
-    ({"features": {"lookback_periods": -1}}, "features.lookback_periods must be"),
-])
+@pytest.mark.parametrize(
+    ("model", "fragment"),
+    [
+        ({"type": "transformer"}, "Unknown model type 'transformer' (supported: mlp)"),
+        ({"architecture": {"hidden_layers": []}}, "model.architecture.hidden_layers must be"),
+        ({"architecture": {"activation": 5}}, "model.architecture.activation must be one of"),
+        ({"training": {"optimizer": ["adam"]}}, "model.training.optimizer must be one of"),
+        ({"training": {"epochs": 0}}, "model.training.epochs must be a positive integer"),
+        ({"training": {"learning_rate": -1}}, "model.training.learning_rate must be a number > 0"),
+        ({"training": {"early_stopping": {"monitor": "loss"}}}, "early_stopping.monitor must be"),
+        ({"training": {"lr_scheduler": {"type": "cosine"}}}, "scheduler type must be one of"),
+        ({"features": {"lookback_periods": -1}}, "features.lookback_periods must be"),
+    ],
+)
 def test_model_section_errors(model: dict[str, Any], fragment: str) -> None:
     assert fragment in only_error(check(model=model))
 
 
-@pytest.mark.parametrize(("training", "fragment"), [
-    ({"labels": {"source": "triple_barrier"}}, "Label source 'triple_barrier' is not supported"),
-    ({"labels": {"zigzag_threshold": 3}}, "zigzag_threshold must be a fraction in (0, 1)"),
-    ({"data_split": {"train": 0.7, "validation": 0.2, "test": 0.2}},
-     "data_split fractions must sum to 1"),
-    ({"data_split": {"train": 0, "validation": 0.5, "test": 0.5}}, "train > 0"),
-    ({"method": "reinforcement"}, "training.method 'reinforcement' is not supported"),
-])
+@pytest.mark.parametrize(
+    ("training", "fragment"),
+    [
+        (
+            {"labels": {"source": "triple_barrier"}},
+            "Label source 'triple_barrier' is not supported",
+        ),
+        ({"labels": {"zigzag_threshold": 3}}, "zigzag_threshold must be a fraction in (0, 1)"),
+        (
+            {"data_split": {"train": 0.7, "validation": 0.2, "test": 0.2}},
+            "data_split fractions must sum to 1",
+        ),
+        ({"data_split": {"train": 0, "validation": 0.5, "test": 0.5}}, "train > 0"),
+        ({"method": "reinforcement"}, "training.method 'reinforcement' is not supported"),
+    ],
+)
 def test_training_section_errors(training: dict[str, Any], fragment: str) -> None:
     assert fragment in only_error(check(training=training))
 
 
 def test_s2_split_keys_are_converted_loudly() -> None:
-    norm, result = normalise({**BASE, "training": {"data_split": {"test_size": 0.1,
-                                                                  "validation_size": 0.2}}}, "t")
+    norm, result = normalise(
+        {**BASE, "training": {"data_split": {"test_size": 0.1, "validation_size": 0.2}}}, "t"
+    )
     assert result.is_valid
     assert norm.data_split == pytest.approx({"train": 0.72, "validation": 0.18, "test": 0.1})
     assert any("converted to train 0.72" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize(("training_data", "fragment"), [
-    ({"symbols": {"mode": "single"}, "timeframes": {"mode": "single", "timeframe": "1h"}},
-     "mode 'single' needs 'symbol'"),
-    ({"symbols": ["EURUSD"], "timeframes": {"mode": "multi_timeframe", "list": ["1h"]}},
-     "needs at least 2 timeframes"),
-    ({"symbols": ["EURUSD"], "timeframes": {"mode": "multi_timeframe", "list": ["1h", "4h"],
-                                            "base_timeframe": "15m"}}, "base_timeframe '15m'"),
-    ({"symbols": ["EURUSD"], "timeframes": ["1h"], "history_required": 10},
-     "History required must be at least 50 bars"),
-    ({"symbols": ["../etc"], "timeframes": ["1h"]}, "invalid symbol '../etc'"),
-    ({"symbols": ["EURUSD"], "timeframes": ["1 hour"]}, "invalid timeframe '1 hour'"),
-])
+@pytest.mark.parametrize(
+    ("training_data", "fragment"),
+    [
+        (
+            {"symbols": {"mode": "single"}, "timeframes": {"mode": "single", "timeframe": "1h"}},
+            "mode 'single' needs 'symbol'",
+        ),
+        (
+            {"symbols": ["EURUSD"], "timeframes": {"mode": "multi_timeframe", "list": ["1h"]}},
+            "needs at least 2 timeframes",
+        ),
+        (
+            {
+                "symbols": ["EURUSD"],
+                "timeframes": {
+                    "mode": "multi_timeframe",
+                    "list": ["1h", "4h"],
+                    "base_timeframe": "15m",
+                },
+            },
+            "base_timeframe '15m'",
+        ),
+        (
+            {"symbols": ["EURUSD"], "timeframes": ["1h"], "history_required": 10},
+            "History required must be at least 50 bars",
+        ),
+        ({"symbols": ["../etc"], "timeframes": ["1h"]}, "invalid symbol '../etc'"),
+        ({"symbols": ["EURUSD"], "timeframes": ["1 hour"]}, "invalid timeframe '1 hour'"),
+    ],
+)
 def test_training_data_errors(training_data: dict[str, Any], fragment: str) -> None:
     assert fragment in only_error(check(scope="universal", training_data=training_data))
 
@@ -215,16 +292,19 @@ def test_parse_error_joins_category_lines() -> None:
     raw = {**BASE, "indicators": [{"name": "foo"}], "fuzzy_sets": {"bar": {}}}
     with pytest.raises(StrategyValidationError) as err:
         parse_strategy(yaml.safe_dump(raw), name="t")
-    assert err.value.message.startswith("Strategy validation failed:\nindicators: Missing "
-                                        "indicators: foo")
+    assert err.value.message.startswith(
+        "Strategy validation failed:\nindicators: Missing indicators: foo"
+    )
     assert err.value.errors[0].startswith("indicators: ")
-    assert err.value.errors[1] == ("fuzzy_sets: Fuzzy sets reference invalid "
-                                   "indicators/metrics: bar. Valid targets are: none")
+    assert err.value.errors[1] == (
+        "fuzzy_sets: Fuzzy sets reference invalid indicators/metrics: bar. Valid targets are: none"
+    )
     assert err.value.http_status == 400
 
 
 def test_validate_strategy_reports_without_raising(
-        write_strategy: Callable[[str, str], Path]) -> None:
+    write_strategy: Callable[[str, str], Path],
+) -> None:
     root = write_strategy("x", yaml.safe_dump({**BASE, "name": "x", "model": {"type": "cnn"}}))
     result = validate_strategy("x", root)
     assert not result.is_valid
@@ -238,10 +318,14 @@ def test_typo_in_top_level_key_is_suggested() -> None:
 
 def test_result_message() -> None:
     assert check().message("t") == "Strategy 't' is valid"
-    assert check(fuzzy_sets={"rsi": BASE["fuzzy_sets"]["rsi"]}).message("t") == \
-        "Strategy 't' is valid with 1 warning(s)"
-    assert check(indicators=[{"name": "foo"}], fuzzy_sets={"macd": {}}).message("t") == \
-        "Strategy 't' has 2 error(s) and 1 warning(s)"
+    assert (
+        check(fuzzy_sets={"rsi": BASE["fuzzy_sets"]["rsi"]}).message("t")
+        == "Strategy 't' is valid with 1 warning(s)"
+    )
+    assert (
+        check(indicators=[{"name": "foo"}], fuzzy_sets={"macd": {}}).message("t")
+        == "Strategy 't' has 2 error(s) and 1 warning(s)"
+    )
 
 
 def test_activation_list_matches_the_network_builder() -> None:

@@ -30,11 +30,21 @@ async def make_ctx(store: MemoryEventStore) -> OperationContext:
     outbox.start()
     info = fold([created])
     assert info is not None
-    return OperationContext(operation=info, inputs={}, history=[created], outbox=outbox,
-                            token=CancellationToken("op1"), runner_id="r1", pool="local", attempt=1)
+    return OperationContext(
+        operation=info,
+        inputs={},
+        history=[created],
+        outbox=outbox,
+        token=CancellationToken("op1"),
+        runner_id="r1",
+        pool="local",
+        attempt=1,
+    )
 
 
-def run_loop(bridge: TrainingProgressBridge, epochs: int, per_epoch: int, cancel_at: int | None) -> int:
+def run_loop(
+    bridge: TrainingProgressBridge, epochs: int, per_epoch: int, cancel_at: int | None
+) -> int:
     done = 0
     for epoch in range(1, epochs + 1):
         for batch in range(1, per_epoch + 1):
@@ -77,7 +87,9 @@ async def test_cancel_is_honoured_at_the_next_batch() -> None:
     with pytest.raises(CancellationError, match="stop"):
         await asyncio.to_thread(run_loop, bridge, 2, 100, 37)
     await ctx.outbox.flush()
-    curve = batch_curve(r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent))
+    curve = batch_curve(
+        r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent)
+    )
     # batch 37 finished before the cancel; batch 38 was in flight: it is logged (its step
     # happened) and the loop stops there
     assert len(curve) == 38
@@ -88,6 +100,12 @@ async def test_emit_refuses_unencodable_values_at_the_caller() -> None:
     store = MemoryEventStore()
     ctx = await make_ctx(store)
     with pytest.raises(TypeError, match="cannot be encoded"):
-        ctx.emit(EpochCompleted, epoch=1, total_epochs=1, train_loss=1.0, train_accuracy=0.5,
-                 extra={"bad": object()})
+        ctx.emit(
+            EpochCompleted,
+            epoch=1,
+            total_epochs=1,
+            train_loss=1.0,
+            train_accuracy=0.5,
+            extra={"bad": object()},
+        )
     await ctx.outbox.close()

@@ -48,7 +48,12 @@ def test_golden_events_still_decode_identically() -> None:
 
 
 def test_malformed_payloads_raise_malformed_event() -> None:
-    for bad in (b"not json", b"[1,2]", b'{"type":"nope","event_id":"x"}', b'{"type":"phase_changed"}'):
+    for bad in (
+        b"not json",
+        b"[1,2]",
+        b'{"type":"nope","event_id":"x"}',
+        b'{"type":"phase_changed"}',
+    ):
         with pytest.raises(MalformedEvent):
             decode(bad)
 

@@ -37,7 +37,9 @@ def test_nats_configs_are_valid(config: str) -> None:
 
 def test_nats_conf_carries_the_cluster_block_the_nodes_run() -> None:
     commented = re.search(r"^# cluster \{.*?^# \}", (ROOT / "nats.conf").read_text(), re.M | re.S)
-    live = re.search(r"^cluster \{.*?^\}", (ROOT / "deploy/nats/cluster.conf").read_text(), re.M | re.S)
+    live = re.search(
+        r"^cluster \{.*?^\}", (ROOT / "deploy/nats/cluster.conf").read_text(), re.M | re.S
+    )
     assert commented and live
     assert re.sub(r"^# ?", "", commented.group(0), flags=re.M) == live.group(0)
 
@@ -49,7 +51,11 @@ def test_compose_file_describes_the_cluster_api_and_both_pools() -> None:
     for node in ("nats-1", "nats-2", "nats-3"):
         assert services[node]["command"] == ["-c", "/etc/nats/cluster.conf"]
         assert services[node]["environment"]["NATS_SERVER_NAME"] == node
-    users = {"api": "trainjet-api", "runner-local": "trainjet-runner", "runner-host": "trainjet-runner"}
+    users = {
+        "api": "trainjet-api",
+        "runner-local": "trainjet-runner",
+        "runner-host": "trainjet-runner",
+    }
     for name, user in users.items():
         env = services[name]["environment"]
         assert env["TRAINJET_NATS_URL"].count("nats://") == 3

@@ -95,7 +95,9 @@ def new_backend() -> Backend:
 
 
 async def history(backend: Backend, op_id: str) -> list[AnyEvent]:
-    return [r.event for r in await backend.store.read_operation(op_id) if isinstance(r, StoredEvent)]
+    return [
+        r.event for r in await backend.store.read_operation(op_id) if isinstance(r, StoredEvent)
+    ]
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
@@ -133,7 +135,10 @@ async def test_lost_dummy_is_resumed_after_its_last_iteration() -> None:
     assert (lost.runner_id, lost.attempt, lost.detected_by) in {
         ("ghost-runner", 1, "lease-monitor"), ("ghost-runner", 1, "survivor")}  # fmt: skip
     started_events = [e for e in events if isinstance(e, OperationStarted)]
-    assert [(e.runner_id, e.attempt) for e in started_events] == [("ghost-runner", 1), ("survivor", 2)]
+    assert [(e.runner_id, e.attempt) for e in started_events] == [
+        ("ghost-runner", 1),
+        ("survivor", 2),
+    ]
     assert events.index(lost) < events.index(started_events[1])
     steps = [e.steps_completed for e in events if isinstance(e, ProgressUpdated)]
     assert steps == [1, 2, 3, 4, 5, 6]  # nothing done twice
@@ -210,7 +215,8 @@ async def test_a_runner_that_lost_its_operation_writes_nothing_more() -> None:
     first = make_runner(backend, blobs, "first")
     async with started(backend, [first]) as (stop_first,):
         info, _ = await backend.orchestrator.start_managed_operation(
-            OperationType.TRAINING, inputs={"epochs": 60})
+            OperationType.TRAINING, inputs={"epochs": 60}
+        )
         op_id = info.operation_id
         await wait_for(lambda: _epochs_at_least(backend, op_id, 3))
         # Someone decided `first` was lost (a monitor on a partitioned API, say).
@@ -319,7 +325,8 @@ async def test_a_runner_cut_off_from_nats_stops_and_resumes_when_back() -> None:
     try:
         async with started(backend, [runner]):
             info, _ = await backend.orchestrator.start_managed_operation(
-                OperationType.TRAINING, inputs={"epochs": 60})
+                OperationType.TRAINING, inputs={"epochs": 60}
+            )
             op_id = info.operation_id
             await wait_for(lambda: _epochs_at_least(backend, op_id, 3))
             link.broken = True

@@ -36,10 +36,15 @@ def fake_model(root: Path, op_id: str, model_id: str = MODEL_ID) -> Path:
 
 def completed(op_id: str, artifacts: dict[str, Any]) -> OperationInfo:
     events = [
-        OperationCreated(event_id="c", operation_id=op_id, occurred_at=T0,
-                         operation_type=OperationType.TRAINING),
-        OperationCompleted(event_id="d", operation_id=op_id, occurred_at=T0,
-                           result_summary={"artifacts": artifacts}),
+        OperationCreated(
+            event_id="c", operation_id=op_id, occurred_at=T0, operation_type=OperationType.TRAINING
+        ),
+        OperationCompleted(
+            event_id="d",
+            operation_id=op_id,
+            occurred_at=T0,
+            result_summary={"artifacts": artifacts},
+        ),
     ]
     info = fold(events)
     assert info is not None

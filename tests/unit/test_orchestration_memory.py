@@ -25,7 +25,9 @@ from trainjet.wiring import Backend, memory_backend
 
 
 @contextlib.asynccontextmanager
-async def running(backend: Backend, runners: int = 1, concurrency: int = 1) -> AsyncIterator[list[Runner]]:
+async def running(
+    backend: Backend, runners: int = 1, concurrency: int = 1
+) -> AsyncIterator[list[Runner]]:
     await backend.start_read_side()
     stop = asyncio.Event()
     pool = [
@@ -47,7 +49,9 @@ async def running(backend: Backend, runners: int = 1, concurrency: int = 1) -> A
         await backend.close()
 
 
-async def wait_status(backend: Backend, op_id: str, *statuses: OperationStatus, timeout: float = 10) -> None:
+async def wait_status(
+    backend: Backend, op_id: str, *statuses: OperationStatus, timeout: float = 10
+) -> None:
     reached = asyncio.Event()
 
     def listener(info: OperationInfo, _event: object) -> None:
@@ -99,7 +103,10 @@ async def test_cancel_running_operation_is_confirmed_once() -> None:
             await backend.orchestrator.cancel_operation(info.operation_id)
     records = await backend.store.read_operation(info.operation_id)
     types = [type(r.event).__name__ for r in records]
-    assert sum(t in ("OperationCancelled", "OperationCompleted", "OperationFailed") for t in types) == 1
+    assert (
+        sum(t in ("OperationCancelled", "OperationCompleted", "OperationFailed") for t in types)
+        == 1
+    )
 
 
 async def test_cancel_pending_operation_without_runner() -> None:

@@ -73,8 +73,18 @@ def test_lifecycle_to_completed() -> None:
             percentage=50.0,
             eta_seconds=3.0,
         ),
-        make(EpochCompleted, epoch=1, total_epochs=2, train_loss=0.95, train_accuracy=0.35,
-             val_loss=1.0, val_accuracy=0.3, percentage=50.0, items_processed=2, items_total=4),
+        make(
+            EpochCompleted,
+            epoch=1,
+            total_epochs=2,
+            train_loss=0.95,
+            train_accuracy=0.35,
+            val_loss=1.0,
+            val_accuracy=0.3,
+            percentage=50.0,
+            items_processed=2,
+            items_total=4,
+        ),
         make(WarningRaised, message="careful"),
         make(OperationCompleted, result_summary={"ok": True}),
     ]
@@ -102,8 +112,15 @@ def test_context_is_replaced_not_merged() -> None:
         [
             created(make),
             make(OperationStarted, runner_id="r1"),
-            make(BatchProgress, batches=[BatchRecord(1, 1, 1.0, 0.5)], total_epochs=1,
-                 batches_per_epoch=1, items_processed=1, items_total=1, percentage=90.0),
+            make(
+                BatchProgress,
+                batches=[BatchRecord(1, 1, 1.0, 0.5)],
+                total_epochs=1,
+                batches_per_epoch=1,
+                items_processed=1,
+                items_total=1,
+                percentage=90.0,
+            ),
             make(EpochCompleted, epoch=1, total_epochs=1, train_loss=1.0, train_accuracy=0.5),
         ]
     )
@@ -130,7 +147,9 @@ def test_first_terminal_event_wins() -> None:
 def test_events_before_create_are_orphans() -> None:
     make = Clock()
     view = OperationsView()
-    view.apply(StoredEvent(1, "trainjet.ops.op1.operation_started", make(OperationStarted, runner_id="r")))
+    view.apply(
+        StoredEvent(1, "trainjet.ops.op1.operation_started", make(OperationStarted, runner_id="r"))
+    )
     assert view.operations == {} and view.orphans == 1
 
 
@@ -167,10 +186,24 @@ def test_metrics_replace_a_repeated_epoch_and_curve_keeps_every_batch() -> None:
     assert metrics.epochs[1].train_loss == 0.8
 
     batches = [
-        make(BatchProgress, batches=[BatchRecord(1, b, 1.0 / b, 0.5) for b in (1, 2)],
-             total_epochs=1, batches_per_epoch=3, items_processed=2, items_total=3, percentage=1.0),
-        make(BatchProgress, batches=[BatchRecord(1, 3, 0.1, 0.5)], total_epochs=1,
-             batches_per_epoch=3, items_processed=3, items_total=3, percentage=1.0),
+        make(
+            BatchProgress,
+            batches=[BatchRecord(1, b, 1.0 / b, 0.5) for b in (1, 2)],
+            total_epochs=1,
+            batches_per_epoch=3,
+            items_processed=2,
+            items_total=3,
+            percentage=1.0,
+        ),
+        make(
+            BatchProgress,
+            batches=[BatchRecord(1, 3, 0.1, 0.5)],
+            total_epochs=1,
+            batches_per_epoch=3,
+            items_processed=3,
+            items_total=3,
+            percentage=1.0,
+        ),
     ]
     curve = batch_curve(batches)
     assert [(r.epoch, r.batch) for r in curve] == [(1, 1), (1, 2), (1, 3)]

@@ -86,7 +86,14 @@ def create_app(
     # "events-stream" or "x/versions"
     for router in (live.router, runs.router, model_versions.router):
         app.include_router(router, prefix=API_PREFIX)
-    for router in (operations.router, trainings.router, models.router, strategies.router, dummy.router, health.router):
+    for router in (
+        operations.router,
+        trainings.router,
+        models.router,
+        strategies.router,
+        dummy.router,
+        health.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(indicators.router, prefix=API_PREFIX)
     app.include_router(market_data.router, prefix=API_PREFIX)

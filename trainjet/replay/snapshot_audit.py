@@ -38,9 +38,7 @@ def verify_snapshot(state: ViewState, records: Sequence[Record]) -> SnapshotAudi
     found: list[Difference] = []
     for name in ("last_seq", "applied", "orphans"):
         found += diff(getattr(full, name), getattr(from_snapshot, name), f"view.{name}")
-    found += diff(
-        dict(full.rejected.counts), dict(from_snapshot.rejected.counts), "view.rejected"
-    )
+    found += diff(dict(full.rejected.counts), dict(from_snapshot.rejected.counts), "view.rejected")
     found += diff(
         msgspec.to_builtins(dict(full.promotions)),
         msgspec.to_builtins(dict(from_snapshot.promotions)),

@@ -96,8 +96,12 @@ def load_ohlcv(
                 f"No bars in {path.name} between {start_date} and {end_date} "
                 f"(the file covers {first.isoformat()} .. {last.isoformat()})",
                 details={"data_start": first.isoformat(), "data_end": last.isoformat()},
-                context={"symbol": symbol, "timeframe": timeframe,
-                         "start_date": _text(start_date), "end_date": _text(end_date)},
+                context={
+                    "symbol": symbol,
+                    "timeframe": timeframe,
+                    "start_date": _text(start_date),
+                    "end_date": _text(end_date),
+                },
                 suggestion=f"Choose start_date and end_date between {first.date().isoformat()} "
                 f"and {last.date().isoformat()}, the span {path.name} covers.",
             )
@@ -106,8 +110,12 @@ def load_ohlcv(
             f"Too few bars in {path.name}: {len(df)} bars in the requested range, "
             f"at least {min_bars} are required",
             details={"bars": len(df), "min_bars": min_bars},
-            context={"symbol": symbol, "timeframe": timeframe,
-                     "start_date": _text(start_date), "end_date": _text(end_date)},
+            context={
+                "symbol": symbol,
+                "timeframe": timeframe,
+                "start_date": _text(start_date),
+                "end_date": _text(end_date),
+            },
         )
     return df
 
@@ -139,8 +147,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
         values = raw.loc[:, list(OHLCV_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     except (ValueError, TypeError) as exc:  # pragma: no cover - coerce makes this unlikely
         raise DataError(f"Data file {path}: non-numeric OHLCV values: {exc}") from exc
-    df = pd.DataFrame(values.to_numpy(dtype=np.float64), index=pd.DatetimeIndex(index),
-                      columns=list(OHLCV_COLUMNS))
+    df = pd.DataFrame(
+        values.to_numpy(dtype=np.float64),
+        index=pd.DatetimeIndex(index),
+        columns=list(OHLCV_COLUMNS),
+    )
     df.index.name = "timestamp"
     bad = df.isna().any(axis=1) | pd.Series(df.index.isna(), index=df.index)
     if bad.any():

@@ -51,16 +51,31 @@ class _Progress:
     def __init__(self, reporter: TrainingReporter, n_symbols: int) -> None:
         self.reporter, self.n_symbols = reporter, n_symbols
 
-    def step(self, phase: str, sym_index: int, symbol: str, tf: str | None, action: str,
-             k: int = 1, total: int = 1) -> None:
+    def step(
+        self,
+        phase: str,
+        sym_index: int,
+        symbol: str,
+        tf: str | None,
+        action: str,
+        k: int = 1,
+        total: int = 1,
+    ) -> None:
         self.reporter.check_cancelled()
         where = f"Processing {symbol} ({sym_index + 1}/{self.n_symbols})"
         where += f" [{tf}]" if tf else ""
         counter = f" ({k}/{total})" if total > 1 else ""
         self.reporter.on_phase(
-            phase, f"{where} - {action}{counter}", symbol=symbol, symbol_index=sym_index + 1,
-            total_symbols=self.n_symbols, timeframe=tf, step=action, step_index=k,
-            total_steps=total)
+            phase,
+            f"{where} - {action}{counter}",
+            symbol=symbol,
+            symbol_index=sym_index + 1,
+            total_symbols=self.n_symbols,
+            timeframe=tf,
+            step=action,
+            step_index=k,
+            total_steps=total,
+        )
 
 
 def prepare_dataset(
@@ -81,8 +96,10 @@ def prepare_dataset(
     syms = list(dict.fromkeys(symbols or strategy.symbols))  # de-duplicated, order kept
     tfs = order_timeframes(list(dict.fromkeys(timeframes or strategy.timeframes)))
     if not syms or not tfs:
-        raise DataError("Nothing to train on: give symbols and timeframes (the strategy "
-                        f"lists symbols={strategy.symbols}, timeframes={strategy.timeframes})")
+        raise DataError(
+            "Nothing to train on: give symbols and timeframes (the strategy "
+            f"lists symbols={strategy.symbols}, timeframes={strategy.timeframes})"
+        )
     for s in syms:
         for tf in tfs:
             data_path(s, tf, data_dir)  # name checks before any work
@@ -92,30 +109,46 @@ def prepare_dataset(
     for i, sd in enumerate(state):
         for k, tf in enumerate(tfs, 1):
             progress.step("loading", i, sd.name, tf, "Loading data", k, len(tfs))
-            sd.prices[tf] = load_ohlcv(sd.name, tf, data_dir, start_date, end_date,
-                                       min_bars=strategy.history_required)
+            sd.prices[tf] = load_ohlcv(
+                sd.name, tf, data_dir, start_date, end_date, min_bars=strategy.history_required
+            )
             hashes[f"{sd.name}_{tf}"] = sha256_of(sd.prices[tf])
     targets, specs = used_indicators(strategy.indicators, strategy.fuzzy_sets)
     for i, sd in enumerate(state):
         for tf in tfs:
-            def indicator_step(k: int, n: int, what: str, i: int = i, sd: _Symbol = sd,
-                               tf: str = tf) -> None:
+
+            def indicator_step(
+                k: int, n: int, what: str, i: int = i, sd: _Symbol = sd, tf: str = tf
+            ) -> None:
                 progress.step("indicators", i, sd.name, tf, f"Computing {what}", k, n)
 
             sd.outputs[tf] = compute_outputs(sd.prices[tf], specs, indicator_step)
     for i, sd in enumerate(state):
         for tf in tfs:
-            def fuzzy_step(k: int, n: int, what: str, i: int = i, sd: _Symbol = sd,
-                           tf: str = tf) -> None:
+
+            def fuzzy_step(
+                k: int, n: int, what: str, i: int = i, sd: _Symbol = sd, tf: str = tf
+            ) -> None:
                 progress.step("fuzzy", i, sd.name, tf, f"Fuzzifying {what}", k, n)
 
-            sd.fuzzy[tf] = fuzzy_frame(sd.outputs[tf], sd.prices[tf], strategy.fuzzy_sets,
-                                       strategy.fuzzy_transforms, targets, fuzzy_step)
+            sd.fuzzy[tf] = fuzzy_frame(
+                sd.outputs[tf],
+                sd.prices[tf],
+                strategy.fuzzy_sets,
+                strategy.fuzzy_transforms,
+                targets,
+                fuzzy_step,
+            )
             sd.outputs[tf] = {}  # raw indicators are no longer needed
     lookback = int(strategy.model["features"]["lookback_periods"])
     for i, sd in enumerate(state):
-        progress.step("features", i, sd.name, None, f"Building features ({len(tfs)} "
-                      f"timeframe(s), {lookback} lag(s))")
+        progress.step(
+            "features",
+            i,
+            sd.name,
+            None,
+            f"Building features ({len(tfs)} timeframe(s), {lookback} lag(s))",
+        )
         sd.features = combine_timeframes(sd.fuzzy, tfs[0], lookback)
     threshold = float(strategy.labels["zigzag_threshold"])
     for i, sd in enumerate(state):
@@ -124,8 +157,13 @@ def prepare_dataset(
     return _split(state, strategy, tfs, hashes, progress)
 
 
-def _split(state: list[_Symbol], strategy: StrategyConfig, tfs: list[str],
-           hashes: dict[str, str], progress: _Progress) -> PreparedDataset:
+def _split(
+    state: list[_Symbol],
+    strategy: StrategyConfig,
+    tfs: list[str],
+    hashes: dict[str, str],
+    progress: _Progress,
+) -> PreparedDataset:
     fractions = strategy.data_split
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {s: [] for s in SPLITS}
     names: list[str] | None = None
@@ -135,8 +173,10 @@ def _split(state: list[_Symbol], strategy: StrategyConfig, tfs: list[str],
         assert sd.labels is not None
         progress.step("splitting", i, sd.name, tfs[0], "Chronological split")
         if names is not None and list(sd.features.columns) != names:
-            raise DataError(f"Feature mismatch across symbols: {sd.name} has "
-                            f"{sd.features.shape[1]} features, expected {len(names)}")
+            raise DataError(
+                f"Feature mismatch across symbols: {sd.name} has "
+                f"{sd.features.shape[1]} features, expected {len(names)}"
+            )
         names = list(sd.features.columns)
         usable = sd.features.notna().all(axis=1).to_numpy()
         X = sd.features.to_numpy(dtype=np.float32)[usable]
@@ -147,12 +187,16 @@ def _split(state: list[_Symbol], strategy: StrategyConfig, tfs: list[str],
         b1 = round(n * fractions["train"])
         b2 = round(n * (fractions["train"] + fractions["validation"]))
         bounds = {"train": (0, b1), "val": (b1, b2), "test": (b2, n)}
-        wanted = {"train": fractions["train"], "val": fractions["validation"],
-                  "test": fractions["test"]}
+        wanted = {
+            "train": fractions["train"],
+            "val": fractions["validation"],
+            "test": fractions["test"],
+        }
         if any(wanted[s] > 0 and hi <= lo for s, (lo, hi) in bounds.items()):
             raise DataError(
                 f"Not enough samples for {sd.name}: {n} usable bars after warm-up give "
-                f"train {b1} / validation {b2 - b1} / test {n - b2}; widen the date range")
+                f"train {b1} / validation {b2 - b1} / test {n - b2}; widen the date range"
+            )
         ranges = {}
         for s, (lo, hi) in bounds.items():
             idx = np.full(hi - lo, i, dtype=np.int64)
@@ -160,32 +204,52 @@ def _split(state: list[_Symbol], strategy: StrategyConfig, tfs: list[str],
             ranges[s] = [stamps[lo].isoformat(), stamps[hi - 1].isoformat()] if hi > lo else None
         base = sd.prices[tfs[0]]
         per_symbol[sd.name] = {
-            "bars": len(base), "warmup_dropped": int((~usable).sum()),
-            "start": base.index[0].isoformat(), "end": base.index[-1].isoformat(),
-            "samples": {s: hi - lo for s, (lo, hi) in bounds.items()}, "split_ranges": ranges}
+            "bars": len(base),
+            "warmup_dropped": int((~usable).sum()),
+            "start": base.index[0].isoformat(),
+            "end": base.index[-1].isoformat(),
+            "samples": {s: hi - lo for s, (lo, hi) in bounds.items()},
+            "split_ranges": ranges,
+        }
     assert names is not None
     splits = {s: _concat(parts[s], len(names)) for s in SPLITS}
     return PreparedDataset(
-        train=splits["train"], val=splits["val"], test=splits["test"], feature_names=names,
-        symbols=[sd.name for sd in state], timeframes=tfs, data_hashes=hashes,
-        data_summary=_summary(state, tfs, names, splits, per_symbol, fractions))
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        feature_names=names,
+        symbols=[sd.name for sd in state],
+        timeframes=tfs,
+        data_hashes=hashes,
+        data_summary=_summary(state, tfs, names, splits, per_symbol, fractions),
+    )
 
 
 def _concat(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int) -> DatasetSplit:
     if not parts:
-        return DatasetSplit(np.empty((0, width), np.float32), np.empty(0, np.int64),
-                            np.empty(0, np.int64))
-    return DatasetSplit(X=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
-                        y=np.concatenate([p[1] for p in parts]),
-                        symbol_idx=np.concatenate([p[2] for p in parts]))
+        return DatasetSplit(
+            np.empty((0, width), np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
+        )
+    return DatasetSplit(
+        X=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
+        y=np.concatenate([p[1] for p in parts]),
+        symbol_idx=np.concatenate([p[2] for p in parts]),
+    )
 
 
-def _summary(state: list[_Symbol], tfs: list[str], names: list[str],
-             splits: dict[str, DatasetSplit], per_symbol: dict[str, Any],
-             fractions: dict[str, float]) -> dict[str, Any]:
+def _summary(
+    state: list[_Symbol],
+    tfs: list[str],
+    names: list[str],
+    splits: dict[str, DatasetSplit],
+    per_symbol: dict[str, Any],
+    fractions: dict[str, float],
+) -> dict[str, Any]:
     all_y = np.concatenate([splits[s].y for s in SPLITS])
     return {
-        "symbols": [sd.name for sd in state], "timeframes": tfs, "base_timeframe": tfs[0],
+        "symbols": [sd.name for sd in state],
+        "timeframes": tfs,
+        "base_timeframe": tfs[0],
         "start_date": min(v["start"] for v in per_symbol.values()),
         "end_date": max(v["end"] for v in per_symbol.values()),
         "bars": {f"{sd.name}_{tf}": len(sd.prices[tf]) for sd in state for tf in tfs},

@@ -24,8 +24,7 @@ from trainjet.training.indicators import IndicatorSpec, resolve_indicator
 
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "M": 43200}
 # ktrdr's derived metrics (§1.11a): fuzzy-set keys that are not indicator ids themselves.
-DERIVED_TARGETS = {"bb_width": ("BollingerBands", "width"),
-                   "volume_ratio": ("SMA", "volume_ratio")}
+DERIVED_TARGETS = {"bb_width": ("BollingerBands", "width"), "volume_ratio": ("SMA", "volume_ratio")}
 
 
 def timeframe_minutes(tf: str) -> int:
@@ -62,15 +61,22 @@ def fuzzy_targets(specs: Sequence[IndicatorSpec]) -> dict[str, tuple[str, str]]:
         for out in outputs[1:]:
             targets[f"{spec.id}.{out}"] = (spec.id, out)
     for key, (kind, output) in DERIVED_TARGETS.items():
-        host = next((s for s in specs if s.type == kind and
-                     (kind != "SMA" or s.params.get("source") == "volume")), None)
+        host = next(
+            (
+                s
+                for s in specs
+                if s.type == kind and (kind != "SMA" or s.params.get("source") == "volume")
+            ),
+            None,
+        )
         if host is not None and key not in targets:
             targets[key] = (host.id, output)
     return targets
 
 
-def target_series(outputs: Mapping[str, Mapping[str, pd.Series]], prices: pd.DataFrame,
-                  target: tuple[str, str]) -> pd.Series:
+def target_series(
+    outputs: Mapping[str, Mapping[str, pd.Series]], prices: pd.DataFrame, target: tuple[str, str]
+) -> pd.Series:
     """The values a fuzzy variable reads, from computed outputs by indicator id."""
     indicator_id, output = target
     computed = outputs[indicator_id]
@@ -88,20 +94,23 @@ def add_lags(frame: pd.DataFrame, lookback: int) -> pd.DataFrame:
     return pd.concat([frame, *lagged], axis=1)
 
 
-def align_to_base(frame: pd.DataFrame, tf: str, base_index: pd.DatetimeIndex,
-                  base_tf: str) -> pd.DataFrame:
+def align_to_base(
+    frame: pd.DataFrame, tf: str, base_index: pd.DatetimeIndex, base_tf: str
+) -> pd.DataFrame:
     """Re-index a higher-timeframe frame onto the base grid without look-ahead (module doc)."""
     if tf == base_tf:
         return frame.reindex(base_index)
     visible = bar_close_times(pd.DatetimeIndex(frame.index), tf) - pd.Timedelta(
-        minutes=timeframe_minutes(base_tf))
+        minutes=timeframe_minutes(base_tf)
+    )
     shifted = frame.set_axis(visible, axis=0)
     shifted = shifted[~shifted.index.duplicated(keep="last")]
     return shifted.reindex(base_index, method="ffill")
 
 
-def combine_timeframes(per_tf: Mapping[str, pd.DataFrame], base_tf: str, lookback: int
-                       ) -> pd.DataFrame:
+def combine_timeframes(
+    per_tf: Mapping[str, pd.DataFrame], base_tf: str, lookback: int
+) -> pd.DataFrame:
     """Lag, prefix (`<tf>_` when more than one timeframe) and align every timeframe's fuzzy
     frame onto the base timeframe's rows; columns in finest-first timeframe order."""
     base_index = pd.DatetimeIndex(per_tf[base_tf].index)

@@ -57,8 +57,9 @@ def check_membership(mf_type: str, parameters: Any) -> list[str]:
         isinstance(p, int | float) and not isinstance(p, bool) and math.isfinite(p)
         for p in parameters
     ):
-        return [f"{mf_type} parameters must be a list of {count} numbers {shape}, "
-                f"got {parameters!r}"]
+        return [
+            f"{mf_type} parameters must be a list of {count} numbers {shape}, got {parameters!r}"
+        ]
     if len(parameters) != count:
         return [f"{mf_type} needs exactly {count} parameters {shape}, got {len(parameters)}"]
     if mf_type == "gaussian":
@@ -98,8 +99,9 @@ def fuzzify(values: pd.Series, sets: Mapping[str, MembershipSpec], prefix: str) 
     return pd.DataFrame(cols, index=values.index)
 
 
-def apply_transform(values: pd.Series, transform: Mapping[str, str] | None,
-                    prices: pd.DataFrame) -> pd.Series:
+def apply_transform(
+    values: pd.Series, transform: Mapping[str, str] | None, prices: pd.DataFrame
+) -> pd.Series:
     """`price_ratio`: reference price / indicator (ktrdr S2 `input_transform`)."""
     if not transform:
         return values
@@ -107,8 +109,9 @@ def apply_transform(values: pd.Series, transform: Mapping[str, str] | None,
     return (ref / values.where(values != 0)).astype("float64")
 
 
-def parse_fuzzy_sets(raw: Any, valid_targets: Collection[str],
-                     tolerated: Collection[str] = ()) -> FuzzyParse:
+def parse_fuzzy_sets(
+    raw: Any, valid_targets: Collection[str], tolerated: Collection[str] = ()
+) -> FuzzyParse:
     """Normalise `fuzzy_sets` and collect every problem instead of stopping at the first.
 
     Accepts ktrdr's `{type, parameters}` mappings and the v3 shorthand of a bare list
@@ -123,7 +126,8 @@ def parse_fuzzy_sets(raw: Any, valid_targets: Collection[str],
     if unknown:
         out.errors.append(
             f"Fuzzy sets reference invalid indicators/metrics: {', '.join(unknown)}. "
-            f"Valid targets are: {', '.join(sorted(valid_targets)) or 'none'}")
+            f"Valid targets are: {', '.join(sorted(valid_targets)) or 'none'}"
+        )
         for name in unknown:
             close = difflib.get_close_matches(name, list(valid_targets), n=1)
             if close:
@@ -141,8 +145,9 @@ def parse_fuzzy_sets(raw: Any, valid_targets: Collection[str],
     return out
 
 
-def _parse_variable(target: str, entry: Mapping[str, Any], out: FuzzyParse) -> dict[
-        str, MembershipSpec]:
+def _parse_variable(
+    target: str, entry: Mapping[str, Any], out: FuzzyParse
+) -> dict[str, MembershipSpec]:
     sets: dict[str, MembershipSpec] = {}
     for set_name, mf in entry.items():
         set_name = str(set_name)
@@ -170,13 +175,19 @@ def _parse_variable(target: str, entry: Mapping[str, Any], out: FuzzyParse) -> d
 
 
 def _parse_transform(target: str, raw: Any, out: FuzzyParse) -> None:
-    ok = (isinstance(raw, Mapping) and raw.get("type") == "price_ratio"
-          and raw.get("reference", "close") in PRICE_REFERENCES)
+    ok = (
+        isinstance(raw, Mapping)
+        and raw.get("type") == "price_ratio"
+        and raw.get("reference", "close") in PRICE_REFERENCES
+    )
     if not ok:
         out.errors.append(
             f"Fuzzy set '{target}' input_transform must be {{type: price_ratio, reference: "
-            f"{'|'.join(PRICE_REFERENCES)}}}, got {raw!r}")
+            f"{'|'.join(PRICE_REFERENCES)}}}, got {raw!r}"
+        )
         return
     assert isinstance(raw, Mapping)
-    out.transforms[target] = {"type": "price_ratio", "reference": str(raw.get("reference",
-                                                                              "close"))}
+    out.transforms[target] = {
+        "type": "price_ratio",
+        "reference": str(raw.get("reference", "close")),
+    }

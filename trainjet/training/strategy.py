@@ -106,8 +106,10 @@ class StrategySummary:
         return self.timeframes[0] if self.timeframes else None
 
 
-_NAME_FIX = ("Name the strategy by its file stem: letters, digits, '-' and '_' only, "
-             "no directory and no path.")
+_NAME_FIX = (
+    "Name the strategy by its file stem: letters, digits, '-' and '_' only, "
+    "no directory and no path."
+)
 
 
 def check_strategy_name(name: str) -> str:
@@ -118,13 +120,19 @@ def check_strategy_name(name: str) -> str:
     if "/" in stem or "\\" in stem or Path(stem).is_absolute() or stem in (".", ".."):
         raise StrategyValidationError(
             f"Invalid strategy name {name!r}: Strategy name must be a file name without "
-            "directory components", error_code="CONFIG-InvalidStrategyName",
-            context={"strategy_name": name}, suggestion=_NAME_FIX)
+            "directory components",
+            error_code="CONFIG-InvalidStrategyName",
+            context={"strategy_name": name},
+            suggestion=_NAME_FIX,
+        )
     if not STRATEGY_NAME_RE.match(stem):
         raise StrategyValidationError(
             f"Invalid strategy name {name!r}: Strategy name may only contain alphanumerics, "
-            "dashes, or underscores", error_code="CONFIG-InvalidStrategyName",
-            context={"strategy_name": name}, suggestion=_NAME_FIX)
+            "dashes, or underscores",
+            error_code="CONFIG-InvalidStrategyName",
+            context={"strategy_name": name},
+            suggestion=_NAME_FIX,
+        )
     return stem
 
 
@@ -136,8 +144,11 @@ def resolve_strategy_path(name_or_path: str | Path, strategies_dir: str | Path) 
     """
     root = Path(strategies_dir).resolve()
     if isinstance(name_or_path, Path):
-        candidates = ([name_or_path] if name_or_path.is_absolute()
-                      else [Path.cwd() / name_or_path, root / name_or_path])
+        candidates = (
+            [name_or_path]
+            if name_or_path.is_absolute()
+            else [Path.cwd() / name_or_path, root / name_or_path]
+        )
         shown = name_or_path.name
     else:
         stem = check_strategy_name(name_or_path)
@@ -148,14 +159,18 @@ def resolve_strategy_path(name_or_path: str | Path, strategies_dir: str | Path) 
             if not resolved.is_relative_to(root) or resolved.suffix not in _SUFFIXES:
                 raise StrategyValidationError(
                     f"Strategy file {shown} is not a YAML file inside the strategies "
-                    f"directory {root}")
+                    f"directory {root}"
+                )
             return resolved
     seen = ", ".join(p.name for p in _strategy_files(root)) or f"no strategy files in {root}"
     raise StrategyNotFoundError(
         f"Strategy file not found: {shown} (searched: {seen})",
-        details={"strategies_dir": str(root),
-                 "available_strategies": [p.stem for p in _strategy_files(root)]},
-        context={"strategy_name": str(name_or_path), "strategies_dir": str(root)})
+        details={
+            "strategies_dir": str(root),
+            "available_strategies": [p.stem for p in _strategy_files(root)],
+        },
+        context={"strategy_name": str(name_or_path), "strategies_dir": str(root)},
+    )
 
 
 def _strategy_files(root: Path) -> list[Path]:
@@ -178,12 +193,14 @@ def _parse_yaml(text: str, source: str) -> Mapping[str, Any]:
         raise StrategyValidationError(f"Failed to parse strategy YAML {source}: {exc}") from exc
     if not isinstance(raw, Mapping):
         raise StrategyValidationError(
-            f"Strategy configuration must be a mapping ({source} holds {type(raw).__name__})")
+            f"Strategy configuration must be a mapping ({source} holds {type(raw).__name__})"
+        )
     return raw
 
 
-def parse_strategy(text: str, *, name: str | None = None, path: Path | None = None
-                   ) -> StrategyConfig:
+def parse_strategy(
+    text: str, *, name: str | None = None, path: Path | None = None
+) -> StrategyConfig:
     """Build a StrategyConfig from YAML text (e.g. `strategy_yaml` sent to a remote runner).
 
     `name` is the file stem when known; it names the strategy if the YAML has no `name:`.
@@ -195,25 +212,48 @@ def parse_strategy(text: str, *, name: str | None = None, path: Path | None = No
         lines = result.error_lines()
         errors = [i for i in result.issues if i.severity == "error"]
         # An unknown indicator is its own error code: ktrdr's clients tell it apart.
-        unsupported = [i for i in errors
-                       if "missing_indicators" in i.details or "unsupported_indicator" in i.details]
+        unsupported = [
+            i
+            for i in errors
+            if "missing_indicators" in i.details or "unsupported_indicator" in i.details
+        ]
         kind = UnsupportedIndicatorError if unsupported else StrategyValidationError
         details: dict[str, Any] = {"errors": lines, "issues": [asdict(i) for i in result.issues]}
         if unsupported:
             details["available_indicators"] = available_indicators()
-        raise kind("Strategy validation failed:\n" + "\n".join(lines), lines, details=details,
-                   context={"strategy_name": norm.name or source})
+        raise kind(
+            "Strategy validation failed:\n" + "\n".join(lines),
+            lines,
+            details=details,
+            context={"strategy_name": norm.name or source},
+        )
     return StrategyConfig(
-        name=norm.name, version=norm.version, description=norm.description,
-        symbols=norm.symbols, timeframes=norm.timeframes, indicators=norm.indicators,
-        fuzzy_sets={t: {s: {"type": m.type, "parameters": list(m.parameters)}
-                        for s, m in sets.items()} for t, sets in norm.fuzzy.sets.items()},
-        model=norm.model, labels=norm.labels, data_split=norm.data_split, seed=norm.seed,
-        analytics=norm.analytics, raw_yaml=text, path=path,
-        fuzzy_transforms=norm.fuzzy.transforms, decisions=norm.decisions,
-        history_required=norm.history_required, start_date=norm.start_date,
-        end_date=norm.end_date, format=norm.format, scope=norm.scope,
-        warnings=result.warnings)
+        name=norm.name,
+        version=norm.version,
+        description=norm.description,
+        symbols=norm.symbols,
+        timeframes=norm.timeframes,
+        indicators=norm.indicators,
+        fuzzy_sets={
+            t: {s: {"type": m.type, "parameters": list(m.parameters)} for s, m in sets.items()}
+            for t, sets in norm.fuzzy.sets.items()
+        },
+        model=norm.model,
+        labels=norm.labels,
+        data_split=norm.data_split,
+        seed=norm.seed,
+        analytics=norm.analytics,
+        raw_yaml=text,
+        path=path,
+        fuzzy_transforms=norm.fuzzy.transforms,
+        decisions=norm.decisions,
+        history_required=norm.history_required,
+        start_date=norm.start_date,
+        end_date=norm.end_date,
+        format=norm.format,
+        scope=norm.scope,
+        warnings=result.warnings,
+    )
 
 
 def load_strategy(name_or_path: str | Path, strategies_dir: str | Path) -> StrategyConfig:
@@ -260,16 +300,34 @@ def list_strategies(
                 on_skip(path, exc.message)
             continue
         norm, result = normalise(raw, path.stem)
-        out.append(StrategySummary(
-            name=path.stem, description=norm.description, version=norm.version,
-            symbols=norm.symbols, timeframes=norm.timeframes,
-            indicators=[{"id": s.id, "type": s.type, **s.params} for s in norm.indicators],
-            fuzzy_config=dict(raw.get("fuzzy_sets") or {})
-            if isinstance(raw.get("fuzzy_sets"), Mapping) else {},
-            path=str(path), is_valid=result.is_valid, errors=result.errors))
+        out.append(
+            StrategySummary(
+                name=path.stem,
+                description=norm.description,
+                version=norm.version,
+                symbols=norm.symbols,
+                timeframes=norm.timeframes,
+                indicators=[{"id": s.id, "type": s.type, **s.params} for s in norm.indicators],
+                fuzzy_config=dict(raw.get("fuzzy_sets") or {})
+                if isinstance(raw.get("fuzzy_sets"), Mapping)
+                else {},
+                path=str(path),
+                is_valid=result.is_valid,
+                errors=result.errors,
+            )
+        )
     return out
 
 
-__all__ = ["StrategyConfig", "StrategySummary", "ValidationIssue", "ValidationResult",
-           "check_strategy_name", "list_strategies", "load_strategy", "parse_strategy",
-           "resolve_strategy_path", "validate_strategy"]
+__all__ = [
+    "StrategyConfig",
+    "StrategySummary",
+    "ValidationIssue",
+    "ValidationResult",
+    "check_strategy_name",
+    "list_strategies",
+    "load_strategy",
+    "parse_strategy",
+    "resolve_strategy_path",
+    "validate_strategy",
+]

@@ -108,8 +108,9 @@ class Issues:
     def result(self) -> ValidationResult:
         errors = [i.message for i in self.issues if i.severity == "error"]
         warnings = [i.message for i in self.issues if i.severity == "warning"]
-        return ValidationResult(not errors, errors, warnings, list(self.suggestions),
-                                list(self.issues))
+        return ValidationResult(
+            not errors, errors, warnings, list(self.suggestions), list(self.issues)
+        )
 
 
 def is_v2(raw: Mapping[str, Any]) -> bool:
@@ -117,12 +118,16 @@ def is_v2(raw: Mapping[str, Any]) -> bool:
     if any(k in raw for k in ("scope", "training_data", "deployment")):
         return True
     td = raw.get("training_data")
-    return isinstance(td, Mapping) and isinstance(td.get("symbols"), Mapping) \
+    return (
+        isinstance(td, Mapping)
+        and isinstance(td.get("symbols"), Mapping)
         and "mode" in td["symbols"]
+    )
 
 
-def normalise(raw: Mapping[str, Any], fallback_name: str | None = None
-              ) -> tuple[Normalized, ValidationResult]:
+def normalise(
+    raw: Mapping[str, Any], fallback_name: str | None = None
+) -> tuple[Normalized, ValidationResult]:
     issues, out = Issues(), Normalized()
     out.format = "v2" if is_v2(raw) else "v1"
     _identity(raw, fallback_name, out, issues)
@@ -143,13 +148,15 @@ def normalise(raw: Mapping[str, Any], fallback_name: str | None = None
     for key in raw:
         close = difflib.get_close_matches(str(key), KNOWN_TOP_LEVEL, n=1, cutoff=0.8)
         if str(key) not in KNOWN_TOP_LEVEL and close:
-            issues.suggestions.append(f"Top-level key '{key}' is ignored; did you mean "
-                                      f"'{close[0]}'?")
+            issues.suggestions.append(
+                f"Top-level key '{key}' is ignored; did you mean '{close[0]}'?"
+            )
     return out, issues.result()
 
 
-def _identity(raw: Mapping[str, Any], fallback: str | None, out: Normalized,
-              issues: Issues) -> None:
+def _identity(
+    raw: Mapping[str, Any], fallback: str | None, out: Normalized, issues: Issues
+) -> None:
     name = raw.get("name")
     if name is None:
         if fallback is None:
@@ -159,8 +166,11 @@ def _identity(raw: Mapping[str, Any], fallback: str | None, out: Normalized,
     elif not isinstance(name, str) or not name.strip():
         issues.error("structure", "Section 'name' must be of type str")
     elif fallback is not None and name != fallback:
-        issues.warn("structure", f"name '{name}' differs from the file name '{fallback}'; "
-                    "the API and CLI refer to the strategy by its file name")
+        issues.warn(
+            "structure",
+            f"name '{name}' differs from the file name '{fallback}'; "
+            "the API and CLI refer to the strategy by its file name",
+        )
     out.name = name if isinstance(name, str) and name.strip() else (fallback or "")
     version = raw.get("version")
     if version is None and out.format == "v2":
@@ -169,16 +179,18 @@ def _identity(raw: Mapping[str, Any], fallback: str | None, out: Normalized,
     out.description = str(raw.get("description") or "")
     scope = raw.get("scope")
     if scope is not None and scope not in ("universal", "symbol_group", "symbol_specific"):
-        issues.error("structure", f"scope must be universal, symbol_group or symbol_specific, "
-                     f"got {scope!r}")
+        issues.error(
+            "structure", f"scope must be universal, symbol_group or symbol_specific, got {scope!r}"
+        )
     out.scope = str(scope) if scope is not None else None
     for section in ("indicators", "fuzzy_sets"):
         if section not in raw:
             issues.error("structure", f"Missing required section: '{section}'")
 
 
-def _pick_list(entry: Mapping[str, Any], plural: str, single: str, where: str,
-               issues: Issues) -> list[Any] | None:
+def _pick_list(
+    entry: Mapping[str, Any], plural: str, single: str, where: str, issues: Issues
+) -> list[Any] | None:
     """The list under `plural` or its alias `list` (ktrdr's shipped files use `list:`)."""
     a, b = entry.get(plural), entry.get("list")
     if a is not None and b is not None and a != b:
@@ -191,8 +203,9 @@ def _pick_list(entry: Mapping[str, Any], plural: str, single: str, where: str,
     return values if isinstance(values, list) else [values]
 
 
-def _parse_axis(entry: Any, plural: str, single: str, multi_mode: str, where: str,
-                issues: Issues) -> list[str]:
+def _parse_axis(
+    entry: Any, plural: str, single: str, multi_mode: str, where: str, issues: Issues
+) -> list[str]:
     if entry is None:
         return []
     if not isinstance(entry, Mapping):
@@ -203,8 +216,11 @@ def _parse_axis(entry: Any, plural: str, single: str, multi_mode: str, where: st
             issues.error("data", f"{where}.mode must be 'single' or '{multi_mode}', got {mode!r}")
         values = _pick_list(entry, plural, single, where, issues)
         if values is None and "selection_criteria" in entry:
-            issues.warn("data", f"{where}: selection_criteria cannot be resolved to a list; "
-                        "pass symbols with the training request")
+            issues.warn(
+                "data",
+                f"{where}: selection_criteria cannot be resolved to a list; "
+                "pass symbols with the training request",
+            )
             return []
         if values is None:
             need = f"'{single}'" if mode == "single" else f"'{plural}' (or 'list')"
@@ -229,11 +245,13 @@ def _symbols_timeframes(raw: Mapping[str, Any], out: Normalized, issues: Issues)
     if td is None and out.format == "v2":
         issues.error("structure", "Missing required section: 'training_data'")
     td = td if isinstance(td, Mapping) else {}
-    out.symbols = _parse_axis(td.get("symbols"), "symbols", "symbol", "multi_symbol",
-                              f"{section}.symbols", issues)
+    out.symbols = _parse_axis(
+        td.get("symbols"), "symbols", "symbol", "multi_symbol", f"{section}.symbols", issues
+    )
     tfs = td.get("timeframes")
-    tf_list = _parse_axis(tfs, "timeframes", "timeframe", "multi_timeframe",
-                          f"{section}.timeframes", issues)
+    tf_list = _parse_axis(
+        tfs, "timeframes", "timeframe", "multi_timeframe", f"{section}.timeframes", issues
+    )
     if out.format == "v1":  # §1.10 legacy defaults
         out.symbols = out.symbols if "symbols" in td else ["AAPL"]
         tf_list = tf_list if "timeframes" in td else ["1h"]
@@ -243,8 +261,11 @@ def _symbols_timeframes(raw: Mapping[str, Any], out: Normalized, issues: Issues)
     if base is not None and base not in tf_list:
         issues.error("data", f"base_timeframe {base!r} is not in the timeframes {tf_list}")
     elif base is not None and out.timeframes and base != out.timeframes[0]:
-        issues.warn("data", f"base_timeframe {base!r} ignored: features are aligned on the "
-                    f"finest timeframe {out.timeframes[0]!r}")
+        issues.warn(
+            "data",
+            f"base_timeframe {base!r} ignored: features are aligned on the "
+            f"finest timeframe {out.timeframes[0]!r}",
+        )
     history = td.get("history_required", 200)
     if not isinstance(history, int) or isinstance(history, bool) or history < 50:
         issues.error("data", "History required must be at least 50 bars")
@@ -273,19 +294,26 @@ def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None
         ind_id = str(item.get("feature_id") or name)
         type_name = str(item.get("type") or name)
         if not _ID_RE.match(ind_id):
-            issues.error("indicators", f"Indicator id '{ind_id}' may only contain letters, "
-                         "digits and '_' (and must start with a letter)")
+            issues.error(
+                "indicators",
+                f"Indicator id '{ind_id}' may only contain letters, "
+                "digits and '_' (and must start with a letter)",
+            )
         if ind_id in seen:
-            issues.error("indicators", f"Duplicate indicator id '{ind_id}' (indices "
-                         f"{seen[ind_id]} and {i}); give one a 'feature_id'")
+            issues.error(
+                "indicators",
+                f"Duplicate indicator id '{ind_id}' (indices "
+                f"{seen[ind_id]} and {i}); give one a 'feature_id'",
+            )
         seen[ind_id] = i
         resolved = resolve_indicator(type_name)
         if resolved is None:
             placeholder_ids.append(ind_id)
             reason = unsupported_reason(type_name)
             if reason:
-                issues.error("indicators", f"Indicator '{name}': {reason}",
-                             unsupported_indicator=type_name)
+                issues.error(
+                    "indicators", f"Indicator '{name}': {reason}", unsupported_indicator=type_name
+                )
             else:
                 missing.append(name)
             continue
@@ -297,20 +325,27 @@ def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None
             nested = {}
         for key in set(flat) & set(nested):
             if flat[key] != nested[key]:
-                issues.error("indicators", f"Indicator '{name}': '{key}' given twice with "
-                             "different values (flat and under 'params')")
+                issues.error(
+                    "indicators",
+                    f"Indicator '{name}': '{key}' given twice with "
+                    "different values (flat and under 'params')",
+                )
         params = {**overrides, **nested, **flat}
         for problem in check_params(definition, params):
             issues.error("indicators", f"Indicator '{name}' ({definition.name}): {problem}")
-        out.indicators.append(IndicatorSpec(ind_id, definition.name,
-                                            {**definition.defaults, **params}))
+        out.indicators.append(
+            IndicatorSpec(ind_id, definition.name, {**definition.defaults, **params})
+        )
     if missing:
         available = available_indicators()
-        issues.error("indicators", f"Missing indicators: {', '.join(missing)} referenced by the "
-                     f"strategy. Available indicators are: {', '.join(available)}",
-                     missing_indicators=missing, available_indicators=available,
-                     strategy_indicators=[str(i.get("name")) for i in items
-                                          if isinstance(i, Mapping)])
+        issues.error(
+            "indicators",
+            f"Missing indicators: {', '.join(missing)} referenced by the "
+            f"strategy. Available indicators are: {', '.join(available)}",
+            missing_indicators=missing,
+            available_indicators=available,
+            strategy_indicators=[str(i.get("name")) for i in items if isinstance(i, Mapping)],
+        )
         for name in missing:
             close = difflib.get_close_matches(name.lower(), [a.lower() for a in available], n=1)
             if close:
@@ -318,8 +353,9 @@ def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None
     _fuzzy(raw, out, issues, placeholder_ids)
 
 
-def _fuzzy(raw: Mapping[str, Any], out: Normalized, issues: Issues,
-           placeholder_ids: list[str]) -> None:
+def _fuzzy(
+    raw: Mapping[str, Any], out: Normalized, issues: Issues, placeholder_ids: list[str]
+) -> None:
     targets = fuzzy_targets(out.indicators)
     if "fuzzy_sets" not in raw:
         return
@@ -332,7 +368,10 @@ def _fuzzy(raw: Mapping[str, Any], out: Normalized, issues: Issues,
     used = {targets[t][0] for t in out.fuzzy.sets if t in targets}
     for spec in out.indicators:
         if spec.id not in used:
-            issues.warn("indicators", f"Indicator '{spec.id}' has no fuzzy set, so it "
-                        "contributes no features (it is not computed)")
+            issues.warn(
+                "indicators",
+                f"Indicator '{spec.id}' has no fuzzy set, so it "
+                "contributes no features (it is not computed)",
+            )
     if not out.fuzzy.sets and not out.fuzzy.errors and isinstance(raw["fuzzy_sets"], Mapping):
         issues.error("fuzzy_sets", "No features: fuzzy_sets define no membership functions")
