@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick chaos clean
+.PHONY: demo test test-fast lint bench bench-quick chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ demo: $(STAMP)
 # Lint and types first: they take seconds and fail faster than the suite.
 test: $(STAMP)
 	$(BIN)/ruff check trainjet tests
+	$(BIN)/ruff format --check trainjet tests bench tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# While working: the unit and contract tests (pure logic and the store adapters).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "unit or contract"
 
 # Benchmarks (docs/benchmarks.md). `bench` also tries the optional MLflow peer's extra.
 BENCH_STAMP := $(VENV)/.bench-installed

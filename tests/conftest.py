@@ -13,6 +13,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import nats.errors
 import pytest
@@ -26,6 +27,17 @@ from trainjet.core.store import (
     ensure_streams,
 )
 from trainjet.natsd import EmbeddedNats, connect, disconnect
+
+# Each test is marked with the folder it lives in (`unit`, `contract`, `integration`, ...), so
+# a subset runs while working: `make test-fast` is `-m "unit or contract"`.
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(TESTS).parts
+        if len(parts) > 1:
+            item.add_marker(parts[0])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
