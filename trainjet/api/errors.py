@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trainjet.core.projections.rejections import clip
 from trainjet.core.store.errors import InvalidName, StoreError
 from trainjet.errors import TrainjetError
 
@@ -70,10 +71,6 @@ def ktrdr_detail(exc: TrainjetError) -> dict[str, object] | None:
         "details": jsonable_encoder(exc.details),
         "suggestion": exc.suggestion or "Correct the request as the message says and retry.",
     }
-
-
-def clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def json_safe(value: Any, clip_at: int | None = None, depth: int = 0) -> Any:

@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict, operation_summary
-from trainjet.api.errors import clip
 from trainjet.api.listing import SortKey, SortOrder, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
@@ -32,6 +31,7 @@ from trainjet.core.events import (
     utcnow,
 )
 from trainjet.core.projections import OperationInfo
+from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
 from trainjet.errors import InvalidRequest
