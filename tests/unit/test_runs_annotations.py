@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.unit.test_projection_fold import Clock
 from trainjet.config import Settings
 from trainjet.core.events import (
     EpochCompleted,
@@ -34,20 +35,6 @@ from trainjet.wiring import memory_backend
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 YAML_A = "name: demo\nmodel:\n  training:\n    learning_rate: 0.001\n    epochs: 2\n"
 YAML_B = "name: demo\nmodel:\n    training:\n        epochs: 2\n        learning_rate: 0.01\n"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self, event_type, **fields):
-        self.n += 1
-        return event_type(
-            event_id=f"e{self.n}",
-            operation_id=fields.pop("operation_id", "op1"),
-            occurred_at=T0 + timedelta(seconds=self.n),
-            **fields,
-        )
 
 
 def created(make, op="op1", yaml_text=YAML_A, seed=1, **inputs):
