@@ -58,7 +58,7 @@ class Backend:
             cancel_wait_seconds=self.settings.cancel_wait_seconds,
         )
         self.leases = LeaseMonitor(self.store, self.registry, self.projector)
-        self.annotations = OperationAnnotations(self.store, self.projector)
+        self.annotations = OperationAnnotations(self.store, self.projector, self.orchestrator.get)
 
     async def start_read_side(self, *, lease_monitor: bool = True) -> None:
         await self.projector.start()

@@ -8,13 +8,13 @@ is checked here, before anything is appended: a rejected request leaves no event
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from trainjet.core.events import EventFactory, NoteAdded, OperationTagged
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store.port import EventStore
-from trainjet.errors import NotFound, Unprocessable
+from trainjet.errors import Unprocessable
 
 # Short, lower-case and free of spaces and wildcards, so a tag reads the same in a URL, a
 # shell, a file name and a NATS subject filter.
@@ -51,15 +51,16 @@ class OperationAnnotations:
     """`tag` and `note`: validate, append to the operation's subject, wait for the projector
     (read-your-writes, like every other write) and return the operation as it now reads."""
 
-    def __init__(self, store: EventStore, projector: Projector) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        projector: Projector,
+        get: Callable[[str], OperationInfo],
+    ) -> None:
         self.store = store
         self.projector = projector
-
-    def _get(self, operation_id: str) -> OperationInfo:
-        info = self.projector.view.operations.get(operation_id)
-        if info is None:
-            raise NotFound(f"Operation not found: {operation_id}")
-        return info
+        # the orchestrator's lookup: one place says what "not found" is
+        self._get = get
 
     async def tag(
         self,
