@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict, operation_summary
-from trainjet.api.listing import SortKey, SortOrder, sorted_page
+from trainjet.core.projections.listing import SortKey, SortOrder, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
