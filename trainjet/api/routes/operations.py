@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict, operation_summary
-from trainjet.core.projections.listing import SortKey, SortOrder, sorted_page
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
@@ -31,6 +30,8 @@ from trainjet.core.events import (
     utcnow,
 )
 from trainjet.core.projections import OperationInfo
+from trainjet.core.projections.listing import SortKey, SortOrder
+from trainjet.core.projections.query import OperationFilter
 from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
@@ -67,69 +68,29 @@ async def list_operations(
     strategy: Annotated[str | None, Query(max_length=128, description="Strategy name")] = None,
     symbol: Annotated[str | None, Query(max_length=32, description="A symbol trained on")] = None,
 ) -> Response:
-    """Newest first, in the order the log accepted them. Counts come from the view's
-    per-(status, type) tallies and the page from a walk that stops once it is full, so a
-    request costs O(offset + limit), not a sort of every operation. The tag, strategy and
-    symbol filters have no tally: with them the count is a walk over every operation."""
-    view = backend.projector.view
-    tags = set(normalize_tags(tag or []))
-
-    def wanted(st: OperationStatus, ty: OperationType) -> bool:
-        return (
-            (status is None or st is status)
-            and (operation_type is None or ty is operation_type)
-            and (not active_only or st.is_active)
-        )
-
-    def matches(op: OperationInfo) -> bool:
-        if not wanted(op.status, op.operation_type):
-            return False
-        return not (tags or strategy or symbol) or _inputs_match(op, tags, strategy, symbol)
-
-    if tags or strategy or symbol:
-        total = sum(1 for op in view.operations.values() if matches(op))
-    else:
-        total = sum(n for (st, ty), n in view.counts.items() if wanted(st, ty))
-    active_count = sum(n for (st, _), n in view.counts.items() if st.is_active)
-    now = utcnow()
-    page: list[dict[str, Any]] = []
-    metrics = view.metrics
-    if sort is not None:
-        matching = (op for op in view.operations.values() if matches(op))
-        chosen = sorted_page(matching, metrics, sort, order, offset, limit, now)
-        page = [operation_summary(op, now, metrics.get(op.operation_id)) for op in chosen]
-        return json_response(
-            {"success": True, "data": page, "total_count": total, "active_count": active_count}
-        )
-    skipped = 0
-    # dicts keep insertion order: operations appear in the order operation_created was applied
-    for op in reversed(view.operations.values()):
-        if not matches(op):
-            continue
-        if skipped < offset:
-            skipped += 1
-            continue
-        page.append(operation_summary(op, now, metrics.get(op.operation_id)))
-        if len(page) == limit:
-            break
-    return json_response(
-        {"success": True, "data": page, "total_count": total, "active_count": active_count}
+    """Newest first (the order the log accepted them) unless `sort` names a column. Filters
+    combine; `total_count` counts every match, `active_count` every active operation."""
+    where = OperationFilter(
+        status=status,
+        operation_type=operation_type,
+        active_only=active_only,
+        tags=normalize_tags(tag or []),
+        strategy=strategy,
+        symbol=symbol,
     )
-
-
-def _inputs_match(
-    op: OperationInfo, tags: set[str], strategy: str | None, symbol: str | None
-) -> bool:
-    params = op.metadata.parameters
-    if tags and not tags.issubset(op.tags):
-        return False
-    if strategy is not None and params.get("strategy_name") != strategy:
-        return False
-    if symbol is not None:
-        symbols = params.get("symbols") or [op.metadata.symbol]
-        if symbol.upper() not in {str(s).upper() for s in symbols}:
-            return False
-    return True
+    now = utcnow()
+    page = backend.projector.query.page(
+        where, offset=offset, limit=limit, sort=sort, order=order, now=now
+    )
+    data = [operation_summary(op, now, metrics) for op, metrics in page.rows]
+    return json_response(
+        {
+            "success": True,
+            "data": data,
+            "total_count": page.total_count,
+            "active_count": page.active_count,
+        }
+    )
 
 
 @router.get("/{operation_id}", response_model=OperationStatusResponse)
@@ -209,7 +170,7 @@ async def get_results(operation_id: str, backend: BackendDep) -> Response:
 @router.get("/{operation_id}/metrics")
 async def get_metrics(operation_id: str, backend: BackendDep) -> Response:
     info = _get(backend, operation_id)
-    metrics = backend.projector.view.metrics.get(operation_id)
+    metrics = backend.projector.query.metrics(operation_id)
     return json_response({"success": True, "data": metrics_view(info, metrics)})
 
 

@@ -38,6 +38,7 @@ from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import evolve
 from trainjet.core.projections.promotions import Promotion, evolve_promotions
+from trainjet.core.projections.query import ReadModel
 from trainjet.core.projections.rejections import (
     DUPLICATE_EVENT_ID,
     INVALID_OPERATION_ID,
@@ -247,6 +248,8 @@ class Projector:
     ) -> None:
         self.store = store
         self.view = view or OperationsView()
+        # what readers use; the view itself is this projector's to replace (snapshots)
+        self.query = ReadModel(lambda: self.view)
         self.error: BaseException | None = None
         self.caught_up = asyncio.Event()
         self.started_at: datetime | None = None
