@@ -73,20 +73,23 @@ class TrainjetCollector(Collector):
         backend = snap.backend
         if backend is None:
             return
-        view = backend.projector.view
-        yield from self._operations(list(view.operations.values()), backend)
+        query = backend.projector.query
+        stats = query.stats(rejected_latest=0)
+        yield from self._operations(query.operations(), backend)
         yield CounterMetricFamily(
-            "trainjet_events_applied", "Events folded into the projections", value=view.applied
+            "trainjet_events_applied",
+            "Events folded into the projections",
+            value=stats.events_applied,
         )
         yield CounterMetricFamily(
             "trainjet_events_rejected",
             "Messages on the events stream that could not be folded (recorded, skipped)",
-            value=len(view.rejected),
+            value=stats.rejected_messages,
         )
         yield GaugeMetricFamily(
             "trainjet_projector_last_sequence",
             "Stream sequence the projections reflect",
-            value=view.last_seq,
+            value=stats.last_sequence,
         )
         if snap.lag is not None:
             yield GaugeMetricFamily(
@@ -108,7 +111,7 @@ class TrainjetCollector(Collector):
             "Operations by type and status",
             labels=["operation_type", "status"],
         )
-        for (status, op_type), n in sorted(backend.projector.view.counts.items()):
+        for (status, op_type), n in sorted(backend.projector.query.counts().items()):
             counts.add_metric([op_type.value, status.value], n)
         yield counts
         latency: list[float] = []
@@ -136,7 +139,7 @@ class TrainjetCollector(Collector):
         for op in ops:
             if op.status is not OperationStatus.RUNNING:
                 continue
-            metrics = backend.projector.view.metrics.get(op.operation_id)
+            metrics = backend.projector.query.metrics(op.operation_id)
             done = metrics.batches_recorded if metrics and metrics.batches_recorded else 0
             done = done or op.progress.items_processed
             seen[op.operation_id] = (now, done)

@@ -103,7 +103,7 @@ class LeaseMonitor:
         bad operation must never keep the monitor from ending the others."""
         running = [
             op
-            for op in list(self.projector.view.operations.values())
+            for op in self.projector.query.operations()
             if op.status is OperationStatus.RUNNING and op.runner_id is not None
         ]
         if not running:

@@ -35,7 +35,15 @@ from trainjet.core.events import (
 from trainjet.core.fate import History, decide
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
-from trainjet.core.store.port import CommandQueue, EventStore, StartCommand
+from trainjet.core.retry import (
+    Retried,
+    checkpoint_epoch,
+    refuse_unless_failed,
+    retry_inputs,
+    retry_message,
+)
+from trainjet.core.store.blobs import BlobStore
+from trainjet.core.store.port import CommandQueue, EventStore, StartCommand, StoredEvent
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 
@@ -61,7 +69,7 @@ class ServiceOrchestrator:
         self.cancel_wait_seconds = cancel_wait_seconds
 
     def get(self, operation_id: str) -> OperationInfo:
-        info = self.projector.view.operations.get(operation_id)
+        info = self.projector.query.get(operation_id)
         if info is None:
             raise NotFound(f"Operation not found: {operation_id}")
         return info
@@ -86,7 +94,7 @@ class ServiceOrchestrator:
                     f"task_id {operation_id!r} is not a valid operation id: use 1-128 letters, "
                     "digits, '_' or '-'"
                 )
-            existing = self.projector.view.operations.get(operation_id)
+            existing = self.projector.query.get(operation_id)
             if existing is not None:
                 if existing.operation_type != operation_type:
                     raise Conflict(
@@ -133,6 +141,29 @@ class ServiceOrchestrator:
             raise
         await self.projector.wait_until(seq)
         return self.get(op_id), True
+
+    async def retry(self, operation_id: str, checkpoints: BlobStore | None = None) -> Retried:
+        """A new operation with the inputs of a failed one (anything else: 400); a training
+        names the failed run in `resume_from`, so its runner resumes from that checkpoint."""
+        refuse_unless_failed(self.get(operation_id))  # 404 first, then the status rule
+        records = await self.store.read_operation(operation_id)
+        created = next(
+            r.event
+            for r in records
+            if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
+        )
+        inputs, resume_from = retry_inputs(created)
+        epoch = None if resume_from is None else await checkpoint_epoch(checkpoints, operation_id)
+        new, _ = await self.start_managed_operation(
+            created.operation_type,
+            metadata=created.metadata,
+            inputs=inputs,
+            pool=created.pool,
+            total_steps=created.total_steps,
+            retry_of=operation_id,
+        )
+        message = retry_message(operation_id, new.operation_id, resume_from, epoch)
+        return Retried(new, resume_from, epoch, message)
 
     async def cancel_operation(
         self, operation_id: str, reason: str | None = None, *, force: bool = False

@@ -1,4 +1,5 @@
-"""Retry: a new operation with the inputs of a *failed* one, resuming where it stopped.
+"""The rules of retry (`ServiceOrchestrator.retry` applies them): a new operation with the
+inputs of a *failed* one, resuming where it stopped.
 
 Only a failed operation can be retried, as ktrdr's server allows: a completed one has its
 result, and a cancelled one was stopped on purpose (start it again as a new operation).
@@ -20,9 +21,7 @@ from typing import Any
 from trainjet.core.events import OperationCreated, OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.port import StoredEvent
 from trainjet.errors import InvalidRequest
-from trainjet.wiring import Backend
 
 log = logging.getLogger(__name__)
 
@@ -67,42 +66,31 @@ async def checkpoint_epoch(store: BlobStore | None, operation_id: str) -> int | 
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
-async def retry_operation(
-    backend: Backend, operation_id: str, checkpoints: BlobStore | None
-) -> Retried:
-    info = backend.orchestrator.get(operation_id)  # 404 "Operation not found: <id>"
+def refuse_unless_failed(info: OperationInfo) -> None:
     if info.status is not OperationStatus.FAILED:
         raise InvalidRequest(_refusal(info), details={"status": info.status.value})
-    records = await backend.store.read_operation(operation_id)
-    created = next(
-        r.event
-        for r in records
-        if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
-    )
+
+
+def retry_inputs(created: OperationCreated) -> tuple[dict[str, Any], str | None]:
+    """The inputs of the retry, and the operation a training resumes from (None: not one)."""
     inputs: dict[str, Any] = dict(created.inputs)
-    resume_from = epoch = None
-    if created.operation_type is OperationType.TRAINING:
-        resume_from = operation_id
-        inputs[RESUME_FROM] = operation_id
-        epoch = await checkpoint_epoch(checkpoints, operation_id)
-    new, _ = await backend.orchestrator.start_managed_operation(
-        created.operation_type,
-        metadata=created.metadata,
-        inputs=inputs,
-        pool=created.pool,
-        total_steps=created.total_steps,
-        retry_of=operation_id,
-    )
+    if created.operation_type is not OperationType.TRAINING:
+        return inputs, None
+    inputs[RESUME_FROM] = created.operation_id
+    return inputs, created.operation_id
+
+
+def retry_message(
+    operation_id: str, new_id: str, resume_from: str | None, epoch: int | None
+) -> str:
     if epoch is not None:
-        message = (
-            f"Retrying {operation_id} as {new.operation_id}: the training resumes from the "
+        return (
+            f"Retrying {operation_id} as {new_id}: the training resumes from the "
             f"checkpoint of epoch {epoch}"
         )
-    elif resume_from is not None:
-        message = (
-            f"Retrying {operation_id} as {new.operation_id}: no checkpoint of {operation_id} is "
+    if resume_from is not None:
+        return (
+            f"Retrying {operation_id} as {new_id}: no checkpoint of {operation_id} is "
             "stored, so the training starts from the first epoch"
         )
-    else:
-        message = f"Retrying {operation_id} as {new.operation_id} with the same inputs"
-    return Retried(new, resume_from, epoch, message)
+    return f"Retrying {operation_id} as {new_id} with the same inputs"

@@ -148,7 +148,7 @@ class ModelImporter:
 
     async def _catch_up(self) -> None:
         await self.projector.caught_up.wait()
-        for info in list(self.projector.view.operations.values()):
+        for info in self.projector.query.operations():
             if info.status is OperationStatus.COMPLETED:
                 await self.import_operation(info)
 

@@ -179,13 +179,13 @@ class ModelPromotion:
         self.storage = storage
 
     def versions(self) -> ModelVersions:
-        return ModelVersions(self.storage, self.projector.view.promotions)
+        return ModelVersions(self.storage, self.projector.query.promotions())
 
     async def promote(self, name: str, version: str, by: str | None = None) -> dict[str, Any]:
         versions = self.versions()
         path = await asyncio.to_thread(versions.path_of, name, version)  # 404 before any write
         author = (by or "api").strip()[:64] or "api"
-        current = self.projector.view.promotions.get(name)
+        current = self.projector.query.promotion(name)
         if current is None or current.version != path.name:
             served = await asyncio.to_thread(versions.served, name)
             meta = _read_json(path / "metadata.json")

@@ -146,7 +146,7 @@ class TrainingService:
     ) -> tuple[OperationInfo, bool, StrategyConfig]:
         settings = self.settings
         if request.task_id is not None:
-            existing = self.orchestrator.projector.view.operations.get(request.task_id)
+            existing = self.orchestrator.projector.query.get(request.task_id)
             if existing is not None:
                 strategy = load_strategy(request.strategy_name, settings.strategies_dir)
                 return existing, False, strategy

@@ -62,7 +62,7 @@ async def health(backend: BackendDep) -> Response:
     for runner in runners:
         by_pool[runner["pool"]] = by_pool.get(runner["pool"], 0) + 1
     settings = backend.settings
-    ops = projector.view.operations.values()
+    fold = projector.query.stats()
     body = {
         "status": "ok" if not problems else "degraded",
         "version": __version__,
@@ -71,16 +71,16 @@ async def health(backend: BackendDep) -> Response:
         "nats": {"url": backend.nats_url, **details.get("nats", {})},
         "streams": details.get("streams", {}),
         "projector": {
-            "last_sequence": projector.view.last_seq,
+            "last_sequence": fold.last_sequence,
             "lag": lag,
-            "operations": len(projector.view.operations),
-            "active_operations": sum(1 for op in ops if op.status.is_active),
-            "events_applied": projector.view.applied,
+            "operations": fold.operations,
+            "active_operations": fold.active_operations,
+            "events_applied": fold.events_applied,
             # what the fold refused (malformed, forged, duplicate, orphan...): counts per
             # reason since start and the latest few examples, both bounded
-            "rejected_messages": len(projector.view.rejected),
-            "rejected_by_reason": dict(projector.view.rejected.counts),
-            "last_rejected": [msgspec.to_builtins(r) for r in projector.view.rejected[-10:]],
+            "rejected_messages": fold.rejected_messages,
+            "rejected_by_reason": fold.rejected_by_reason,
+            "last_rejected": [msgspec.to_builtins(r) for r in fold.last_rejected],
             "running": projector.error is None and projector.caught_up.is_set(),
             # restart cost: the snapshot start-up began from, and what was folded after it
             "snapshot": {

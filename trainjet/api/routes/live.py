@@ -83,11 +83,11 @@ async def _list_sse(backend: Backend, request: Request) -> AsyncIterator[bytes]:
             if len(ids) > MAX_ROWS_PER_MESSAGE:
                 yield b"event: resync\ndata: %s\n\n" % json.dumps({"changed": len(ids)}).encode()
                 continue
-            view = projector.view
+            query = projector.query
             rows = [
-                operation_summary(view.operations[i], now, view.metrics.get(i))
+                operation_summary(info, now, query.metrics(i))
                 for i in ids
-                if i in view.operations
+                if (info := query.get(i)) is not None
             ]
             yield b"event: operations\ndata: %s\n\n" % msgspec.json.encode(rows)
     finally:
@@ -118,7 +118,7 @@ async def get_curves(
     records = await backend.store.read_operation(operation_id)
     stored = [r for r in records if isinstance(r, StoredEvent)]
     series = await asyncio.to_thread(batch_series, [r.event for r in stored], max_points)
-    metrics = metrics_view(info, backend.projector.view.metrics.get(operation_id))["metrics"]
+    metrics = metrics_view(info, backend.projector.query.metrics(operation_id))["metrics"]
     return json_response(
         {
             "success": True,
@@ -149,7 +149,7 @@ async def audit_operation(operation_id: str, backend: BackendDep) -> Response:
     served = backend.orchestrator.get(operation_id)
     served_info = msgspec.json.decode(msgspec.json.encode(operation_dict(served)))
     served_metrics = msgspec.json.decode(
-        msgspec.json.encode(metrics_view(served, backend.projector.view.metrics.get(operation_id)))
+        msgspec.json.encode(metrics_view(served, backend.projector.query.metrics(operation_id)))
     )
     replay = rebuild(records, operation_id, at=served.last_sequence)
     if replay.info is None:

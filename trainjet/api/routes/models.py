@@ -40,7 +40,7 @@ async def get_model_service(request: Request) -> ModelService:
     # the served versions come from the log; before the backend is up (NATS not reached yet)
     # no promotion is known and a name serves its newest version
     backend: Backend | None = getattr(request.app.state, "backend", None)
-    promotions = backend.projector.view.promotions if backend is not None else {}
+    promotions = backend.projector.query.promotions() if backend is not None else {}
     return ModelService(request.app.state.settings, cache, promotions)
 
 

@@ -36,7 +36,6 @@ from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
 from trainjet.errors import InvalidRequest
-from trainjet.services import retry
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
@@ -288,7 +287,7 @@ async def _sse(
 )
 async def retry_operation(operation_id: str, backend: BackendDep) -> Response:
     """A new operation with a failed one's inputs; a training resumes from its checkpoint."""
-    retried = await retry.retry_operation(backend, operation_id, backend.checkpoints)
+    retried = await backend.orchestrator.retry(operation_id, backend.checkpoints)
     return json_response(
         {
             "success": True,

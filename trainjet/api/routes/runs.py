@@ -68,7 +68,7 @@ async def compare_operations(
             ),
             None,
         )
-        metrics = backend.projector.view.metrics.get(info.operation_id)
+        metrics = backend.projector.query.metrics(info.operation_id)
         runs.append(RunRecord(info=info, metrics=metrics, created=created))
     return json_response({"success": True, "data": compare_runs(runs, utcnow())})
 

@@ -53,7 +53,7 @@ async def start_training(
 async def get_performance(
     task_id: str, backend: Annotated[Backend, Depends(get_backend)]
 ) -> Response:
-    info = backend.projector.view.operations.get(task_id)
+    info = backend.projector.query.get(task_id)
     if info is None or info.operation_type is not OperationType.TRAINING:
         raise NotFound(f"Training task {task_id} not found")
     if info.status is not OperationStatus.COMPLETED:

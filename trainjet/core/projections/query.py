@@ -112,7 +112,7 @@ class ReadModel:
 
     def counts(self) -> dict[tuple[OperationStatus, OperationType], int]:
         """Operations per (status, type), from the tally the fold keeps."""
-        return {key: n for key, n in self._view_of().counts.items() if n}
+        return dict(self._view_of().counts)  # zeros kept: a gauge that fell to 0 still says so
 
     def promotions(self) -> Mapping[str, Promotion]:
         """Model name -> the version `predict` serves (an immutable mapping: the fold
