@@ -7,11 +7,13 @@ models directly (same JSON), so the models here are never in the way of a GET.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainjet.api.struct_models import model_of
 from trainjet.core.events import OperationStatus, OperationType
+from trainjet.core.projections import EpochRecord, OperationInfo
 
 
 class StrictModel(BaseModel):
@@ -46,56 +48,17 @@ class CancelOperationRequest(StrictModel):
     )
 
 
-class OperationProgressModel(BaseModel):
-    percentage: float = 0.0
-    current_step: str | None = None
-    steps_completed: int = 0
-    steps_total: int = 0
-    items_processed: int = 0
-    items_total: int | None = None
-    current_item: str | None = None
-    context: dict[str, Any] = {}
-
-
-class OperationMetadataModel(BaseModel):
-    symbol: str | None = None
-    timeframe: str | None = None
-    mode: str | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    parameters: dict[str, Any] = {}
-
-
-class OperationNoteModel(BaseModel):
-    text: str
-    at: datetime
-    by: str = "api"
-
-
-class OperationInfoModel(BaseModel):
-    operation_id: str
-    operation_type: OperationType
-    status: OperationStatus
-    created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    progress: OperationProgressModel
-    metadata: OperationMetadataModel
-    error_message: str | None = None
-    warnings: list[str] = []
-    errors: list[str] = []
-    result_summary: dict[str, Any] | None = None
-    pool: str = "local"
-    runner_id: str | None = None
-    attempt: int = 0
-    cancel_requested_at: datetime | None = None
-    cancellation_reason: str | None = None
-    retry_of: str | None = None
-    last_sequence: int = 0
-    event_count: int = 0
-    duration_seconds: float | None = None
-    tags: list[str] = []
-    notes: list[OperationNoteModel] = []
+# Generated from the msgspec read models the routes encode, so the two cannot drift.
+if TYPE_CHECKING:  # mypy cannot follow a generated class: to it, they are models
+    OperationInfoModel: TypeAlias = BaseModel
+    EpochRecordModel: TypeAlias = BaseModel
+else:
+    OperationInfoModel = model_of(
+        OperationInfo,
+        # computed by the API at answer time (`encoding.operation_dict`), not folded
+        extra={"duration_seconds": (float | None, None)},
+    )
+    EpochRecordModel = model_of(EpochRecord)
 
 
 class OperationStatusResponse(BaseModel):
@@ -211,3 +174,58 @@ class RetryResponse(OperationStatusResponse):
         None, description="the epoch of that checkpoint; null: it starts from the first epoch"
     )
     message: str
+
+
+class OperationResultsResponse(BaseModel):
+    success: bool = True
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus
+    error_message: str | None = None
+    results: dict[str, Any]
+
+
+class EpochMetrics(BaseModel):
+    epochs: list[EpochRecordModel]
+    total_epochs: int
+    batches_recorded: int
+    best_epoch: int | None
+    best_val_loss: float | None = Field(None, description="absent before the first epoch")
+    best_val_accuracy: float | None = Field(None, description="absent before the first epoch")
+    is_overfitting: bool
+    is_plateaued: bool
+
+
+class MetricsData(BaseModel):
+    operation_id: str
+    operation_type: OperationType
+    metrics: EpochMetrics
+
+
+class OperationMetricsResponse(BaseModel):
+    success: bool = True
+    data: MetricsData
+
+
+class StoredEventRow(BaseModel):
+    """One event as stored: its stream position and subject, then the event's own fields
+    (which differ per event type)."""
+
+    model_config = ConfigDict(extra="allow")
+    seq: int
+    subject: str
+    type: str
+    event_id: str
+    operation_id: str
+    occurred_at: datetime
+
+
+class EventsData(BaseModel):
+    operation_id: str
+    count: int
+    events: list[StoredEventRow]
+
+
+class OperationEventsResponse(BaseModel):
+    success: bool = True
+    data: EventsData

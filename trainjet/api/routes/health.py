@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Response
 from trainjet import __version__
 from trainjet.api.deps import get_backend
 from trainjet.api.encoding import json_response
+from trainjet.api.schemas_views import HealthResponse, RunnersResponse
 from trainjet.wiring import Backend
 
 router = APIRouter(tags=["Health"])
@@ -37,7 +38,11 @@ async def _check(
     return default
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "Something did not answer"}},
+)
 async def health(backend: BackendDep) -> Response:
     projector = backend.projector
     problems: list[str] = []
@@ -115,7 +120,7 @@ async def _runners(backend: Backend, problems: list[str]) -> list[dict[str, Any]
         return []
 
 
-@router.get("/runners")
+@router.get("/runners", response_model=RunnersResponse)
 async def runners(backend: BackendDep) -> Response:
     problems: list[str] = []
     data = await _runners(backend, problems)

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend
 from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.schemas_views import AuditResponse, CurvesResponse, raw_body
 from trainjet.core.events import AnyEvent, BatchProgress, to_builtins, utcnow
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.trends import metrics_view
@@ -37,7 +38,15 @@ MAX_ROWS_PER_MESSAGE = 200
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/events-stream", response_class=StreamingResponse)
+@router.get(
+    "/events-stream",
+    response_class=StreamingResponse,
+    responses=raw_body(
+        "text/event-stream",
+        "Server-sent events: `ready`, then `operations` "
+        "(changed summaries, as in GET /operations) or `resync`",
+    ),
+)
 async def operations_stream(request: Request, backend: BackendDep) -> Response:
     """Server-sent events for the whole list: `operations` carries the summaries (as in
     `GET /operations`) of the operations that changed in the last window; `resync` says too
@@ -104,7 +113,7 @@ def _timeline_entry(record: StoredEvent) -> dict[str, Any]:
     return row
 
 
-@router.get("/{operation_id}/curves")
+@router.get("/{operation_id}/curves", response_model=CurvesResponse)
 async def get_curves(
     operation_id: str,
     backend: BackendDep,
@@ -135,7 +144,7 @@ async def get_curves(
     )
 
 
-@router.get("/{operation_id}/audit")
+@router.get("/{operation_id}/audit", response_model=AuditResponse)
 async def audit_operation(operation_id: str, backend: BackendDep) -> Response:
     """`trainjet replay --audit` for one operation, run by the server: fold the operation's
     events from the log from scratch and compare, field by field, with what the live
@@ -176,7 +185,11 @@ async def audit_operation(operation_id: str, backend: BackendDep) -> Response:
     )
 
 
-@router.get("/{operation_id}/export")
+@router.get(
+    "/{operation_id}/export",
+    response_class=Response,
+    responses=raw_body("application/x-ndjson", "One stored event per line (JSON Lines)"),
+)
 async def export_operation(operation_id: str, backend: BackendDep) -> Response:
     """The operation's events as JSON Lines (the file `trainjet replay --export` writes, which
     `trainjet.replay.read_events` reads back). Operation ids are letters, digits, '_' and

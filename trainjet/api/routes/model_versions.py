@@ -16,6 +16,7 @@ from pydantic import Field
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import StrictModel
+from trainjet.api.schemas_views import ModelVersionResponse, ModelVersionsResponse, raw_body
 from trainjet.services.model_versions import ModelPromotion
 from trainjet.training.storage import ModelStorage
 from trainjet.wiring import Backend
@@ -39,21 +40,29 @@ class PromoteRequest(StrictModel):
     by: str | None = Field(None, max_length=64, description="Who promotes (shown in the log)")
 
 
-@router.get("/{name}/versions")
+@router.get("/{name}/versions", response_model=ModelVersionsResponse)
 async def list_versions(name: str, promotion: PromotionDep) -> Response:
     """Every version of a model name, newest first; `served` marks what `predict` uses."""
     rows = await asyncio.to_thread(promotion.versions().list, name)
     return json_response({"success": True, "data": rows})
 
 
-@router.post("/{name}/promote", dependencies=[Depends(require_token)])
+@router.post(
+    "/{name}/promote",
+    response_model=ModelVersionResponse,
+    dependencies=[Depends(require_token)],
+)
 async def promote_version(name: str, body: PromoteRequest, promotion: PromotionDep) -> Response:
     """Make `version` the one `predict` serves for `name` (recorded as `model_promoted`)."""
     row = await promotion.promote(name, body.version, body.by)
     return json_response({"success": True, "data": row})
 
 
-@router.get("/{name}/versions/{version}/archive", response_class=Response)
+@router.get(
+    "/{name}/versions/{version}/archive",
+    response_class=Response,
+    responses=raw_body("application/gzip", "The version's directory as a .tar.gz"),
+)
 async def download_version(name: str, version: str, promotion: PromotionDep) -> Response:
     """The version's directory (weights, config, metrics, features) as a `.tar.gz`."""
     filename, data = await asyncio.to_thread(promotion.versions().archive, name, version)

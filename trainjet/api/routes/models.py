@@ -23,6 +23,7 @@ from trainjet.api.schemas_models import (
     PredictResponse,
     SaveModelRequest,
 )
+from trainjet.api.schemas_views import ModelDetailResponse
 from trainjet.services.models import ModelCache, ModelService, PredictionQuery, first_of
 from trainjet.wiring import Backend
 
@@ -120,7 +121,7 @@ async def load_model(model_name: str, service: ServiceDep) -> Response:
     )
 
 
-@router.get("/{model_name:path}")
+@router.get("/{model_name:path}", response_model=ModelDetailResponse)
 async def get_model(model_name: str, service: ServiceDep) -> Response:
     """One model's catalogue entry with its metrics, architecture and input features."""
     model = await asyncio.to_thread(service.describe, model_name)

@@ -15,10 +15,14 @@ from trainjet.api.encoding import json_response, operation_dict, operation_summa
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
+    OperationEventsResponse,
     OperationListResponse,
+    OperationMetricsResponse,
+    OperationResultsResponse,
     OperationStatusResponse,
     RetryResponse,
 )
+from trainjet.api.schemas_views import raw_body
 from trainjet.core.annotations import normalize_tags
 from trainjet.core.events import (
     TERMINAL_TYPES,
@@ -149,7 +153,7 @@ async def cancel_operation_post(
     return await _cancel(backend, operation_id, body)
 
 
-@router.get("/{operation_id}/results")
+@router.get("/{operation_id}/results", response_model=OperationResultsResponse)
 async def get_results(operation_id: str, backend: BackendDep) -> Response:
     info = _get(backend, operation_id)
     if not info.status.is_terminal:
@@ -166,14 +170,14 @@ async def get_results(operation_id: str, backend: BackendDep) -> Response:
     )
 
 
-@router.get("/{operation_id}/metrics")
+@router.get("/{operation_id}/metrics", response_model=OperationMetricsResponse)
 async def get_metrics(operation_id: str, backend: BackendDep) -> Response:
     info = _get(backend, operation_id)
     metrics = backend.projector.query.metrics(operation_id)
     return json_response({"success": True, "data": metrics_view(info, metrics)})
 
 
-@router.get("/{operation_id}/events")
+@router.get("/{operation_id}/events", response_model=OperationEventsResponse)
 async def get_events(
     operation_id: str,
     backend: BackendDep,
@@ -195,7 +199,15 @@ async def get_events(
     )
 
 
-@router.get("/{operation_id}/stream", response_class=StreamingResponse)
+@router.get(
+    "/{operation_id}/stream",
+    response_class=StreamingResponse,
+    responses=raw_body(
+        "text/event-stream",
+        "Server-sent events: `id` (stream sequence), "
+        "`event` (event type), `data` (the event as JSON)",
+    ),
+)
 async def stream_operation(
     operation_id: str,
     request: Request,

@@ -16,6 +16,7 @@ from pydantic import Field
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict
 from trainjet.api.schemas import OperationStatusResponse, StrictModel
+from trainjet.api.schemas_views import CompareResponse
 from trainjet.core.annotations import MAX_TAGS
 from trainjet.core.events import OperationCreated, utcnow
 from trainjet.core.projections.compare import MAX_RUNS, MIN_RUNS, RunRecord, compare_runs
@@ -39,7 +40,7 @@ class NoteRequest(StrictModel):
     by: str | None = Field(None, max_length=64, description="Who writes (shown in the log)")
 
 
-@router.get("/compare")
+@router.get("/compare", response_model=CompareResponse)
 async def compare_operations(
     backend: BackendDep,
     ids: Annotated[

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas_models import StrategyListResponse, StrategyValidationResponse
+from trainjet.api.schemas_views import StrategyDetailResponse
 from trainjet.config import Settings
 from trainjet.errors import NotFound
 from trainjet.training.errors import StrategyNotFoundError
@@ -191,7 +192,7 @@ async def validate(strategy_name: str, request: Request) -> Response:
     )
 
 
-@router.get("/{strategy_name:path}")
+@router.get("/{strategy_name:path}", response_model=StrategyDetailResponse)
 async def get_one(
     strategy_name: str,
     request: Request,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
+from trainjet.api.schemas_views import PerformanceResponse
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.errors import NotFound
 from trainjet.services.training import TrainingRequestData, TrainingService
@@ -49,7 +50,7 @@ async def start_training(
     )
 
 
-@router.get("/{task_id}/performance")
+@router.get("/{task_id}/performance", response_model=PerformanceResponse)
 async def get_performance(
     task_id: str, backend: Annotated[Backend, Depends(get_backend)]
 ) -> Response:
