@@ -60,23 +60,24 @@ async def test_page_filters_counts_and_walks_newest_first(backend: Backend) -> N
     query, now = backend.projector.query, utcnow()
 
     page = query.page(OperationFilter(), offset=0, limit=2, now=now)
-    assert [row.operation.operation_id for row in page.rows] == ["op-c", "op-b"]
+    assert [op.operation_id for op, _ in page.rows] == ["op-c", "op-b"]
     assert (page.total_count, page.active_count) == (3, 1)
-    assert page.rows[0].metrics is not None and len(page.rows[0].metrics.epochs) == 1
+    newest_metrics = page.rows[0][1]
+    assert newest_metrics is not None and len(newest_metrics.epochs) == 1
 
     alpha = query.page(OperationFilter(strategy="alpha"), offset=1, limit=5, now=now)
-    assert [r.operation.operation_id for r in alpha.rows] == ["op-a"]
+    assert [op.operation_id for op, _ in alpha.rows] == ["op-a"]
     assert alpha.total_count == 2  # all pages together
 
     done = OperationFilter(status=OperationStatus.COMPLETED)
     best = query.page(done, offset=0, limit=5, sort=SortKey.BEST_VAL_ACCURACY, now=now)
-    assert [r.operation.operation_id for r in best.rows] == ["op-c", "op-a"]
+    assert [op.operation_id for op, _ in best.rows] == ["op-c", "op-a"]
     worst = query.page(
         done, offset=0, limit=5, sort=SortKey.BEST_VAL_ACCURACY, order=SortOrder.ASC, now=now
     )
-    assert [r.operation.operation_id for r in worst.rows] == ["op-a", "op-c"]
+    assert [op.operation_id for op, _ in worst.rows] == ["op-a", "op-c"]
     active = query.page(OperationFilter(active_only=True), offset=0, limit=5, now=now)
-    assert [r.operation.operation_id for r in active.rows] == ["op-b"]
+    assert [op.operation_id for op, _ in active.rows] == ["op-b"]
 
     stats = query.stats()
     assert (stats.operations, stats.active_operations) == (3, 1)

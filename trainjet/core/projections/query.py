@@ -10,10 +10,11 @@ The view is looked up on each call: a projector replaces it when it loads a snap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import itertools
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections.listing import SortKey, SortOrder, sorted_page
@@ -54,6 +55,24 @@ class OperationFilter:
             return False
         return not self.needs_inputs or self._inputs_match(op)
 
+    def predicate(self) -> Callable[[OperationInfo], bool] | None:
+        """`matches` as one closure over locals (a list walk calls it per operation), or
+        None when every operation matches."""
+        status, op_type, active_only = self.status, self.operation_type, self.active_only
+        if status is None and op_type is None and not active_only and not self.needs_inputs:
+            return None
+        if self.needs_inputs:
+            return self.matches
+
+        def match(op: OperationInfo) -> bool:
+            return (
+                (status is None or op.status is status)
+                and (op_type is None or op.operation_type is op_type)
+                and (not active_only or op.status.is_active)
+            )
+
+        return match
+
     def _inputs_match(self, op: OperationInfo) -> bool:
         params = op.metadata.parameters
         if self.tags and not set(self.tags).issubset(op.tags):
@@ -67,9 +86,8 @@ class OperationFilter:
         return True
 
 
-class PageRow(NamedTuple):  # a tuple: a page of 1,000 rows is built per list request
-    operation: OperationInfo
-    metrics: OperationMetrics | None
+# (operation, its epoch history): a plain tuple, the cheapest row to build 1,000 of
+PageRow = tuple[OperationInfo, OperationMetrics | None]
 
 
 @dataclass(frozen=True)
@@ -157,21 +175,17 @@ class ReadModel:
         else:
             total = sum(n for (st, ty), n in counts.items() if where.counted(st, ty))
         active = sum(n for (st, _), n in counts.items() if st.is_active)
+        match = where.predicate()
+        ops = view.operations.values()
+        matching: Iterable[OperationInfo]
         if sort is not None:
-            matching = (op for op in view.operations.values() if where.matches(op))
+            matching = ops if match is None else filter(match, ops)
             chosen = sorted_page(matching, metrics, sort, order, offset, limit, now)
         else:
-            chosen = []
-            skipped = 0
             # dicts keep insertion order: operations in the order operation_created applied
-            for op in reversed(view.operations.values()):
-                if not where.matches(op):
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                chosen.append(op)
-                if len(chosen) == limit:
-                    break
-        rows = [PageRow(op, metrics.get(op.operation_id)) for op in chosen]
+            newest_first = reversed(ops)
+            matching = newest_first if match is None else filter(match, newest_first)
+            chosen = list(itertools.islice(matching, offset, offset + limit))
+        get = metrics.get
+        rows = [(op, get(op.operation_id)) for op in chosen]
         return Page(rows=rows, total_count=total, active_count=active)
