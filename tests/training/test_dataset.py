@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.training.dataset import prepare_dataset
+from trainjet.training.data.prepare import prepare_dataset
 from trainjet.training.errors import DataError
 from trainjet.training.protocol import PreparedDataset
-from trainjet.training.strategy import StrategyConfig, load_strategy
+from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 
 EXAMPLES = (
     "eurusd_rsi_mlp",

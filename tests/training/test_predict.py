@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainjet.training.model import TradingMLP, build_model
-from trainjet.training.predict import (
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.model.inference import (
     SplitTensors,
     logits_of,
     loss_and_accuracy,
@@ -18,8 +18,8 @@ from trainjet.training.predict import (
     predict,
     predict_from_prepared,
 )
+from trainjet.training.model.network import TradingMLP, build_model
 from trainjet.training.protocol import DatasetSplit
-from trainjet.training.storage import ModelStorage
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [16], "dropout": 0.5}}
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from trainjet.errors import Conflict, InvalidRequest
-from trainjet.training import storage as storage_mod
-from trainjet.training.model import TradingMLP, build_model
-from trainjet.training.storage import ModelNotFoundError, ModelStorage
+from trainjet.training.artifacts import registry as storage_mod
+from trainjet.training.artifacts.registry import ModelNotFoundError, ModelStorage
+from trainjet.training.model.network import TradingMLP, build_model
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [8], "dropout": 0.0}}
 

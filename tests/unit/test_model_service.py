@@ -34,12 +34,12 @@ from trainjet.services.models import (
     build_features,
     check_model_name,
 )
-from trainjet.training.data import load_ohlcv
-from trainjet.training.dataset import prepare_dataset
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.data.prepare import prepare_dataset
+from trainjet.training.model.reproducibility import strategy_dict
 from trainjet.training.pipeline import TrainingRequestSpec, run_training
-from trainjet.training.reproducibility import strategy_dict
-from trainjet.training.storage import ModelStorage
-from trainjet.training.strategy import load_strategy
+from trainjet.training.strategy.loader import load_strategy
 
 REPO = Path(__file__).resolve().parents[2]
 DATA, STRATEGIES = REPO / "data", REPO / "strategies"
@@ -100,7 +100,7 @@ def test_predict_matches_the_model_on_the_training_rows(
     service: ModelService, trained: tuple[Path, dict[str, Any]]
 ) -> None:
     from trainjet.services.models import ktrdr_prediction
-    from trainjet.training.predict import predict_from_prepared
+    from trainjet.training.model.inference import predict_from_prepared
 
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
     dataset = prepare_dataset(strategy, data_dir=DATA, reporter=Quiet())

@@ -26,7 +26,7 @@ from trainjet.core.projections.promotions import Promotion
 from trainjet.core.store.port import EventStore
 from trainjet.errors import InvalidRequest
 from trainjet.runners.artifacts import pack_model_dir
-from trainjet.training.storage import (
+from trainjet.training.artifacts.registry import (
     _VERSION_RE,
     NAMED_DIR,
     SAFE_NAME,

@@ -31,20 +31,25 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.promotions import Promotion
 from trainjet.errors import Conflict, InvalidRequest
 from trainjet.services.model_versions import served_path
-from trainjet.training.data import load_ohlcv
+from trainjet.training.artifacts.registry import (
+    NAMED_DIR,
+    SAFE_NAME,
+    ModelNotFoundError,
+    ModelStorage,
+)
+from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.errors import DataError
-from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
-from trainjet.training.features import (
+from trainjet.training.features.alignment import (
     bar_close_times,
     combine_timeframes,
     fuzzy_targets,
     order_timeframes,
 )
-from trainjet.training.indicators import IndicatorSpec
-from trainjet.training.storage import NAMED_DIR, SAFE_NAME, ModelNotFoundError, ModelStorage
+from trainjet.training.features.build import compute_outputs, fuzzy_frame, used_indicators
+from trainjet.training.indicators.registry import IndicatorSpec
 
 if TYPE_CHECKING:
-    from trainjet.training.storage import LoadedModel
+    from trainjet.training.artifacts.registry import LoadedModel
 
 MODEL_CACHE_SIZE = 8  # loaded models kept per API process (each is small, but not free)
 
@@ -257,7 +262,7 @@ class ModelService:
         """Signal for the last complete bar at or before `test_date` (else the last bar)."""
         # resolve the model first: an unknown name is a 404 without importing torch
         stored, _ = self.load(query.model_name)
-        from trainjet.training.predict import predict_from_prepared
+        from trainjet.training.model.inference import predict_from_prepared
 
         recipe = FeatureRecipe.of(stored)
         symbols = list(stored.features.get("symbols") or stored.metadata.get("symbols") or [])

@@ -17,7 +17,7 @@ from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import StrictModel
 from trainjet.services.model_versions import ModelPromotion
-from trainjet.training.storage import ModelStorage
+from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/models", tags=["Models"])

@@ -27,7 +27,7 @@ from trainjet.services.models import ModelCache, ModelService, PredictionQuery, 
 from trainjet.wiring import Backend
 
 if TYPE_CHECKING:
-    from trainjet.training.storage import LoadedModel
+    from trainjet.training.artifacts.registry import LoadedModel
 
 router = APIRouter(prefix="/models", tags=["Models"])
 
@@ -49,7 +49,7 @@ ServiceDep = Annotated[ModelService, Depends(get_model_service)]
 
 def _model_info(stored: LoadedModel) -> dict[str, Any]:
     """ktrdr's `model_info` block, plus the lists and sizes a multi-symbol model needs."""
-    from trainjet.training.model import architecture_name, parameters_count
+    from trainjet.training.model.network import architecture_name, parameters_count
 
     meta, metrics = stored.metadata, stored.metrics
     return {

@@ -21,10 +21,10 @@ from trainjet.api.encoding import json_response
 from trainjet.api.schemas_models import StrategyListResponse, StrategyValidationResponse
 from trainjet.config import Settings
 from trainjet.errors import NotFound
+from trainjet.training.artifacts.registry import NAMED_DIR, ModelStorage
 from trainjet.training.errors import StrategyNotFoundError
-from trainjet.training.indicators import available_indicators
-from trainjet.training.storage import NAMED_DIR, ModelStorage
-from trainjet.training.strategy import (
+from trainjet.training.indicators.registry import available_indicators
+from trainjet.training.strategy.loader import (
     StrategySummary,
     list_strategies,
     resolve_strategy_path,

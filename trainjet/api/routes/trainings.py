@@ -12,7 +12,7 @@ from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.errors import NotFound
 from trainjet.services.training import TrainingRequestData, TrainingService
-from trainjet.training.results import performance_view
+from trainjet.training.artifacts.results import performance_view
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/trainings", tags=["Training"])

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from trainjet.training import indicator_math as m
-from trainjet.training import indicator_stateful as st
-from trainjet.training.indicator_math import Outputs
-from trainjet.training.indicator_params import SOURCE, ParamSpec, choice, factor, flag, period
+from trainjet.training.indicators import formulas as m
+from trainjet.training.indicators import stateful as st
+from trainjet.training.indicators.formulas import Outputs
+from trainjet.training.indicators.params import SOURCE, ParamSpec, choice, factor, flag, period
 
 Category = Literal["momentum", "trend", "volatility", "volume"]
 

@@ -35,7 +35,7 @@ from trainjet import __version__
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
-    from trainjet.training.model import TradingMLP
+    from trainjet.training.model.network import TradingMLP
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 NAMED_DIR = "_named"
@@ -362,7 +362,7 @@ class ModelStorage:
     def load_model(self, name_or_path: str | Path, version: int | None = None) -> LoadedModel:
         import torch
 
-        from trainjet.training.model import model_from_spec
+        from trainjet.training.model.network import model_from_spec
 
         path = self.resolve(name_or_path, version)
         config = _read_json(path / "config.json")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from trainjet.training.features import fuzzy_targets, target_series
-from trainjet.training.fuzzy import MembershipSpec, apply_transform, fuzzify
-from trainjet.training.indicators import IndicatorSpec, compute_indicator
+from trainjet.training.features.alignment import fuzzy_targets, target_series
+from trainjet.training.features.fuzzy import MembershipSpec, apply_transform, fuzzify
+from trainjet.training.indicators.registry import IndicatorSpec, compute_indicator
 
 # (step number from 1, number of steps, what the step works on): lets a caller report progress
 # and check cancellation between steps.

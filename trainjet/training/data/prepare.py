@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainjet.training.data import DateLike, data_path, load_ohlcv, sha256_of
+from trainjet.training.data.ohlcv import DateLike, data_path, load_ohlcv, sha256_of
 from trainjet.training.errors import DataError
-from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
-from trainjet.training.features import (
+from trainjet.training.features.alignment import (
     combine_timeframes,
     order_timeframes,
 )
-from trainjet.training.labels import label_distribution, zigzag_labels
+from trainjet.training.features.build import compute_outputs, fuzzy_frame, used_indicators
+from trainjet.training.features.labels import label_distribution, zigzag_labels
 from trainjet.training.protocol import DatasetSplit, PreparedDataset, TrainingReporter
-from trainjet.training.strategy import StrategyConfig
+from trainjet.training.strategy.loader import StrategyConfig
 
 SPLITS = ("train", "val", "test")
 

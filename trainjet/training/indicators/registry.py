@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from trainjet.training.errors import StrategyValidationError
-from trainjet.training.indicator_math import Outputs
-from trainjet.training.indicator_params import SOURCES
-from trainjet.training.indicator_table import DEFS, IndicatorDef
+from trainjet.training.indicators.formulas import Outputs
+from trainjet.training.indicators.params import SOURCES
+from trainjet.training.indicators.table import DEFS, IndicatorDef
 
 __all__ = ["SOURCES", "IndicatorDef", "IndicatorSpec", "indicator_catalogue"]
 

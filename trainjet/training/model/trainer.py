@@ -30,11 +30,11 @@ from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
 from trainjet.errors import TrainjetError
-from trainjet.training.model import TradingMLP
-from trainjet.training.predict import SplitTensors, loss_and_accuracy
+from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
+from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
+from trainjet.training.model.network import TradingMLP
+from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
-from trainjet.training.reproducibility import seed_everything
-from trainjet.training.results import TrainingCancelled, TrainOutcome, training_section
 
 __all__ = [
     "LoopSettings",

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from trainjet.training.indicators import IndicatorSpec, resolve_indicator
+from trainjet.training.indicators.registry import IndicatorSpec, resolve_indicator
 
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "M": 43200}
 # ktrdr's derived metrics (§1.11a): fuzzy-set keys that are not indicator ids themselves.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainjet.training.indicator_math import Outputs, _true_range, _wilder
+from trainjet.training.indicators.formulas import Outputs, _true_range, _wilder
 
 
 def parabolic_sar(df: pd.DataFrame, initial_af: float, step_af: float, max_af: float) -> Outputs:

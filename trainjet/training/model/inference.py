@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from trainjet.training.model import TradingMLP
+from trainjet.training.artifacts.registry import LoadedModel, ModelStorage
+from trainjet.training.artifacts.results import CLASS_NAMES, classification_metrics
+from trainjet.training.model.network import TradingMLP
 from trainjet.training.protocol import DatasetSplit
-from trainjet.training.results import CLASS_NAMES, classification_metrics
-from trainjet.training.storage import LoadedModel, ModelStorage
 
 EVAL_CHUNK = 8192  # rows per forward pass: bounds device memory on large validation sets
 

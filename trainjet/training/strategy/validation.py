@@ -16,17 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainjet.training.data import SYMBOL_RE, TIMEFRAME_RE
-from trainjet.training.features import fuzzy_targets, order_timeframes
-from trainjet.training.fuzzy import FuzzyParse, parse_fuzzy_sets
-from trainjet.training.indicators import (
+from trainjet.training.data.ohlcv import SYMBOL_RE, TIMEFRAME_RE
+from trainjet.training.features.alignment import fuzzy_targets, order_timeframes
+from trainjet.training.features.fuzzy import FuzzyParse, parse_fuzzy_sets
+from trainjet.training.indicators.registry import (
     IndicatorSpec,
     available_indicators,
     check_params,
     resolve_indicator,
     unsupported_reason,
 )
-from trainjet.training.strategy_defaults import (
+from trainjet.training.strategy.defaults import (
     DEFAULT_DECISIONS,
     DEFAULT_MODEL,
     KNOWN_TOP_LEVEL,

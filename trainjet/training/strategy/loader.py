@@ -23,8 +23,8 @@ from trainjet.training.errors import (
     StrategyValidationError,
     UnsupportedIndicatorError,
 )
-from trainjet.training.indicators import IndicatorSpec, available_indicators
-from trainjet.training.strategy_validation import (
+from trainjet.training.indicators.registry import IndicatorSpec, available_indicators
+from trainjet.training.strategy.validation import (
     Issues,
     ValidationIssue,
     ValidationResult,
