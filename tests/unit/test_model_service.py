@@ -34,6 +34,7 @@ from trainjet.services.models import (
     build_features,
     check_model_name,
 )
+from trainjet.training.artifacts.model_files import load_model
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.data.prepare import prepare_dataset
@@ -105,7 +106,7 @@ def test_predict_matches_the_model_on_the_training_rows(
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
     dataset = prepare_dataset(strategy, data_dir=DATA, reporter=Quiet())
     result = service.predict(PredictionQuery("eurusd_rsi_mlp", "EURUSD"))
-    stored = ModelStorage(trained[0]).load_model(MODEL_ID)
+    stored = load_model(ModelStorage(trained[0]), MODEL_ID)
     [direct] = predict_from_prepared(stored, dataset.test.X[-1])
     assert result["prediction"] == ktrdr_prediction(direct)
     assert (result["prediction"]["action"], result["prediction"]["probabilities"]) == (

@@ -14,7 +14,6 @@ is loaded, so listing models (and every other route) never pays for it.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.promotions import Promotion
 from trainjet.errors import Conflict, InvalidRequest
 from trainjet.services.model_versions import served_path
+from trainjet.training.artifacts.json_files import read_json
 from trainjet.training.artifacts.registry import (
     NAMED_DIR,
     SAFE_NAME,
@@ -49,7 +49,7 @@ from trainjet.training.features.build import compute_outputs, fuzzy_frame, used_
 from trainjet.training.indicators.registry import IndicatorSpec
 
 if TYPE_CHECKING:
-    from trainjet.training.artifacts.registry import LoadedModel
+    from trainjet.training.artifacts.model_files import LoadedModel
 
 MODEL_CACHE_SIZE = 8  # loaded models kept per API process (each is small, but not free)
 
@@ -99,7 +99,9 @@ class ModelCache:
             if hit is not None and hit[0] == stamp:
                 self._entries.move_to_end(path)
                 return hit[1], True
-        loaded = storage.load_model(path)  # weights_only: a model file cannot run code
+        from trainjet.training.artifacts.model_files import load_model  # imports torch
+
+        loaded = load_model(storage, path)  # weights_only: a model file cannot run code
         with self._lock:
             self._entries[path] = (stamp, loaded)
             self._entries.move_to_end(path)
@@ -215,11 +217,11 @@ class ModelService:
         entry = next((e for e in self.list_models() if Path(e["path"]).resolve() == path), None)
         if entry is None:  # resolvable but not a listed kind of model directory
             raise ModelNotFoundError(f"Model {name!r} not found")
-        metrics = _read_json(path / "metrics.json")
+        metrics = read_json(path / "metrics.json")
         return {
             **entry,
-            "model_spec": _read_json(path / "config.json").get("model"),
-            "feature_names": _read_json(path / "features.json").get("feature_names", []),
+            "model_spec": read_json(path / "config.json").get("model"),
+            "feature_names": read_json(path / "features.json").get("feature_names", []),
             "training_metrics": metrics.get("training_metrics"),
             "test_metrics": metrics.get("test_metrics"),
         }
@@ -369,11 +371,3 @@ def first_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     """ktrdr's single `symbol`/`timeframe` fields: the first of the lists."""
     symbols, timeframes = entry.get("symbols") or [None], entry.get("timeframes") or [None]
     return {"symbol": symbols[0], "timeframe": timeframes[0]}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -21,6 +21,7 @@ import numpy as np
 
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.analytics import AnalyticsSettings, write_analytics
+from trainjet.training.artifacts.model_files import save_model
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.artifacts.results import (
     CLASS_NAMES,
@@ -250,7 +251,8 @@ def _train_evaluate_save(
             )
         )
 
-    saved = ModelStorage(models_dir).save_model(
+    saved = save_model(
+        ModelStorage(models_dir),
         model,
         strategy=strategy.name,
         symbols=agg.symbols,

@@ -27,7 +27,7 @@ from trainjet.services.models import ModelCache, ModelService, PredictionQuery, 
 from trainjet.wiring import Backend
 
 if TYPE_CHECKING:
-    from trainjet.training.artifacts.registry import LoadedModel
+    from trainjet.training.artifacts.model_files import LoadedModel
 
 router = APIRouter(prefix="/models", tags=["Models"])
 

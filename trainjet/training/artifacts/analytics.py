@@ -20,7 +20,7 @@ from typing import Any
 
 from trainjet.core.projections.models import EpochRecord
 from trainjet.core.projections.trends import epoch_trends
-from trainjet.training.artifacts.registry import write_json
+from trainjet.training.artifacts.json_files import write_json
 
 ANALYTICS_DIR = "analytics"
 EXPLODING_FACTOR = 10.0  # train loss this many times its best so far

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from trainjet.training.artifacts.registry import LoadedModel, ModelStorage
+from trainjet.training.artifacts.model_files import LoadedModel, load_model
+from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.artifacts.results import CLASS_NAMES, classification_metrics
 from trainjet.training.model.network import TradingMLP
 from trainjet.training.protocol import DatasetSplit
@@ -171,5 +172,5 @@ def predict(
     version: int | None = None,
 ) -> list[dict[str, Any]]:
     """Load a stored model (directory path or registered name) and predict `features` rows."""
-    stored = ModelStorage(models_dir).load_model(model_dir_or_name, version)
+    stored = load_model(ModelStorage(models_dir), model_dir_or_name, version)
     return predict_from_prepared(stored, features, symbol_idx)
