@@ -1,4 +1,4 @@
-"""Every validation message of inventory §1.11 that trainjet implements, plus its own checks."""
+"""Every ktrdr strategy validation message that trainjet implements, plus its own checks."""
 
 from __future__ import annotations
 

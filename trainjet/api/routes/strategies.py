@@ -1,4 +1,4 @@
-"""`/strategies`: the strategy catalogue joined with model storage, and validation (§3.4, §1.11a).
+"""`/strategies`: the strategy catalogue joined with model storage, and validation, in ktrdr's answer shapes.
 
 A missing strategy is a 404 here (the resource is absent), while training start answers 400
 for the same file (its *input* is wrong), so this module translates `StrategyNotFoundError`.

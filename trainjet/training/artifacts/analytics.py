@@ -1,7 +1,7 @@
-"""Training analytics (inventory §2.14): per-epoch exports and alerts in the model's directory.
+"""Training analytics: per-epoch exports and alerts in the model's directory.
 
 ktrdr wrote these to a separate `training_analytics/runs/<id>/` tree and ignored the API's
-`detailed_analytics` flag (§8 #19); here they live in `<model version>/analytics/`, so they
+`detailed_analytics` flag; here they live in `<model version>/analytics/`, so they
 travel with the model, and `AnalyticsSettings.resolve` honours the flag.
 
 The trend rules (overfitting, plateau, best epoch) are `core.projections.trends`, the same

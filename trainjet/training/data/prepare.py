@@ -1,4 +1,4 @@
-"""From a strategy and CSV files to train/val/test arrays (ktrdr §2.2-2.8, minus its bugs).
+"""From a strategy and CSV files to train/val/test arrays (ktrdr's pipeline, minus its bugs).
 
 Phases run in ktrdr S2's order, each over every symbol: `loading`, `indicators`, `fuzzy`,
 `features`, `labels`, `splitting`. Every step announces itself through `reporter.on_phase`
@@ -6,7 +6,7 @@ Phases run in ktrdr S2's order, each over every symbol: `loading`, `indicators`,
 cancel is honoured within one indicator's computation (milliseconds), not one phase.
 
 The split is chronological *per symbol* and nothing is shuffled before it (ktrdr shuffled
-first, leaking the future into training, §8.17). Symbols are concatenated split by split, with
+first, leaking the future into training). Symbols are concatenated split by split, with
 `symbol_idx`, and never down-sampled to the smallest one. Shuffling for SGD is the trainer's
 business and only ever within the training split.
 """

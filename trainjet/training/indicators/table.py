@@ -1,6 +1,6 @@
 """The table of indicators: for each ktrdr name its formula, parameter specs (defaults and
 ranges), outputs (primary first), category and description. Data only; the lookup, checks and
-catalogue built on it are in `indicators.py`. (It runs past 300 lines only because each of the
+catalogue built on it are in `registry.py`. (It runs past 300 lines only because each of the
 30 entries spans several formatted lines.)"""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Inference: one batched, no-grad path used by validation, test evaluation, permutation
-importance and predictions from a stored model (ktrdr's `/models/predict` was a stub, §8 #22).
+importance and predictions from a stored model (ktrdr's `/models/predict` was a stub).
 
 Every path passes symbol indices to the model (ktrdr evaluated multi-symbol models as if every
-sample were symbol 0, §8 #23b) and moves the evaluated rows to the model's device in chunks.
+sample were symbol 0) and moves the evaluated rows to the model's device in chunks.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def permutation_importance(
     seed: int = 0,
     max_rows: int = 5000,
 ) -> dict[str, float]:
-    """Baseline accuracy minus accuracy with one feature column shuffled (ktrdr §2.13)."""
+    """Baseline accuracy minus accuracy with one feature column shuffled: how much the model leans on it."""
     n = len(data)
     if n == 0:
         return {}
@@ -143,7 +143,7 @@ def _symbol_indices(stored: LoadedModel, symbol_idx: Any, n: int) -> torch.Tenso
 def predict_from_prepared(
     stored: LoadedModel, X: np.ndarray, symbol_idx: Any = None
 ) -> list[dict[str, Any]]:
-    """One `{signal, confidence, probabilities{BUY,HOLD,SELL}}` per feature row (§2.16)."""
+    """One `{signal, confidence, probabilities{BUY,HOLD,SELL}}` per feature row, ktrdr's prediction shape."""
     rows = np.atleast_2d(np.asarray(X, dtype=np.float32))
     expected = int(stored.model.spec["input_size"])
     if rows.shape[1] != expected:
