@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainjet.core.metric_names import EPOCH_METRICS
 from trainjet.core.projections.models import EpochRecord
 from trainjet.core.projections.trends import epoch_trends
 from trainjet.training.artifacts.json_files import write_json
@@ -27,15 +28,7 @@ EXPLODING_FACTOR = 10.0  # train loss this many times its best so far
 EXPLODING_GRAD_NORM = 10.0  # ktrdr's threshold for exploding gradients
 POOR_ACCURACY = 0.4  # ktrdr: val accuracy below this after POOR_AFTER epochs
 POOR_AFTER = 10
-_FIRST_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "duration_seconds",
-)
+_FIRST_COLUMNS = ("epoch", *EPOCH_METRICS)
 
 
 @dataclass(frozen=True)

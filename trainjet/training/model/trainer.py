@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.core.metric_names import MONITORS
 from trainjet.errors import TrainjetError
 from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
 from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
@@ -95,7 +96,7 @@ class LoopSettings:
         )
         if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
-        if settings.monitor not in ("val_loss", "val_accuracy"):
+        if settings.monitor not in MONITORS:
             raise ValueError(
                 f"early_stopping.monitor must be val_loss or val_accuracy, got {settings.monitor!r}"
             )

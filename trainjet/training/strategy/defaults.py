@@ -17,11 +17,12 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from trainjet.core.metric_names import MONITORS
+
 SUPPORTED_MODEL_TYPES = ("mlp",)
-# Kept in step with model.ACTIVATIONS (that module imports torch, so it is not imported here).
+# Kept in step with model/network.ACTIVATIONS (that module imports torch, so it is not imported here).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
-MONITORS = ("val_loss", "val_accuracy")
 SCHEDULERS: dict[str, dict[str, Any]] = {
     "step": {"step_size": 30, "gamma": 0.1},
     "exponential": {"gamma": 0.95},
