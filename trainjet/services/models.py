@@ -1,3 +1,4 @@
+# size: the model endpoints' facade: its cache, name checks and the prediction query it serves
 """`ModelService`: what the model endpoints do with stored models (list, save, load, predict).
 
 ktrdr's endpoints were stubs that registered, loaded and predicted nothing; here they are real.

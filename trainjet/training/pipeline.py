@@ -1,3 +1,4 @@
+# size: one training end to end; each phase hands its results to the next and to the summary
 """One training, end to end: strategy -> dataset -> model -> loop -> evaluation -> storage.
 
 Runs in a worker thread and talks to the outside only through the `TrainingReporter`. Phases

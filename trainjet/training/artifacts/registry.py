@@ -1,3 +1,4 @@
+# size: the write and read sides of one directory layout share its naming and version rules
 """Versioned model storage: layout, version numbering, real ids, names and named copies.
 
 Layout under `models_dir`::

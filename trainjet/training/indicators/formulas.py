@@ -1,3 +1,4 @@
+# size: one short vectorised function per indicator (about 25), compared with TA-Lib as a set
 """The indicator formulas: vectorised pandas/numpy, one function per indicator.
 
 Each takes an OHLCV frame with lower-case columns plus its parameters, and returns its outputs

@@ -1,7 +1,7 @@
+# size: a data table of 30 indicators, each entry spanning several formatted lines
 """The table of indicators: for each ktrdr name its formula, parameter specs (defaults and
 ranges), outputs (primary first), category and description. Data only; the lookup, checks and
-catalogue built on it are in `registry.py`. (It runs past 300 lines only because each of the
-30 entries spans several formatted lines.)"""
+catalogue built on it are in `registry.py`."""
 
 from __future__ import annotations
 

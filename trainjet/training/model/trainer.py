@@ -1,3 +1,4 @@
+# size: one training loop: its settings, device-side figures and best-epoch tracker share its state
 """The training loop: epochs, batches, validation, early stopping; ktrdr's known defects fixed.
 
 * Data stay on the CPU as tensors; each epoch gathers one shuffled copy (into pinned memory
@@ -164,7 +165,7 @@ class _Tracker:
         score = self.sign * value
         if self.best_value is None or score < self.sign * self.best_value:
             self.best_epoch, self.best_value = epoch, value
-            # clone(): state_dict() tensors alias the live weights (ktrdr's 'best' weights kept changing after they were saved)
+            # clone(): state_dict() tensors alias the live weights (ktrdr's best copy kept moving)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if self.stop_ref is None or score < self.sign * self.stop_ref - self.s.min_delta:
             self.stop_ref, self.wait = value, 0

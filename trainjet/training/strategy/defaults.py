@@ -1,3 +1,4 @@
+# size: ktrdr's default values and the normal form of each model/training key, side by side
 """Strategy defaults (ktrdr's, for v1 and v2 files) and the normal form of `model` and `training`.
 
 Defaults are merged key by key (a section that sets only `epochs` keeps the default learning

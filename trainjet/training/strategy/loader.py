@@ -1,3 +1,4 @@
+# size: lookup, parsing and listing of strategy files share the name and path guards
 """Strategy files: safe lookup by name, parsing, validation and the frozen `StrategyConfig`.
 
 A strategy is addressed by its *file stem* inside one strategies directory. Names are checked

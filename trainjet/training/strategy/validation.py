@@ -1,3 +1,4 @@
+# size: one normalising pass over every strategy section, each check reading the ones before it
 """Normalise a parsed strategy mapping and collect every problem on the way.
 
 One pass both validates and normalises, so what `validate_strategy` accepts is exactly what
