@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainjet.training.analytics import (
+from trainjet.training.artifacts.analytics import (
     AnalyticsSettings,
     detect_alerts,
     epoch_flags,

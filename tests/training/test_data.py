@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trainjet.training.data import load_ohlcv, sha256_of
+from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.errors import DataError
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import shutil
 import time
@@ -15,10 +16,10 @@ import pandas as pd
 import pytest
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.training.dataset import prepare_dataset
+from trainjet.training.data.prepare import prepare_dataset
 from trainjet.training.errors import DataError
 from trainjet.training.protocol import PreparedDataset
-from trainjet.training.strategy import StrategyConfig, load_strategy
+from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 
 EXAMPLES = (
     "eurusd_rsi_mlp",
@@ -125,6 +126,9 @@ def test_progress_messages_and_context(strategies_dir: Path, data_dir: Path, rec
     assert "Processing EURUSD (1/2) [1d] - Computing RSI (1/3)" in messages
     assert "Processing GOOG (2/2) [1d] - Computing BollingerBands (3/3)" in messages
     assert "Processing GOOG (2/2) [1d] - Loading data" in messages
+    # each phase runs over every symbol before the next one starts (ktrdr S2's order)
+    runs = [phase for phase, _ in itertools.groupby(p for p, _, _ in recorder.phases)]
+    assert runs == PHASES
     _, _, ctx = next(p for p in recorder.phases if p[1].endswith("Computing WilliamsR (2/3)"))
     assert ctx == {
         "symbol": "EURUSD",

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tests.training.test_pipeline import DATA, Reporter
-from trainjet.training.indicators import REGISTRY
+from trainjet.training.indicators.registry import REGISTRY
 from trainjet.training.pipeline import TrainingRequestSpec, run_training
 
 PRICE = (1.0, 1.1, 1.3)  # EURUSD's 2017 range, for the indicators that are prices

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainjet.training.features import (
+from trainjet.training.features.alignment import (
     add_lags,
     align_to_base,
     bar_close_times,
@@ -14,7 +14,7 @@ from trainjet.training.features import (
     fuzzy_targets,
     order_timeframes,
 )
-from trainjet.training.indicators import IndicatorSpec
+from trainjet.training.indicators.registry import IndicatorSpec
 
 H1 = pd.date_range("2020-01-01", periods=72, freq="h", tz="UTC")
 H4 = pd.date_range("2020-01-01", periods=18, freq="4h", tz="UTC")

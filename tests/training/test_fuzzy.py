@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainjet.training.fuzzy import (
+from trainjet.training.features.fuzzy import (
     MembershipSpec,
     apply_transform,
     check_membership,

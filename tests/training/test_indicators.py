@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainjet.training.data import load_ohlcv
+from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.errors import StrategyValidationError
-from trainjet.training.indicators import (
+from trainjet.training.indicators.registry import (
     REGISTRY,
     IndicatorSpec,
     available_indicators,

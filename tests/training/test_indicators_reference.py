@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainjet.training.data import load_ohlcv
-from trainjet.training.indicators import (
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.features.labels import zigzag_pivots
+from trainjet.training.indicators.registry import (
     REGISTRY,
     IndicatorSpec,
     compute_indicator,
     indicator_catalogue,
     resolve_indicator,
 )
-from trainjet.training.labels import zigzag_pivots
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 NAN = math.nan

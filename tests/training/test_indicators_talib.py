@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainjet.training.data import load_ohlcv
-from trainjet.training.indicators import IndicatorSpec, compute_indicator
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.indicators.registry import IndicatorSpec, compute_indicator
 
 talib = pytest.importorskip("talib")
 

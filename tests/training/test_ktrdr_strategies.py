@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from trainjet.training.strategy import load_strategy, parse_strategy, validate_strategy
-from trainjet.training.strategy_validation import is_v2, normalise
+from trainjet.training.strategy.loader import load_strategy, parse_strategy, validate_strategy
+from trainjet.training.strategy.validation import is_v2, normalise
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = sorted((REPO / "strategies").glob("*.yaml"))

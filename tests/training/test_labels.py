@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainjet.training.labels import (
+from trainjet.training.features.labels import (
     BUY,
     HOLD,
     SELL,

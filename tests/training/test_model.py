@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainjet.training import devices
-from trainjet.training.model import (
+from trainjet.training.model import devices
+from trainjet.training.model.network import (
     ACTIVATIONS,
     TradingMLP,
     architecture_name,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.artifacts.results import SECTIONS, TrainingCancelled, partial_result
+from trainjet.training.model.inference import predict
 from trainjet.training.pipeline import TrainingRequestSpec, run_training
-from trainjet.training.predict import predict
-from trainjet.training.results import SECTIONS, TrainingCancelled, partial_result
-from trainjet.training.storage import ModelStorage
 
 REPO = Path(__file__).resolve().parents[2]
 DATA, STRATEGIES = REPO / "data", REPO / "strategies"

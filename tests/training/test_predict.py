@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from trainjet.training.model import TradingMLP, build_model
-from trainjet.training.predict import (
+from trainjet.training.artifacts.model_files import load_model, save_model
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.model.inference import (
     SplitTensors,
     logits_of,
     loss_and_accuracy,
@@ -18,8 +19,8 @@ from trainjet.training.predict import (
     predict,
     predict_from_prepared,
 )
+from trainjet.training.model.network import TradingMLP, build_model
 from trainjet.training.protocol import DatasetSplit
-from trainjet.training.storage import ModelStorage
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [16], "dropout": 0.5}}
 
@@ -29,7 +30,8 @@ def stored(tmp_path: Path, n_symbols: int = 1) -> tuple[ModelStorage, TradingMLP
     model = build_model(CFG, 5, n_symbols)
     store = ModelStorage(tmp_path)
     symbols = ["EURUSD", "GBPUSD", "USDJPY"][:n_symbols]
-    store.save_model(
+    save_model(
+        store,
         model, strategy="demo", symbols=symbols, timeframes=["1h"], strategy_config={},
         metrics={}, features={"feature_names": list("abcde"), "feature_count": 5},
     )  # fmt: skip
@@ -61,12 +63,12 @@ def test_predict_returns_valid_probabilities(tmp_path: Path) -> None:
 def test_wrong_feature_count_is_refused(tmp_path: Path) -> None:
     store, _ = stored(tmp_path)
     with pytest.raises(ValueError, match="expects 5 features"):
-        predict_from_prepared(store.load_model("demo"), np.zeros((2, 4)))
+        predict_from_prepared(load_model(store, "demo"), np.zeros((2, 4)))
 
 
 def test_multi_symbol_prediction_needs_and_uses_the_symbol(tmp_path: Path) -> None:
     store, _ = stored(tmp_path, n_symbols=3)
-    loaded = store.load_model("demo")
+    loaded = load_model(store, "demo")
     X = np.random.default_rng(2).random((3, 5), dtype=np.float32)
     with pytest.raises(ValueError, match="pass the symbol"):
         predict_from_prepared(loaded, X)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.training.results import (
+from trainjet.training.artifacts.results import (
     SECTIONS,
     ResultAggregator,
     TrainingCancelled,
@@ -169,7 +169,7 @@ def test_training_cancelled_is_a_cancellation_with_partial_results() -> None:
 def test_summary_side_modules_do_not_import_torch() -> None:
     """The API reads summaries, analytics and the model list without paying for torch."""
     code = (
-        "import sys, trainjet.training.results, trainjet.training.analytics, "
-        "trainjet.training.storage; sys.exit('torch' in sys.modules)"
+        "import sys, trainjet.training.artifacts.results, trainjet.training.artifacts.analytics, "
+        "trainjet.training.artifacts.registry; sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from trainjet.errors import Conflict, InvalidRequest
-from trainjet.training import storage as storage_mod
-from trainjet.training.model import TradingMLP, build_model
-from trainjet.training.storage import ModelNotFoundError, ModelStorage
+from trainjet.training.artifacts import registry as storage_mod
+from trainjet.training.artifacts.model_files import load_model, save_model
+from trainjet.training.artifacts.registry import ModelNotFoundError, ModelStorage
+from trainjet.training.model.network import TradingMLP, build_model
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [8], "dropout": 0.0}}
 
@@ -30,7 +31,8 @@ def save(
     timeframes: tuple[str, ...] = ("1h",),
     **kw: Any,
 ) -> storage_mod.SavedModel:
-    return store.save_model(
+    return save_model(
+        store,
         model,
         strategy=strategy,
         symbols=list(symbols),
@@ -68,7 +70,7 @@ def test_versions_latest_and_files(tmp_path: Path) -> None:
         "metadata.json",
     }
     assert not [p for p in base.iterdir() if p.name.startswith(".")]  # no temp leftovers
-    meta = store.load_model("rsi").metadata
+    meta = load_model(store, "rsi").metadata
     assert meta["version"] == 2
     assert meta["operation_id"] == "op_1"
     assert meta["seed"] == 3
@@ -86,7 +88,7 @@ def test_multi_symbol_names_join_with_dashes(tmp_path: Path) -> None:
         timeframes=("1h", "4h"),
     )
     assert saved.path.name == "EURUSD-GBPUSD_1h-4h_v1"
-    loaded = ModelStorage(tmp_path).load_model(saved.model_id)
+    loaded = load_model(ModelStorage(tmp_path), saved.model_id)
     assert loaded.model.uses_symbols
     assert loaded.features["symbols"] == ["EURUSD", "GBPUSD"]
 
@@ -105,7 +107,7 @@ def test_load_uses_weights_only_and_rebuilds_from_config(
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    loaded = store.load_model("rsi/EURUSD_1h_v1")
+    loaded = load_model(store, "rsi/EURUSD_1h_v1")
     assert seen
     assert all(k.get("weights_only") is True for k in seen)
     assert same_weights(loaded.model, model)
@@ -128,7 +130,7 @@ def test_lookup_forms(tmp_path: Path) -> None:
     assert store.resolve("rsi/EURUSD_1h_v1") == v1.path
     assert store.resolve(v1.path) == v1.path
     assert store.resolve(str(v1.path)) == v1.path
-    assert same_weights(store.load_model("rsi", 1).model, m1)
+    assert same_weights(load_model(store, "rsi", 1).model, m1)
     with pytest.raises(ModelNotFoundError):
         store.resolve("rsi", version=9)
     with pytest.raises(ModelNotFoundError):
@@ -224,7 +226,7 @@ def test_save_copy_registers_a_named_model(tmp_path: Path) -> None:
     named = [e for e in store.list_models() if e["model_name"] == "my_eurusd"]
     assert len(named) == 1
     assert named[0]["description"] == "first good one"
-    assert same_weights(store.load_model("my_eurusd").model, model)
+    assert same_weights(load_model(store, "my_eurusd").model, model)
     with pytest.raises(Conflict):
         store.save_copy(summary, "my_eurusd")
     with pytest.raises(InvalidRequest, match="not found"):

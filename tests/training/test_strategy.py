@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainjet.training.errors import StrategyNotFoundError, StrategyValidationError
-from trainjet.training.strategy import (
+from trainjet.training.strategy.loader import (
     StrategyConfig,
     list_strategies,
     load_strategy,

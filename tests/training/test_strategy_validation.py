@@ -1,4 +1,4 @@
-"""Every validation message of inventory §1.11 that trainjet implements, plus its own checks."""
+"""Every ktrdr strategy validation message that trainjet implements, plus its own checks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from trainjet.training.errors import StrategyValidationError
-from trainjet.training.strategy import parse_strategy, validate_strategy
-from trainjet.training.strategy_validation import ValidationResult, normalise
+from trainjet.training.strategy.loader import parse_strategy, validate_strategy
+from trainjet.training.strategy.validation import ValidationResult, normalise
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -329,7 +329,9 @@ def test_result_message() -> None:
 
 
 def test_activation_list_matches_the_network_builder() -> None:
-    net = pytest.importorskip("trainjet.training.model")  # imports torch; skipped without it
-    from trainjet.training.strategy_defaults import ACTIVATIONS
+    net = pytest.importorskip(
+        "trainjet.training.model.network"
+    )  # imports torch; skipped without it
+    from trainjet.training.strategy.defaults import ACTIVATIONS
 
     assert set(ACTIVATIONS) == set(net.ACTIVATIONS)

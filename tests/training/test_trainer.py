@@ -10,17 +10,17 @@ import pytest
 import torch
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.training import trainer as trainer_module
-from trainjet.training.model import build_model
-from trainjet.training.protocol import DatasetSplit, PreparedDataset
-from trainjet.training.reproducibility import seed_everything
-from trainjet.training.results import TrainingCancelled, partial_result
-from trainjet.training.trainer import (
+from trainjet.training.artifacts.results import TrainingCancelled, partial_result
+from trainjet.training.model import trainer as trainer_module
+from trainjet.training.model.network import build_model
+from trainjet.training.model.reproducibility import seed_everything
+from trainjet.training.model.trainer import (
     LoopSettings,
     TrainingDivergedError,
     load_checkpoint,
     train_model,
 )
+from trainjet.training.protocol import DatasetSplit, PreparedDataset
 
 MODEL_CFG = {"type": "mlp", "architecture": {"hidden_layers": [16, 8], "dropout": 0.1}}
 

@@ -16,10 +16,10 @@ import pytest
 
 from trainjet.api.app import create_app
 from trainjet.config import Settings
-from trainjet.training.data import load_ohlcv
-from trainjet.training.feature_steps import compute_outputs
-from trainjet.training.indicators import REGISTRY
-from trainjet.training.strategy_validation import normalise
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.features.build import compute_outputs
+from trainjet.training.indicators.registry import REGISTRY
+from trainjet.training.strategy.validation import normalise
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 PARAM_KEYS = {"name", "type", "description", "default", "min_value", "max_value", "options"}

@@ -27,19 +27,20 @@ from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.services.models import (
-    FeatureRecipe,
     ModelCache,
     ModelService,
     PredictionQuery,
-    build_features,
     check_model_name,
+    recipe_of,
 )
-from trainjet.training.data import load_ohlcv
-from trainjet.training.dataset import prepare_dataset
+from trainjet.training.artifacts.model_files import load_model
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.data.prepare import prepare_dataset
+from trainjet.training.features.build import FeatureRecipe, build_features
+from trainjet.training.model.reproducibility import strategy_dict
 from trainjet.training.pipeline import TrainingRequestSpec, run_training
-from trainjet.training.reproducibility import strategy_dict
-from trainjet.training.storage import ModelStorage
-from trainjet.training.strategy import load_strategy
+from trainjet.training.strategy.loader import load_strategy
 
 REPO = Path(__file__).resolve().parents[2]
 DATA, STRATEGIES = REPO / "data", REPO / "strategies"
@@ -77,7 +78,7 @@ def recipe_for(strategy_name: str) -> FeatureRecipe:
     strategy = load_strategy(strategy_name, STRATEGIES)
     stored = SimpleNamespace(config={"strategy": strategy_dict(strategy)}, metadata={},
                              features={"timeframes": strategy.timeframes}, model_id="x")  # fmt: skip
-    return FeatureRecipe.of(stored)  # type: ignore[arg-type]
+    return recipe_of(stored)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("strategy_name", ["eurusd_rsi_mlp", "eurusd_multi_timeframe",
@@ -89,7 +90,7 @@ def test_inference_features_equal_the_training_rows(strategy_name: str) -> None:
     splits = (dataset.train, dataset.val, dataset.test)
     for i, symbol in enumerate(dataset.symbols):
         prices = {tf: load_ohlcv(symbol, tf, DATA, min_bars=1) for tf in recipe.timeframes}
-        features = build_features(recipe, prices)
+        features = build_features(recipe, {symbol: prices})[symbol]
         assert list(features.columns) == dataset.feature_names
         usable = features[features.notna().all(axis=1)].to_numpy(dtype=np.float32)
         expected = np.concatenate([s.X[s.symbol_idx == i] for s in splits])
@@ -100,12 +101,12 @@ def test_predict_matches_the_model_on_the_training_rows(
     service: ModelService, trained: tuple[Path, dict[str, Any]]
 ) -> None:
     from trainjet.services.models import ktrdr_prediction
-    from trainjet.training.predict import predict_from_prepared
+    from trainjet.training.model.inference import predict_from_prepared
 
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
     dataset = prepare_dataset(strategy, data_dir=DATA, reporter=Quiet())
     result = service.predict(PredictionQuery("eurusd_rsi_mlp", "EURUSD"))
-    stored = ModelStorage(trained[0]).load_model(MODEL_ID)
+    stored = load_model(ModelStorage(trained[0]), MODEL_ID)
     [direct] = predict_from_prepared(stored, dataset.test.X[-1])
     assert result["prediction"] == ktrdr_prediction(direct)
     assert (result["prediction"]["action"], result["prediction"]["probabilities"]) == (
@@ -138,8 +139,10 @@ def test_no_future_bar_reaches_the_features(service: ModelService) -> None:
     """Cutting the data at the bar gives the same row as computing on the whole file."""
     cut = service.predict(PredictionQuery(MODEL_ID, "EURUSD", test_date="2017-10-02T14:00"))
     stored, _ = service.load(MODEL_ID)
-    recipe = FeatureRecipe.of(stored)
-    full = build_features(recipe, {"1h": load_ohlcv("EURUSD", "1h", DATA, min_bars=1)})
+    recipe = recipe_of(stored)
+    full = build_features(recipe, {"EURUSD": {"1h": load_ohlcv("EURUSD", "1h", DATA, min_bars=1)}})[
+        "EURUSD"
+    ]
     row = full.loc[pd.Timestamp("2017-10-02T14:00", tz="UTC")]
     assert list(cut["input_features"].values()) == pytest.approx(row.tolist())
 

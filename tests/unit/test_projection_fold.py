@@ -106,7 +106,7 @@ def test_lifecycle_to_completed() -> None:
 
 
 def test_context_is_replaced_not_merged() -> None:
-    """ktrdr merged context dicts so batch keys lingered on epoch updates (§8.6)."""
+    """ktrdr merged context dicts so batch keys lingered on epoch updates."""
     make = Clock()
     info = fold(
         [

@@ -1,4 +1,4 @@
-"""Request bodies and documented answers of `/models` and `/strategies` (ktrdr §3.3, §3.4).
+"""Request bodies and documented answers of `/models` and `/strategies` (ktrdr's shapes, so its clients keep working).
 
 Request models forbid unknown fields, so a misspelt key is a 422 that names it instead of a
 silently ignored option. Response models document the shapes in OpenAPI only; the routes encode

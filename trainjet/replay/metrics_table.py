@@ -26,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from trainjet.core.events import TERMINAL_TYPES, BatchProgress, BatchRecord
+from trainjet.core.metric_names import EPOCH_METRICS
 from trainjet.core.projections import OperationMetrics, evolve_metrics
 from trainjet.core.store.port import StoredEvent
 
-COLUMNS = (
-    "operation_id", "level", "epoch", "batch", "step", "occurred_at", "train_loss",
-    "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "duration_seconds",
-)  # fmt: skip
+COLUMNS = ("operation_id", "level", "epoch", "batch", "step", "occurred_at", *EPOCH_METRICS)
 
 
 def metrics_path(events_path: Path) -> Path:

@@ -32,7 +32,7 @@ from trainjet.core.events import AnyEvent, OperationCompleted, OperationStatus
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store.blobs import BlobStore
-from trainjet.training.storage import _VERSION_RE, SAFE_NAME, ModelStorage
+from trainjet.training.artifacts.registry import _VERSION_RE, SAFE_NAME, ModelStorage
 
 log = logging.getLogger(__name__)
 

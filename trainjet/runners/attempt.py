@@ -1,3 +1,4 @@
+# size: one attempt from claim to ack; every step appends under the same precondition
 """One attempt at one operation: the part of the runner protocol between a claim and its ack.
 
 An `Attempt` gets what it needs as explicit dependencies (`AttemptDeps`, built once by the

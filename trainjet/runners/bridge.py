@@ -16,6 +16,7 @@ from typing import Any
 
 from trainjet.core.cancellation import CancellationError, CancellationToken
 from trainjet.core.events import BatchProgress, BatchRecord, EpochCompleted, PhaseChanged
+from trainjet.core.metric_names import EPOCH_METRICS
 from trainjet.runners.context import OperationContext
 
 PREP_BAND = 5.0
@@ -112,14 +113,6 @@ class TrainingProgressBridge:
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
         self.flush()
-        known = {
-            "train_loss",
-            "train_accuracy",
-            "val_loss",
-            "val_accuracy",
-            "learning_rate",
-            "duration_seconds",
-        }
         self.ctx.emit(
             EpochCompleted,
             epoch=epoch,
@@ -134,7 +127,7 @@ class TrainingProgressBridge:
             items_total=self.items_total or None,
             percentage=self.percentage,
             eta_seconds=self._eta(time.monotonic()),
-            extra={k: v for k, v in metrics.items() if k not in known and _jsonable(v)},
+            extra={k: v for k, v in metrics.items() if k not in EPOCH_METRICS and _jsonable(v)},
         )
         self.check_cancelled()
 

@@ -21,7 +21,7 @@ from trainjet.runners.dummy import run_dummy
 _TRAINING_MODULES = (
     "torch",
     "trainjet.training.pipeline",
-    "trainjet.training.results",
+    "trainjet.training.artifacts.results",
     "trainjet.runners.local.training",
 )
 

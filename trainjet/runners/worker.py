@@ -1,3 +1,4 @@
+# size: the runner lifecycle: pull, lease, heartbeat and drain share the runner's state
 """The runner protocol, shared by every pool (local, host).
 
 A runner pulls start commands for its pool under a lease and runs each as an `Attempt`

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from trainjet.errors import InvalidRequest
-from trainjet.training.data import load_ohlcv
-from trainjet.training.feature_steps import compute_outputs
-from trainjet.training.indicators import (
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.features.build import compute_outputs
+from trainjet.training.indicators.registry import (
     IndicatorSpec,
     available_indicators,
     check_params,

@@ -14,7 +14,6 @@ appended: an unknown name or version is a 404 and leaves no event.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +25,8 @@ from trainjet.core.projections.promotions import Promotion
 from trainjet.core.store.port import EventStore
 from trainjet.errors import InvalidRequest
 from trainjet.runners.artifacts import pack_model_dir
-from trainjet.training.storage import (
+from trainjet.training.artifacts.json_files import read_json
+from trainjet.training.artifacts.registry import (
     _VERSION_RE,
     NAMED_DIR,
     SAFE_NAME,
@@ -35,14 +35,6 @@ from trainjet.training.storage import (
 )
 
 _SHORT_VERSION = re.compile(r"^v?(\d+)$")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def check_name(name: str) -> str:
@@ -140,8 +132,8 @@ class ModelVersions:
     def describe(
         self, name: str, path: Path, served: Path | None, promotion: Promotion | None
     ) -> dict[str, Any]:
-        meta = _read_json(path / "metadata.json")
-        metrics = _read_json(path / "metrics.json")
+        meta = read_json(path / "metadata.json")
+        metrics = read_json(path / "metrics.json")
         promoted = promotion is not None and promotion.version == path.name
         return {
             "version": path.name,
@@ -167,7 +159,7 @@ class ModelVersions:
 
 
 def _created_key(path: Path) -> str:
-    return str(_read_json(path / "metadata.json").get("created_at", ""))
+    return str(read_json(path / "metadata.json").get("created_at", ""))
 
 
 class ModelPromotion:
@@ -188,7 +180,7 @@ class ModelPromotion:
         current = self.projector.query.promotion(name)
         if current is None or current.version != path.name:
             served = await asyncio.to_thread(versions.served, name)
-            meta = _read_json(path / "metadata.json")
+            meta = read_json(path / "metadata.json")
             operation_id = str(meta.get("operation_id") or "")
             if not is_valid_operation_id(operation_id):
                 raise InvalidRequest(

@@ -1,10 +1,10 @@
+# size: the model endpoints' facade: its cache, name checks and the prediction query it serves
 """`ModelService`: what the model endpoints do with stored models (list, save, load, predict).
 
-ktrdr's endpoints were stubs that registered, loaded and predicted nothing (inventory §8 #22).
-Here a prediction rebuilds the features of the requested bar from the model's *own* stored
-strategy config (`config.json`, written at training time) with the training pipeline's building
-blocks in the training order: indicators -> fuzzy memberships -> lags and timeframe alignment,
-warm-up rows dropped. So a model answers for exactly the inputs it was trained on, whatever
+ktrdr's endpoints were stubs that registered, loaded and predicted nothing; here they are real.
+A prediction rebuilds the features of the requested bar from the model's *own* stored strategy
+config (`config.json`, written at training time) with training's own `build_features`, warm-up
+rows dropped. So a model answers for exactly the inputs it was trained on, whatever
 happened to the strategy file since.
 
 Data for a prediction is cut at the requested bar before any feature is computed, so nothing
@@ -14,7 +14,6 @@ is loaded, so listing models (and every other route) never pays for it.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -31,20 +30,20 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.promotions import Promotion
 from trainjet.errors import Conflict, InvalidRequest
 from trainjet.services.model_versions import served_path
-from trainjet.training.data import load_ohlcv
-from trainjet.training.errors import DataError
-from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
-from trainjet.training.features import (
-    bar_close_times,
-    combine_timeframes,
-    fuzzy_targets,
-    order_timeframes,
+from trainjet.training.artifacts.json_files import read_json
+from trainjet.training.artifacts.registry import (
+    NAMED_DIR,
+    SAFE_NAME,
+    ModelNotFoundError,
+    ModelStorage,
 )
-from trainjet.training.indicators import IndicatorSpec
-from trainjet.training.storage import NAMED_DIR, SAFE_NAME, ModelNotFoundError, ModelStorage
+from trainjet.training.data.ohlcv import load_ohlcv
+from trainjet.training.errors import DataError
+from trainjet.training.features.alignment import bar_close_times
+from trainjet.training.features.build import FeatureRecipe, build_features
 
 if TYPE_CHECKING:
-    from trainjet.training.storage import LoadedModel
+    from trainjet.training.artifacts.model_files import LoadedModel
 
 MODEL_CACHE_SIZE = 8  # loaded models kept per API process (each is small, but not free)
 
@@ -94,7 +93,9 @@ class ModelCache:
             if hit is not None and hit[0] == stamp:
                 self._entries.move_to_end(path)
                 return hit[1], True
-        loaded = storage.load_model(path)  # weights_only: a model file cannot run code
+        from trainjet.training.artifacts.model_files import load_model  # imports torch
+
+        loaded = load_model(storage, path)  # weights_only: a model file cannot run code
         with self._lock:
             self._entries[path] = (stamp, loaded)
             self._entries.move_to_end(path)
@@ -113,55 +114,24 @@ class PredictionQuery:
     end_date: str | None = None
 
 
-@dataclass(frozen=True)
-class FeatureRecipe:
-    """The part of a stored strategy config that turns bars into the model's inputs."""
-
-    indicators: list[IndicatorSpec]
-    fuzzy_sets: dict[str, dict[str, dict[str, Any]]]
-    fuzzy_transforms: dict[str, dict[str, str]]
-    lookback: int
-    timeframes: list[str]  # finest first: timeframes[0] is the grid of the rows
-
-    @classmethod
-    def of(cls, stored: LoadedModel) -> FeatureRecipe:
-        strategy = stored.config.get("strategy") or {}
-        try:
-            timeframes = stored.features.get("timeframes") or stored.metadata["timeframes"]
-            return cls(
-                indicators=[
-                    IndicatorSpec(i["id"], i["type"], dict(i.get("params") or {}))
-                    for i in strategy["indicators"]
-                ],
-                fuzzy_sets=dict(strategy["fuzzy_sets"]),
-                fuzzy_transforms=dict(strategy.get("fuzzy_transforms") or {}),
-                lookback=int(strategy["model"]["features"]["lookback_periods"]),
-                timeframes=order_timeframes(list(timeframes)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Conflict(
-                f"Model {stored.model_id!r} has no usable strategy config in "
-                f"config.json ({exc!r}); retrain it to predict with it"
-            ) from exc
-
-
-def build_features(recipe: FeatureRecipe, prices: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Feature rows on the base timeframe's bars, as `prepare_dataset` builds them (NaN rows
-    are indicator warm-up, kept here so the caller can say how far the warm-up reaches)."""
-    targets = fuzzy_targets(recipe.indicators)
-    missing = [t for t in recipe.fuzzy_sets if t not in targets]
+def recipe_of(stored: LoadedModel) -> FeatureRecipe:
+    """The feature recipe a model was trained with, from its own stored strategy config."""
+    strategy = stored.config.get("strategy") or {}
+    try:
+        timeframes = stored.features.get("timeframes") or stored.metadata["timeframes"]
+        recipe = FeatureRecipe.from_stored(strategy, timeframes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Conflict(
+            f"Model {stored.model_id!r} has no usable strategy config in "
+            f"config.json ({exc!r}); retrain it to predict with it"
+        ) from exc
+    missing = recipe.unknown_targets()
     if missing:
         raise Conflict(
             f"The model's fuzzy sets read {missing}, which no configured indicator "
             "provides in this trainjet version; retrain the model"
         )
-    _, specs = used_indicators(recipe.indicators, recipe.fuzzy_sets)
-    fuzzy: dict[str, pd.DataFrame] = {}
-    for tf in recipe.timeframes:
-        frame = prices[tf]
-        outputs = compute_outputs(frame, specs)
-        fuzzy[tf] = fuzzy_frame(outputs, frame, recipe.fuzzy_sets, recipe.fuzzy_transforms, targets)
-    return combine_timeframes(fuzzy, recipe.timeframes[0], recipe.lookback)
+    return recipe
 
 
 def _when(value: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -210,11 +180,11 @@ class ModelService:
         entry = next((e for e in self.list_models() if Path(e["path"]).resolve() == path), None)
         if entry is None:  # resolvable but not a listed kind of model directory
             raise ModelNotFoundError(f"Model {name!r} not found")
-        metrics = _read_json(path / "metrics.json")
+        metrics = read_json(path / "metrics.json")
         return {
             **entry,
-            "model_spec": _read_json(path / "config.json").get("model"),
-            "feature_names": _read_json(path / "features.json").get("feature_names", []),
+            "model_spec": read_json(path / "config.json").get("model"),
+            "feature_names": read_json(path / "features.json").get("feature_names", []),
             "training_metrics": metrics.get("training_metrics"),
             "test_metrics": metrics.get("test_metrics"),
         }
@@ -257,9 +227,9 @@ class ModelService:
         """Signal for the last complete bar at or before `test_date` (else the last bar)."""
         # resolve the model first: an unknown name is a 404 without importing torch
         stored, _ = self.load(query.model_name)
-        from trainjet.training.predict import predict_from_prepared
+        from trainjet.training.model.inference import predict_from_prepared
 
-        recipe = FeatureRecipe.of(stored)
+        recipe = recipe_of(stored)
         symbols = list(stored.features.get("symbols") or stored.metadata.get("symbols") or [])
         if query.symbol not in symbols:
             raise InvalidRequest(
@@ -326,7 +296,7 @@ class ModelService:
         frames = {tf: df[(df.index >= start) & (df.index < cut)] for tf, df in full.items()}
         if frames[recipe.timeframes[0]].empty:
             raise DataError(f"No {q.symbol} bars between {start} and {cut}: {covers}")
-        features = build_features(recipe, frames)
+        features = build_features(recipe, {q.symbol: frames})[q.symbol]
         usable = features[features.notna().all(axis=1)]
         if usable.empty:
             raise DataError(
@@ -364,11 +334,3 @@ def first_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     """ktrdr's single `symbol`/`timeframe` fields: the first of the lists."""
     symbols, timeframes = entry.get("symbols") or [None], entry.get("timeframes") or [None]
     return {"symbol": symbols[0], "timeframe": timeframes[0]}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -24,8 +24,8 @@ from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.port import RunnerRegistry
 from trainjet.errors import InvalidRequest, ServiceUnavailable
-from trainjet.training.data import load_ohlcv, sha256_of
-from trainjet.training.strategy import StrategyConfig, load_strategy
+from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
+from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 
 SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
 TIMEFRAME_RE = re.compile(r"^[0-9]{1,3}[mhdwM]$")

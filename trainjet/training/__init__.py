@@ -1,5 +1,8 @@
-"""The training pipeline: strategy, data, features, labels, model, loop, storage.
+"""The training pipeline: `pipeline` runs strategy -> data -> features -> model -> artifacts.
 
-The only package that imports torch (lazily in storage and predict). It knows nothing of
-NATS: it reports through `protocol.TrainingReporter`.
+Subpackages by role: `strategy` (files, defaults, validation), `data` (bars in, splits out),
+`indicators`, `features` (memberships, lags, alignment, labels), `model` (network, loop,
+inference; the only torch importers with `artifacts.model_files`) and `artifacts` (stored
+versions, summaries, analytics). It knows nothing of NATS: it reports through
+`protocol.TrainingReporter`.
 """

@@ -1,7 +1,7 @@
 """Errors of the training-input side: strategy files and market data.
 
 Both are the caller's to fix (a typo in a YAML file, a missing CSV), so both are
-`InvalidRequest` (HTTP 400), as ktrdr's training start answers (inventory §1.11, §3.1).
+`InvalidRequest` (HTTP 400), as ktrdr's training start answers, so its clients keep working.
 `StrategyNotFoundError` is also 400 here because that is what *training start* answers; the
 strategy endpoints (`GET /strategies/{name}`, `POST /strategies/validate/{name}`) answer 404 for
 the same condition, so they catch this subclass and translate it themselves.

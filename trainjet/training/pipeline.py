@@ -1,3 +1,4 @@
+# size: one training end to end; each phase hands its results to the next and to the summary
 """One training, end to end: strategy -> dataset -> model -> loop -> evaluation -> storage.
 
 Runs in a worker thread and talks to the outside only through the `TrainingReporter`. Phases
@@ -20,19 +21,10 @@ from typing import Any
 import numpy as np
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.training.analytics import AnalyticsSettings, write_analytics
-from trainjet.training.dataset import prepare_dataset
-from trainjet.training.devices import gpu_snapshot, peak_memory_mb, reset_peak_memory, select_device
-from trainjet.training.model import build_model, model_info
-from trainjet.training.predict import (
-    SplitTensors,
-    loss_and_accuracy,
-    per_symbol_metrics,
-    permutation_importance,
-)
-from trainjet.training.protocol import PreparedDataset, TrainingReporter
-from trainjet.training.reproducibility import run_record, seed_everything, strategy_dict
-from trainjet.training.results import (
+from trainjet.training.artifacts.analytics import AnalyticsSettings, write_analytics
+from trainjet.training.artifacts.model_files import save_model
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.artifacts.results import (
     CLASS_NAMES,
     ResultAggregator,
     TrainingCancelled,
@@ -41,9 +33,24 @@ from trainjet.training.results import (
     evaluation_section,
     training_section,
 )
-from trainjet.training.storage import ModelStorage
-from trainjet.training.strategy import StrategyConfig, load_strategy, parse_strategy
-from trainjet.training.trainer import CheckpointFn, train_model
+from trainjet.training.data.prepare import prepare_dataset
+from trainjet.training.model.devices import (
+    gpu_snapshot,
+    peak_memory_mb,
+    reset_peak_memory,
+    select_device,
+)
+from trainjet.training.model.inference import (
+    SplitTensors,
+    loss_and_accuracy,
+    per_symbol_metrics,
+    permutation_importance,
+)
+from trainjet.training.model.network import build_model, model_info
+from trainjet.training.model.reproducibility import run_record, seed_everything, strategy_dict
+from trainjet.training.model.trainer import CheckpointFn, train_model
+from trainjet.training.protocol import PreparedDataset, TrainingReporter
+from trainjet.training.strategy.loader import StrategyConfig, load_strategy, parse_strategy
 
 
 @dataclass(frozen=True)
@@ -245,7 +252,8 @@ def _train_evaluate_save(
             )
         )
 
-    saved = ModelStorage(models_dir).save_model(
+    saved = save_model(
+        ModelStorage(models_dir),
         model,
         strategy=strategy.name,
         symbols=agg.symbols,

@@ -18,7 +18,7 @@ from trainjet.api.encoding import json_response
 from trainjet.api.schemas import ErrorBody
 from trainjet.config import Settings
 from trainjet.services.indicators import IndicatorRequest, Page, calculate
-from trainjet.training.indicators import indicator_catalogue
+from trainjet.training.indicators.registry import indicator_catalogue
 
 router = APIRouter(prefix="/indicators", tags=["Indicators"])
 

@@ -18,7 +18,7 @@ from trainjet.api.encoding import json_response
 from trainjet.api.schemas import StrictModel
 from trainjet.api.schemas_views import ModelVersionResponse, ModelVersionsResponse, raw_body
 from trainjet.services.model_versions import ModelPromotion
-from trainjet.training.storage import ModelStorage
+from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/models", tags=["Models"])

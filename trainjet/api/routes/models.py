@@ -28,7 +28,7 @@ from trainjet.services.models import ModelCache, ModelService, PredictionQuery, 
 from trainjet.wiring import Backend
 
 if TYPE_CHECKING:
-    from trainjet.training.storage import LoadedModel
+    from trainjet.training.artifacts.model_files import LoadedModel
 
 router = APIRouter(prefix="/models", tags=["Models"])
 
@@ -50,7 +50,7 @@ ServiceDep = Annotated[ModelService, Depends(get_model_service)]
 
 def _model_info(stored: LoadedModel) -> dict[str, Any]:
     """ktrdr's `model_info` block, plus the lists and sizes a multi-symbol model needs."""
-    from trainjet.training.model import architecture_name, parameters_count
+    from trainjet.training.model.network import architecture_name, parameters_count
 
     meta, metrics = stored.metadata, stored.metrics
     return {

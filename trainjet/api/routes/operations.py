@@ -1,3 +1,4 @@
+# size: every /operations route; they share paging and the projection lookups
 """`/operations`: the read side (projections) and cancel/retry (the orchestrator)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`/strategies`: the strategy catalogue joined with model storage, and validation (§3.4, §1.11a).
+"""`/strategies`: the strategy catalogue joined with model storage, and validation, in ktrdr's answer shapes.
 
 A missing strategy is a 404 here (the resource is absent), while training start answers 400
 for the same file (its *input* is wrong), so this module translates `StrategyNotFoundError`.
@@ -22,10 +22,10 @@ from trainjet.api.schemas_models import StrategyListResponse, StrategyValidation
 from trainjet.api.schemas_views import StrategyDetailResponse
 from trainjet.config import Settings
 from trainjet.errors import NotFound
+from trainjet.training.artifacts.registry import NAMED_DIR, ModelStorage
 from trainjet.training.errors import StrategyNotFoundError
-from trainjet.training.indicators import available_indicators
-from trainjet.training.storage import NAMED_DIR, ModelStorage
-from trainjet.training.strategy import (
+from trainjet.training.indicators.registry import available_indicators
+from trainjet.training.strategy.loader import (
     StrategySummary,
     list_strategies,
     resolve_strategy_path,

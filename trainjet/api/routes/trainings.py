@@ -13,7 +13,7 @@ from trainjet.api.schemas_views import PerformanceResponse
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.errors import NotFound
 from trainjet.services.training import TrainingRequestData, TrainingService
-from trainjet.training.results import performance_view
+from trainjet.training.artifacts.results import performance_view
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/trainings", tags=["Training"])

@@ -7,7 +7,7 @@ Rules worth knowing:
 - The first terminal event wins; anything after it changes nothing but the position, except
   tags and notes, which people add to finished runs above all.
 - Progress is only ever written by events of the runner, never by a reader (ktrdr had two
-  writers racing, §8.3), and progress context is replaced per event, not merged (§8.6).
+  writers racing), and progress context is replaced per event, not merged (ktrdr's merge kept stale batch keys on epoch updates).
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# size: one fold with its positioning, waiting and snapshots, which share the applied sequence
 """The projector: folds the event stream into the read models, positioned and awaitable.
 
 - Positioned: it keeps the last stream sequence applied and skips anything at or below it,

@@ -1,3 +1,4 @@
+# size: the declared stream, bucket and consumer layout, one block per resource
 """JetStream layout and boundary: `ensure_streams`, and the translation of nats errors.
 
 The layout is declared, not discovered: `ensure_streams` creates the events stream, the

@@ -1,3 +1,4 @@
+# size: every EventStore method on one stream, sharing its header and error rules
 """The `EventStore` port on a JetStream stream.
 
 Writes carry `Nats-Msg-Id` = event id, so a retried append is stored once, and

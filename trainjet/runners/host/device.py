@@ -23,14 +23,14 @@ _FIELDS = (
 
 def host_device() -> str:
     """CUDA, then MPS, then CPU (or $TRAINJET_DEVICE), as the training pipeline picks it."""
-    from trainjet.training.devices import select_device
+    from trainjet.training.model.devices import select_device
 
     return str(select_device())
 
 
 def gpu_probe(device: str, max_age_s: float = 1.0) -> Callable[[], dict[str, Any]]:
     """A cheap, cached device snapshot (counters only: no sync, no `gc.collect`)."""
-    from trainjet.training.devices import gpu_snapshot
+    from trainjet.training.model.devices import gpu_snapshot
 
     def probe() -> dict[str, Any]:
         snap = gpu_snapshot(device, max_age_s=max_age_s)

@@ -1,6 +1,6 @@
 """`HostSessionManager`: one training attempt on a host (GPU) runner.
 
-ktrdr's host service kept sessions behind HTTP and the backend polled them (inventory §4.5);
+ktrdr's host service kept sessions behind HTTP and the backend polled them;
 here the session is the runner's attempt itself and everything travels as events:
 
 * a session id per attempt (`operation_started.session_id`, then `metadata.parameters`);

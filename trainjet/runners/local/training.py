@@ -56,8 +56,8 @@ class LocalTrainingRunner:
         self.checkpoints: CheckpointSink | None = None
 
     async def run(self) -> dict[str, Any]:
+        from trainjet.training.artifacts.results import partial_result
         from trainjet.training.pipeline import run_training
-        from trainjet.training.results import partial_result
 
         _limit_threads()
         spec = spec_from_inputs(self.ctx, self.settings)

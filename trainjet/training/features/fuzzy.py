@@ -1,4 +1,4 @@
-"""Fuzzy membership functions and the parsing/validation of a strategy's `fuzzy_sets` (§1.4).
+"""Fuzzy membership functions and the parsing/validation of a strategy's `fuzzy_sets`.
 
 A fuzzy *variable* is keyed by an indicator target (`rsi`, `macd.histogram`, `bb_width`) and has
 named sets (`oversold: {type: triangular, parameters: [0, 20, 35]}`); each set becomes one
@@ -7,7 +7,7 @@ so the dataset drops those rows rather than training on made-up zeros.
 
 An optional `input_transform: {type: price_ratio, reference: close}` (ktrdr S2) feeds
 `reference / indicator` to the sets, which is how SMA/EMA fuzzy sets written around 1.0 work.
-It is explicit: trainjet never transforms an indicator unasked (§8.18).
+It is explicit: trainjet never transforms an indicator unasked, so an indicator's values mean what its name says.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The trading MLP (inventory §2.9): fuzzy features in, 3 raw logits out (0 BUY, 1 HOLD, 2 SELL).
+"""The trading MLP: fuzzy features in, 3 raw logits out (0 BUY, 1 HOLD, 2 SELL).
 
 With more than one symbol a learned embedding of the symbol is concatenated to the inputs.
 ktrdr silently used symbol 0's embedding whenever a caller forgot the indices, which made every
-multi-symbol evaluation wrong (§8 #23b); here a multi-symbol model refuses to run without them.
+multi-symbol evaluation wrong; here a multi-symbol model refuses to run without them.
 
 The architecture is described by a plain `spec` dict (`model_spec`) that is stored in
 `config.json`, so a saved state dict can be rebuilt without pickling the module.
@@ -90,7 +90,7 @@ class TradingMLP(nn.Module):
 
 
 def build_model(model_cfg: Mapping[str, Any], n_features: int, n_symbols: int = 1) -> TradingMLP:
-    """Build from the strategy's `model` section (§1.5). Unknown values raise, never default."""
+    """Build from the strategy's `model` section. Unknown values raise, never default."""
     model_type = str(model_cfg.get("type", "mlp")).lower()
     if model_type != "mlp":
         raise ValueError(f"Unknown model type {model_type!r}; only 'mlp' is supported")
@@ -142,7 +142,7 @@ def architecture_name(model: TradingMLP) -> str:
 
 
 def model_info(model: TradingMLP) -> dict[str, Any]:
-    """The `model_info` block of the result summary (§2.13, §3.2)."""
+    """The `model_info` block of the result summary and of `/trainings/{id}/performance`."""
     return {
         "model_size_bytes": state_size_bytes(model),
         "parameters_count": parameters_count(model),

@@ -1,7 +1,7 @@
+# size: a data table of 30 indicators, each entry spanning several formatted lines
 """The table of indicators: for each ktrdr name its formula, parameter specs (defaults and
 ranges), outputs (primary first), category and description. Data only; the lookup, checks and
-catalogue built on it are in `indicators.py`. (It runs past 300 lines only because each of the
-30 entries spans several formatted lines.)"""
+catalogue built on it are in `registry.py`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from trainjet.training import indicator_math as m
-from trainjet.training import indicator_stateful as st
-from trainjet.training.indicator_math import Outputs
-from trainjet.training.indicator_params import SOURCE, ParamSpec, choice, factor, flag, period
+from trainjet.training.indicators import formulas as m
+from trainjet.training.indicators import stateful as st
+from trainjet.training.indicators.formulas import Outputs
+from trainjet.training.indicators.params import SOURCE, ParamSpec, choice, factor, flag, period
 
 Category = Literal["momentum", "trend", "volatility", "volume"]
 

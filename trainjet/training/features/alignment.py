@@ -1,6 +1,6 @@
-"""Feature assembly: fuzzy memberships, `_lag_k` copies and multi-timeframe alignment (§2.5).
+"""Feature assembly: fuzzy memberships, `_lag_k` copies and multi-timeframe alignment.
 
-**No look-ahead across timeframes.** Bars are labelled by their open time (`data.py`). A row of
+**No look-ahead across timeframes.** Bars are labelled by their open time (`data/ohlcv.py`). A row of
 the base (finest) timeframe labelled `t` is a decision made when that bar closes, at
 `t + base`. A higher-timeframe bar opening at `T` is only complete at `T + D`, so it may appear
 in row `t` only if `T + D <= t + base`. We therefore re-label every higher-timeframe row with
@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from trainjet.training.indicators import IndicatorSpec, resolve_indicator
+from trainjet.training.indicators.registry import IndicatorSpec, resolve_indicator
 
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080, "M": 43200}
-# ktrdr's derived metrics (§1.11a): fuzzy-set keys that are not indicator ids themselves.
+# ktrdr's derived metrics, which its strategies use: fuzzy-set keys that are not indicator ids themselves.
 DERIVED_TARGETS = {"bb_width": ("BollingerBands", "width"), "volume_ratio": ("SMA", "volume_ratio")}
 
 

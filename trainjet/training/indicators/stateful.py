@@ -2,7 +2,7 @@
 an extreme), so they are written as one plain loop over numpy arrays: Parabolic SAR,
 SuperTrend and a causal ZigZag. A few thousand bars take milliseconds.
 
-Like `indicator_math`, each takes an OHLCV frame and its parameters and returns its outputs by
+Like `formulas`, each takes an OHLCV frame and its parameters and returns its outputs by
 name, primary first, NaN during the warm-up.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainjet.training.indicator_math import Outputs, _true_range, _wilder
+from trainjet.training.indicators.formulas import Outputs, _true_range, _wilder
 
 
 def parabolic_sar(df: pd.DataFrame, initial_af: float, step_af: float, max_af: float) -> Outputs:
@@ -84,7 +84,7 @@ def supertrend(df: pd.DataFrame, period: int, multiplier: float, atr_smoothing: 
 def zigzag(df: pd.DataFrame, threshold: float, source: str) -> Outputs:
     """A ZigZag that never looks ahead, for use as a feature.
 
-    A classic ZigZag (ktrdr's indicator, and the labels in `labels.py`) marks a swing high at
+    A classic ZigZag (ktrdr's indicator, and the labels in `features/labels.py`) marks a swing high at
     the bar of the high itself, although it is only known to be a swing once the price has
     fallen `threshold` below it, maybe many bars later: as a feature that leaks the future.
     Here each bar sees only the swings confirmed by that bar: `pivot` is the price of the

@@ -2,9 +2,9 @@
 
 `gpu_snapshot` is meant to be called from the training thread at progress-emission time, so
 it is cheap and rate-bounded: it reads counters only (no `gc.collect`, no synchronisation, the
-cause of ktrdr's 25-100 % GPU slowdown, §8 #13) and serves a cached answer younger than
+cause of ktrdr's 25-100 % GPU slowdown) and serves a cached answer younger than
 `max_age_s`. Compute utilisation comes from NVML when `pynvml` is installed (ktrdr reported
-memory % as "utilisation", §8 #7); otherwise it is None rather than a made-up number.
+memory % as "utilisation"); otherwise it is None rather than a made-up number.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Strategy defaults (inventory §1.5-1.7, §1.10) and the normal form of `model` and `training`.
+# size: ktrdr's default values and the normal form of each model/training key, side by side
+"""Strategy defaults (ktrdr's, for v1 and v2 files) and the normal form of `model` and `training`.
 
 Defaults are merged key by key (a section that sets only `epochs` keeps the default learning
 rate), using ktrdr's loader-injected values. The `model` section comes out in one fixed shape so
 the trainer reads `model["training"]["early_stopping"]["enabled"]` without guessing:
 
 * `early_stopping` always exists, with `enabled` (true when the key was written, as in ktrdr, unless
-  `enabled: false`), `patience`, `monitor`, `min_delta` (honoured, unlike ktrdr §8.23);
+  `enabled: false`), `patience`, `monitor`, `min_delta` (honoured, unlike ktrdr);
 * ktrdr's `lr_scheduler` is read as `scheduler` (either spelling), `None` when absent, else a
   mapping with its type's defaults filled in;
 * `analytics` and `seed` move out of `model.training` into their own strategy fields.
@@ -17,11 +18,12 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from trainjet.core.metric_names import MONITORS
+
 SUPPORTED_MODEL_TYPES = ("mlp",)
-# Kept in step with model.ACTIVATIONS (that module imports torch, so it is not imported here).
+# Kept in step with model/network.ACTIVATIONS (that module imports torch, so it is not imported here).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
-MONITORS = ("val_loss", "val_accuracy")
 SCHEDULERS: dict[str, dict[str, Any]] = {
     "step": {"step_size": 30, "gamma": 0.1},
     "exponential": {"gamma": 0.95},
@@ -255,7 +257,7 @@ def _scheduler(legacy: Any, current: Any, issues: IssueSink) -> dict[str, Any] |
 
 
 def normalise_training(training: Any, issues: IssueSink) -> tuple[dict[str, Any], dict[str, float]]:
-    """(labels, data_split) from the top-level `training` section (§1.7)."""
+    """(labels, data_split) from the top-level `training` section."""
     if not isinstance(training, Mapping):
         issues.error("training", "Section 'training' must be of type dict")
         training = {}

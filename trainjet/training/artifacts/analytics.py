@@ -1,7 +1,7 @@
-"""Training analytics (inventory §2.14): per-epoch exports and alerts in the model's directory.
+"""Training analytics: per-epoch exports and alerts in the model's directory.
 
 ktrdr wrote these to a separate `training_analytics/runs/<id>/` tree and ignored the API's
-`detailed_analytics` flag (§8 #19); here they live in `<model version>/analytics/`, so they
+`detailed_analytics` flag; here they live in `<model version>/analytics/`, so they
 travel with the model, and `AnalyticsSettings.resolve` honours the flag.
 
 The trend rules (overfitting, plateau, best epoch) are `core.projections.trends`, the same
@@ -18,24 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainjet.core.metric_names import EPOCH_METRICS
 from trainjet.core.projections.models import EpochRecord
 from trainjet.core.projections.trends import epoch_trends
-from trainjet.training.storage import write_json
+from trainjet.training.artifacts.json_files import write_json
 
 ANALYTICS_DIR = "analytics"
 EXPLODING_FACTOR = 10.0  # train loss this many times its best so far
 EXPLODING_GRAD_NORM = 10.0  # ktrdr's threshold for exploding gradients
 POOR_ACCURACY = 0.4  # ktrdr: val accuracy below this after POOR_AFTER epochs
 POOR_AFTER = 10
-_FIRST_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "duration_seconds",
-)
+_FIRST_COLUMNS = ("epoch", *EPOCH_METRICS)
 
 
 @dataclass(frozen=True)

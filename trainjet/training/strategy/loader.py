@@ -1,8 +1,9 @@
+# size: lookup, parsing and listing of strategy files share the name and path guards
 """Strategy files: safe lookup by name, parsing, validation and the frozen `StrategyConfig`.
 
 A strategy is addressed by its *file stem* inside one strategies directory. Names are checked
 against a strict pattern before touching the filesystem and the resolved file must lie inside
-that directory (no `../`, absolute paths or symlink escapes), as ktrdr's guard does (§1.11b).
+that directory (no `../`, absolute paths or symlink escapes), as ktrdr's guard does: a name in a request never reads a file elsewhere.
 YAML is read with `yaml.safe_load` only. `raw_yaml` keeps the exact text so a remote runner can
 rebuild the same config (ktrdr S2 sends `strategy_yaml`) and a run can record what it used.
 """
@@ -23,8 +24,8 @@ from trainjet.training.errors import (
     StrategyValidationError,
     UnsupportedIndicatorError,
 )
-from trainjet.training.indicators import IndicatorSpec, available_indicators
-from trainjet.training.strategy_validation import (
+from trainjet.training.indicators.registry import IndicatorSpec, available_indicators
+from trainjet.training.strategy.validation import (
     Issues,
     ValidationIssue,
     ValidationResult,
@@ -39,7 +40,7 @@ _SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """A validated strategy with every default filled in (see `strategy_defaults`).
+    """A validated strategy with every default filled in (see `defaults`).
 
     `timeframes` are ordered finest first, so `timeframes[0]` is the base grid of the features.
     `fuzzy_sets[target][set] = {"type", "parameters"}`; `fuzzy_transforms[target]` holds an

@@ -2,14 +2,14 @@
 
 Every indicator of ktrdr's registry is here, spelled as ktrdr spells it, by its aliases, with an
 `Indicator` suffix (`RSIIndicator`) and in any case. The table of definitions is
-`indicator_table`; the formulas are in `indicator_math` (vectorised) and `indicator_stateful`
-(loops); parameter specs in `indicator_params`. Each indicator returns named outputs; the first
+`table`; the formulas are in `formulas` (vectorised) and `stateful` (loops); parameter
+specs in `params`. Each indicator returns named outputs; the first
 is the *primary* one (what a fuzzy set keyed by the indicator id reads, e.g. the MACD line, as
 in ktrdr S1). Other outputs are addressed as `<id>.<output>` (`macd.histogram`).
 Warm-up bars are NaN, never zero, so the dataset can drop them instead of learning from them.
 
 Values are never rewritten: an SMA stays a price. ktrdr S1 silently fed `close / SMA` to fuzzy
-sets; here that is an explicit, opt-in `input_transform` on the fuzzy set (`fuzzy.py`).
+sets; here that is an explicit, opt-in `input_transform` on the fuzzy set (`features/fuzzy.py`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from trainjet.training.errors import StrategyValidationError
-from trainjet.training.indicator_math import Outputs
-from trainjet.training.indicator_params import SOURCES
-from trainjet.training.indicator_table import DEFS, IndicatorDef
+from trainjet.training.indicators.formulas import Outputs
+from trainjet.training.indicators.params import SOURCES
+from trainjet.training.indicators.table import DEFS, IndicatorDef
 
 __all__ = ["SOURCES", "IndicatorDef", "IndicatorSpec", "indicator_catalogue"]
 

@@ -1,8 +1,8 @@
 """Inference: one batched, no-grad path used by validation, test evaluation, permutation
-importance and predictions from a stored model (ktrdr's `/models/predict` was a stub, §8 #22).
+importance and predictions from a stored model (ktrdr's `/models/predict` was a stub).
 
 Every path passes symbol indices to the model (ktrdr evaluated multi-symbol models as if every
-sample were symbol 0, §8 #23b) and moves the evaluated rows to the model's device in chunks.
+sample were symbol 0) and moves the evaluated rows to the model's device in chunks.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from trainjet.training.model import TradingMLP
+from trainjet.training.artifacts.model_files import LoadedModel, load_model
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.artifacts.results import CLASS_NAMES, classification_metrics
+from trainjet.training.model.network import TradingMLP
 from trainjet.training.protocol import DatasetSplit
-from trainjet.training.results import CLASS_NAMES, classification_metrics
-from trainjet.training.storage import LoadedModel, ModelStorage
 
 EVAL_CHUNK = 8192  # rows per forward pass: bounds device memory on large validation sets
 
@@ -100,7 +101,7 @@ def permutation_importance(
     seed: int = 0,
     max_rows: int = 5000,
 ) -> dict[str, float]:
-    """Baseline accuracy minus accuracy with one feature column shuffled (ktrdr §2.13)."""
+    """Baseline accuracy minus accuracy with one feature column shuffled: how much the model leans on it."""
     n = len(data)
     if n == 0:
         return {}
@@ -142,7 +143,7 @@ def _symbol_indices(stored: LoadedModel, symbol_idx: Any, n: int) -> torch.Tenso
 def predict_from_prepared(
     stored: LoadedModel, X: np.ndarray, symbol_idx: Any = None
 ) -> list[dict[str, Any]]:
-    """One `{signal, confidence, probabilities{BUY,HOLD,SELL}}` per feature row (§2.16)."""
+    """One `{signal, confidence, probabilities{BUY,HOLD,SELL}}` per feature row, ktrdr's prediction shape."""
     rows = np.atleast_2d(np.asarray(X, dtype=np.float32))
     expected = int(stored.model.spec["input_size"])
     if rows.shape[1] != expected:
@@ -171,5 +172,5 @@ def predict(
     version: int | None = None,
 ) -> list[dict[str, Any]]:
     """Load a stored model (directory path or registered name) and predict `features` rows."""
-    stored = ModelStorage(models_dir).load_model(model_dir_or_name, version)
+    stored = load_model(ModelStorage(models_dir), model_dir_or_name, version)
     return predict_from_prepared(stored, features, symbol_idx)

@@ -1,4 +1,5 @@
-"""Versioned model storage (inventory §2.15), with real ids, names and named copies (§8 #22).
+# size: the write and read sides of one directory layout share its naming and version rules
+"""Versioned model storage: layout, version numbering, real ids, names and named copies.
 
 Layout under `models_dir`::
 
@@ -12,14 +13,12 @@ file, not a symlink, because symlinks need privileges on Windows and break when 
 directory is copied or zipped. A version directory is written under a hidden temp name and
 renamed into place, so a reader never sees a half-written model and a crash leaves no version.
 
-`model.pt` holds the state dict only; loading rebuilds the module from `config.json` and reads
-the weights with `torch.load(weights_only=True)`, so a model file cannot run code.
-Only `save_model`/`load_model` import torch, so the API can list models without it.
+This module never imports torch, so the API can list, resolve and copy models without it;
+writing and reading `model.pt` itself is `model_files`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -29,13 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainjet import __version__
 from trainjet.errors import Conflict, InvalidRequest, NotFound
-
-if TYPE_CHECKING:
-    from trainjet.training.model import TradingMLP
+from trainjet.training.artifacts.json_files import files_and_size, read_json, write_json
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 NAMED_DIR = "_named"
@@ -60,34 +57,6 @@ def family_name(symbols: Sequence[str], timeframes: Sequence[str]) -> str:
     return safe_name(f"{'-'.join(symbols)}_{'-'.join(timeframes)}", "symbols/timeframes")
 
 
-def json_default(value: Any) -> Any:
-    """numpy scalars/arrays, paths, datetimes and sets in metrics and configs."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Path | set | frozenset):
-        return str(value) if isinstance(value, Path) else sorted(value)
-    return str(value)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=json_default), encoding="utf-8")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _files_and_size(root: Path) -> tuple[list[str], int]:
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    return [p.relative_to(root).as_posix() for p in files], sum(p.stat().st_size for p in files)
-
-
 @dataclass
 class SavedModel:
     model_id: str  # path relative to models_dir, e.g. "rsi/EURUSD_1h_v3"
@@ -97,52 +66,32 @@ class SavedModel:
     size_bytes: int
 
 
-@dataclass
-class LoadedModel:
-    model: TradingMLP  # on CPU, in eval mode
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    features: dict[str, Any]
-    metadata: dict[str, Any]
-    path: Path
-    model_id: str
-    version: int | None
-
-
 class ModelStorage:
     def __init__(self, models_dir: str | Path = "models") -> None:
         self.root = Path(models_dir)
 
     # --- writing -------------------------------------------------------------------------
-    def save_model(
+    def add_version(
         self,
-        model: TradingMLP,
+        write: Callable[[Path], None],
         *,
         strategy: str,
         symbols: Sequence[str],
         timeframes: Sequence[str],
-        strategy_config: dict[str, Any],
-        metrics: dict[str, Any],
-        features: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-        extras: Callable[[Path], None] | None = None,
+        metadata: dict[str, Any],
     ) -> SavedModel:
-        """Write a new version; `extras(dir)` may add files (analytics) before it appears."""
-        import torch
+        """Publish a new version of `<symbols>_<timeframes>` under `strategy`.
 
+        `write(dir)` fills a hidden temp directory; this adds `metadata.json` (with the id and
+        version it gets) and renames the directory into place, so no reader sees it half-made.
+        """
         family = family_name(symbols, timeframes)
         base = self.root / safe_name(strategy, "strategy name")
         base.mkdir(parents=True, exist_ok=True)
         tmp = base / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            torch.save(state, tmp / "model.pt")
-            write_json(tmp / "config.json", {"strategy": strategy_config, "model": model.spec})
-            write_json(tmp / "metrics.json", metrics)
-            write_json(tmp / "features.json", {**features, "symbols": list(symbols)})
-            if extras is not None:
-                extras(tmp)
+            write(tmp)
             with _lock:
                 version = self._next_version(base, family)
                 while True:
@@ -150,7 +99,7 @@ class ModelStorage:
                     write_json(
                         tmp / "metadata.json",
                         {
-                            **(metadata or {}),
+                            **metadata,
                             "model_id": f"{base.name}/{target.name}",
                             "model_name": f"{base.name}/{target.name}",
                             "strategy": strategy,
@@ -159,7 +108,6 @@ class ModelStorage:
                             "version": version,
                             "created_at": datetime.now(UTC).isoformat(),
                             "trainjet_version": __version__,
-                            "torch_version": str(torch.__version__),
                         },
                     )
                     try:
@@ -173,7 +121,7 @@ class ModelStorage:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        files, size = _files_and_size(target)
+        files, size = files_and_size(target)
         return SavedModel(f"{base.name}/{target.name}", target, version, files, size)
 
     @staticmethod
@@ -231,7 +179,7 @@ class ModelStorage:
         saved_at = datetime.now(UTC)
         try:
             shutil.copytree(src, tmp)
-            meta = _read_json(tmp / "metadata.json")
+            meta = read_json(tmp / "metadata.json")
             source_id = meta.get("model_id")
             meta.update(
                 model_id=f"{NAMED_DIR}/{model_name}",
@@ -249,7 +197,7 @@ class ModelStorage:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _, size = _files_and_size(target)
+        _, size = files_and_size(target)
         return {
             "model_id": f"{NAMED_DIR}/{model_name}",
             "model_name": model_name,
@@ -266,10 +214,10 @@ class ModelStorage:
         return resolved if resolved.is_relative_to(self.root.resolve()) else None
 
     def _entry(self, path: Path) -> dict[str, Any]:
-        meta = _read_json(path / "metadata.json")
-        metrics = _read_json(path / "metrics.json")
+        meta = read_json(path / "metadata.json")
+        metrics = read_json(path / "metrics.json")
         rel = path.relative_to(self.root).as_posix()
-        _, size = _files_and_size(path)
+        _, size = files_and_size(path)
         training = metrics.get("training_metrics") or {}
         test = metrics.get("test_metrics") or {}
         return {
@@ -356,30 +304,5 @@ class ModelStorage:
         if not candidates:
             return None
         return max(
-            candidates, key=lambda p: str(_read_json(p / "metadata.json").get("created_at", ""))
-        )
-
-    def load_model(self, name_or_path: str | Path, version: int | None = None) -> LoadedModel:
-        import torch
-
-        from trainjet.training.model import model_from_spec
-
-        path = self.resolve(name_or_path, version)
-        config = _read_json(path / "config.json")
-        if "model" not in config:
-            raise ModelNotFoundError(f"Model at {path} has no usable config.json")
-        model = model_from_spec(config["model"])
-        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        model.eval()
-        metadata = _read_json(path / "metadata.json")
-        return LoadedModel(
-            model=model,
-            config=config,
-            metrics=_read_json(path / "metrics.json"),
-            features=_read_json(path / "features.json"),
-            metadata=metadata,
-            path=path,
-            model_id=str(metadata.get("model_id") or path.name),
-            version=metadata.get("version"),
+            candidates, key=lambda p: str(read_json(p / "metadata.json").get("created_at", ""))
         )

@@ -1,7 +1,8 @@
+# size: one short vectorised function per indicator (about 25), compared with TA-Lib as a set
 """The indicator formulas: vectorised pandas/numpy, one function per indicator.
 
 Each takes an OHLCV frame with lower-case columns plus its parameters, and returns its outputs
-by name, primary output first (the registry and the ktrdr names live in `indicators.py`).
+by name, primary output first (the registry and the ktrdr names live in `registry.py`).
 Warm-up bars are NaN, never zero.
 
 TA-Lib is the reference definition wherever it has the indicator: the tests compare every such

@@ -1,4 +1,4 @@
-"""From a strategy and CSV files to train/val/test arrays (ktrdr §2.2-2.8, minus its bugs).
+"""From a strategy and CSV files to train/val/test arrays (ktrdr's pipeline, minus its bugs).
 
 Phases run in ktrdr S2's order, each over every symbol: `loading`, `indicators`, `fuzzy`,
 `features`, `labels`, `splitting`. Every step announces itself through `reporter.on_phase`
@@ -6,7 +6,7 @@ Phases run in ktrdr S2's order, each over every symbol: `loading`, `indicators`,
 cancel is honoured within one indicator's computation (milliseconds), not one phase.
 
 The split is chronological *per symbol* and nothing is shuffled before it (ktrdr shuffled
-first, leaking the future into training, §8.17). Symbols are concatenated split by split, with
+first, leaking the future into training). Symbols are concatenated split by split, with
 `symbol_idx`, and never down-sampled to the smallest one. Shuffling for SGD is the trainer's
 business and only ever within the training split.
 """
@@ -21,16 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainjet.training.data import DateLike, data_path, load_ohlcv, sha256_of
+from trainjet.training.data.ohlcv import DateLike, data_path, load_ohlcv, sha256_of
 from trainjet.training.errors import DataError
-from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
-from trainjet.training.features import (
-    combine_timeframes,
-    order_timeframes,
-)
-from trainjet.training.labels import label_distribution, zigzag_labels
+from trainjet.training.features.alignment import order_timeframes
+from trainjet.training.features.build import FeatureRecipe, build_features
+from trainjet.training.features.labels import label_distribution, zigzag_labels
 from trainjet.training.protocol import DatasetSplit, PreparedDataset, TrainingReporter
-from trainjet.training.strategy import StrategyConfig
+from trainjet.training.strategy.loader import StrategyConfig
 
 SPLITS = ("train", "val", "test")
 
@@ -39,8 +36,6 @@ SPLITS = ("train", "val", "test")
 class _Symbol:
     name: str
     prices: dict[str, pd.DataFrame] = field(default_factory=dict)  # tf -> OHLCV
-    outputs: dict[str, dict[str, dict[str, pd.Series]]] = field(default_factory=dict)
-    fuzzy: dict[str, pd.DataFrame] = field(default_factory=dict)  # tf -> memberships
     features: pd.DataFrame | None = None
     labels: np.ndarray | None = None
 
@@ -113,43 +108,16 @@ def prepare_dataset(
                 sd.name, tf, data_dir, start_date, end_date, min_bars=strategy.history_required
             )
             hashes[f"{sd.name}_{tf}"] = sha256_of(sd.prices[tf])
-    targets, specs = used_indicators(strategy.indicators, strategy.fuzzy_sets)
-    for i, sd in enumerate(state):
-        for tf in tfs:
-
-            def indicator_step(
-                k: int, n: int, what: str, i: int = i, sd: _Symbol = sd, tf: str = tf
-            ) -> None:
-                progress.step("indicators", i, sd.name, tf, f"Computing {what}", k, n)
-
-            sd.outputs[tf] = compute_outputs(sd.prices[tf], specs, indicator_step)
-    for i, sd in enumerate(state):
-        for tf in tfs:
-
-            def fuzzy_step(
-                k: int, n: int, what: str, i: int = i, sd: _Symbol = sd, tf: str = tf
-            ) -> None:
-                progress.step("fuzzy", i, sd.name, tf, f"Fuzzifying {what}", k, n)
-
-            sd.fuzzy[tf] = fuzzy_frame(
-                sd.outputs[tf],
-                sd.prices[tf],
-                strategy.fuzzy_sets,
-                strategy.fuzzy_transforms,
-                targets,
-                fuzzy_step,
-            )
-            sd.outputs[tf] = {}  # raw indicators are no longer needed
-    lookback = int(strategy.model["features"]["lookback_periods"])
-    for i, sd in enumerate(state):
-        progress.step(
-            "features",
-            i,
-            sd.name,
-            None,
-            f"Building features ({len(tfs)} timeframe(s), {lookback} lag(s))",
-        )
-        sd.features = combine_timeframes(sd.fuzzy, tfs[0], lookback)
+    recipe = FeatureRecipe(
+        strategy.indicators,
+        strategy.fuzzy_sets,
+        strategy.fuzzy_transforms,
+        lookback=int(strategy.model["features"]["lookback_periods"]),
+        timeframes=tfs,
+    )
+    rows = build_features(recipe, {sd.name: sd.prices for sd in state}, progress.step)
+    for sd in state:
+        sd.features = rows[sd.name]
     threshold = float(strategy.labels["zigzag_threshold"])
     for i, sd in enumerate(state):
         progress.step("labels", i, sd.name, tfs[0], f"ZigZag labels ({threshold:.2%})")

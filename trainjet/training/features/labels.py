@@ -1,4 +1,4 @@
-"""ZigZag segment labels (ktrdr `get_zigzag_segment_labels`, §2.6): 0 BUY, 1 HOLD, 2 SELL.
+"""ZigZag segment labels (ktrdr `get_zigzag_segment_labels`): 0 BUY, 1 HOLD, 2 SELL.
 
 A pivot is confirmed once price has moved `threshold` (a fraction: 0.03 = 3 %) against the
 running extreme. Every bar strictly inside an up-leg is BUY, inside a down-leg SELL; pivot bars

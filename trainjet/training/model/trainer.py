@@ -1,7 +1,8 @@
-"""The training loop (inventory §2.10-2.12), with ktrdr's known defects fixed.
+# size: one training loop: its settings, device-side figures and best-epoch tracker share its state
+"""The training loop: epochs, batches, validation, early stopping; ktrdr's known defects fixed.
 
 * Data stay on the CPU as tensors; each epoch gathers one shuffled copy (into pinned memory
-  on CUDA) and every batch is a contiguous slice copied with `non_blocking` (§8 #13: ktrdr
+  on CUDA) and every batch is a contiguous slice copied with `non_blocking` (ktrdr
   moved the whole set to the GPU, then shuffled it there, and lost to the CPU).
 * No device sync per batch: each batch's loss and correct count stay on the device and are
   read together once per `read_seconds` (the bridge's 100 ms event cadence) and at each
@@ -10,7 +11,7 @@
   is caught at the next read, at most `read_seconds` late.
 * One cancellation check before every batch (a flag, no sync), so a cancel lands within one
   batch; batches that ran before it are reported first, so the log keeps every step taken.
-* Early stopping honours `patience`, `monitor` and `min_delta` (§8 #23); the best weights,
+* Early stopping honours `patience`, `monitor` and `min_delta` (ktrdr ignored `min_delta`); the best weights,
   chosen by the same monitor, are a real copy (`clone()`), so restoring them restores them.
 * Seeded: `torch.manual_seed` (dropout, init), a private `torch.Generator` for the shuffle.
   A checkpoint carries both generators' states, so a resumed run equals an uninterrupted one.
@@ -29,12 +30,13 @@ import torch
 from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.core.metric_names import MONITORS
 from trainjet.errors import TrainjetError
-from trainjet.training.model import TradingMLP
-from trainjet.training.predict import SplitTensors, loss_and_accuracy
+from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
+from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
+from trainjet.training.model.network import TradingMLP
+from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
-from trainjet.training.reproducibility import seed_everything
-from trainjet.training.results import TrainingCancelled, TrainOutcome, training_section
 
 __all__ = [
     "LoopSettings",
@@ -54,7 +56,7 @@ class TrainingDivergedError(TrainjetError):
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """`model.training` of the strategy (§1.5), validated; unknown choices raise."""
+    """`model.training` of the strategy, validated; unknown choices raise."""
 
     epochs: int = 100
     batch_size: int = 32
@@ -95,7 +97,7 @@ class LoopSettings:
         )
         if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
-        if settings.monitor not in ("val_loss", "val_accuracy"):
+        if settings.monitor not in MONITORS:
             raise ValueError(
                 f"early_stopping.monitor must be val_loss or val_accuracy, got {settings.monitor!r}"
             )
@@ -163,7 +165,7 @@ class _Tracker:
         score = self.sign * value
         if self.best_value is None or score < self.sign * self.best_value:
             self.best_epoch, self.best_value = epoch, value
-            # clone(): state_dict() tensors alias the live weights (ktrdr's §8 #23 bug)
+            # clone(): state_dict() tensors alias the live weights (ktrdr's best copy kept moving)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if self.stop_ref is None or score < self.sign * self.stop_ref - self.s.min_delta:
             self.stop_ref, self.wait = value, 0

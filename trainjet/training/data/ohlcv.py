@@ -1,7 +1,7 @@
-"""Local OHLCV loading: `<data_dir>/<SYMBOL>_<TIMEFRAME>.csv` (ktrdr `LocalDataLoader`, §2.2).
+"""Local OHLCV loading: `<data_dir>/<SYMBOL>_<TIMEFRAME>.csv` (ktrdr `LocalDataLoader`'s layout).
 
 Every bar is labelled by its *open* time (the bundled data are resampled that way: the 4h bar
-`08:00` covers 08:00-12:00). `features.py` relies on this to decide when a bar may be seen.
+`08:00` covers 08:00-12:00). `features/alignment.py` relies on this to decide when a bar may be seen.
 
 Data problems are the caller's to fix, so each raises `DataError` naming the file and what is
 wrong, instead of letting a pandas traceback through.

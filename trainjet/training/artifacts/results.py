@@ -1,4 +1,4 @@
-"""One result-summary shape for every way a training ends (inventory §7.3, fixing §8 #21).
+"""One result-summary shape for every way a training ends (ktrdr's summaries were mostly defaults).
 
 ktrdr's aggregator read keys the trainer never wrote (`epochs_completed` vs `epochs_trained`,
 minutes vs seconds), so its summaries were mostly defaults. Here the loop returns a
@@ -265,7 +265,7 @@ _PERF_MODEL = ("model_size_bytes", "parameters_count", "architecture")
 
 
 def performance_view(result_summary: dict[str, Any] | None) -> dict[str, Any]:
-    """The metric blocks of `GET /trainings/{id}/performance` (§3.2); None for a missing block."""
+    """The metric blocks of `GET /trainings/{id}/performance`; None for a missing block."""
     summary = result_summary or {}
 
     def pick(section: str, keys: tuple[str, ...]) -> dict[str, Any] | None:

@@ -1,11 +1,12 @@
-"""Normalise a parsed strategy mapping and collect every problem on the way (§1.1-1.11).
+# size: one normalising pass over every strategy section, each check reading the ones before it
+"""Normalise a parsed strategy mapping and collect every problem on the way.
 
 One pass both validates and normalises, so what `validate_strategy` accepts is exactly what
 `load_strategy` builds. Problems are collected, not raised, so a user sees all of them at once.
-Messages quote ktrdr's (§1.11) where ktrdr has one. Deliberate differences from ktrdr:
-`list:` is an alias of `symbols:`/`timeframes:` (§8.18), flat indicator parameters are used,
+Messages quote ktrdr's where ktrdr has one, so its users recognise them. Deliberate differences from ktrdr:
+`list:` is an alias of `symbols:`/`timeframes:` (ktrdr S2 files write it), flat indicator parameters are used,
 unknown parameters/activations/optimizers are errors instead of silent fallbacks, and a
-`data_split` written with S2's `test_size`/`validation_size` is converted with a warning (§8.20).
+`data_split` written with S2's `test_size`/`validation_size` is converted with a warning rather than silently misread.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainjet.training.data import SYMBOL_RE, TIMEFRAME_RE
-from trainjet.training.features import fuzzy_targets, order_timeframes
-from trainjet.training.fuzzy import FuzzyParse, parse_fuzzy_sets
-from trainjet.training.indicators import (
+from trainjet.training.data.ohlcv import SYMBOL_RE, TIMEFRAME_RE
+from trainjet.training.features.alignment import fuzzy_targets, order_timeframes
+from trainjet.training.features.fuzzy import FuzzyParse, parse_fuzzy_sets
+from trainjet.training.indicators.registry import (
     IndicatorSpec,
     available_indicators,
     check_params,
     resolve_indicator,
     unsupported_reason,
 )
-from trainjet.training.strategy_defaults import (
+from trainjet.training.strategy.defaults import (
     DEFAULT_DECISIONS,
     DEFAULT_MODEL,
     KNOWN_TOP_LEVEL,
@@ -56,7 +57,7 @@ class ValidationResult:
     issues: list[ValidationIssue] = field(default_factory=list)
 
     def message(self, strategy_name: str) -> str:
-        """The validate endpoint's sentence (§1.11a)."""
+        """The validate endpoint's sentence, worded as ktrdr's."""
         n_err, n_warn = len(self.errors), len(self.warnings)
         if n_err:
             extra = f" and {n_warn} warning(s)" if n_warn else ""
@@ -114,7 +115,7 @@ class Issues:
 
 
 def is_v2(raw: Mapping[str, Any]) -> bool:
-    """ktrdr's detection rule (§1.1)."""
+    """ktrdr's detection rule, so a file is read as the version ktrdr would read it."""
     if any(k in raw for k in ("scope", "training_data", "deployment")):
         return True
     td = raw.get("training_data")
@@ -252,7 +253,7 @@ def _symbols_timeframes(raw: Mapping[str, Any], out: Normalized, issues: Issues)
     tf_list = _parse_axis(
         tfs, "timeframes", "timeframe", "multi_timeframe", f"{section}.timeframes", issues
     )
-    if out.format == "v1":  # §1.10 legacy defaults
+    if out.format == "v1":  # v1 files get ktrdr's legacy defaults
         out.symbols = out.symbols if "symbols" in td else ["AAPL"]
         tf_list = tf_list if "timeframes" in td else ["1h"]
     if all(TIMEFRAME_RE.match(t) for t in tf_list):

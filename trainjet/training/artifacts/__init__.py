@@ -1,0 +1,1 @@
+"""What a training leaves behind: stored model versions, result summaries and analytics files."""

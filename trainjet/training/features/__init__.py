@@ -1,0 +1,1 @@
+"""From bars to model inputs and targets: fuzzy memberships, lags, timeframe alignment, labels."""

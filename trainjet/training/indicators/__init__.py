@@ -1,0 +1,1 @@
+"""Technical indicators: the registry by ktrdr name, its table, parameter specs and formulas."""

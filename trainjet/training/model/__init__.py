@@ -1,0 +1,1 @@
+"""The network, its training loop and inference, devices and seeding (torch lives here)."""

@@ -1,0 +1,1 @@
+"""Strategy files: lookup by name, defaults, validation and the frozen `StrategyConfig`."""
