@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trainjet.config import Settings
+from trainjet.core.errors import StoreUnavailable
 from trainjet.core.projections.snapshot import SnapshotStore
 from trainjet.core.store import (
     BlobStore,
@@ -29,7 +30,6 @@ from trainjet.core.store import (
     provision,
     require_layout,
 )
-from trainjet.core.store.errors import StoreUnavailable
 from trainjet.core.store.jetstream_setup import Part, Provisioned
 from trainjet.core.store.settings import StoreSettings
 from trainjet.natsd.connect import connect, redact_all

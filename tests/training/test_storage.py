@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from trainjet.errors import Conflict, InvalidRequest
+from trainjet.core.errors import Conflict, InvalidRequest
 from trainjet.training import storage as storage_mod
+from trainjet.training.errors import ModelNotFoundError
 from trainjet.training.model import TradingMLP, build_model
-from trainjet.training.storage import ModelNotFoundError, ModelStorage
+from trainjet.training.storage import ModelStorage
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [8], "dropout": 0.0}}
 

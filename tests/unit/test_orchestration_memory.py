@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from trainjet.config import Settings
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
     EventFactory,
     OperationFailed,
@@ -18,7 +19,6 @@ from trainjet.core.events import (
     OperationType,
 )
 from trainjet.core.projections import OperationInfo
-from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.runners.executors import executors_for
 from trainjet.runners.worker import Runner
 from trainjet.wiring import Backend, memory_backend

@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.test_projection_fold import Clock
 from trainjet.config import Settings
+from trainjet.core.errors import NotFound, Unprocessable
 from trainjet.core.events import (
     EpochCompleted,
     ModelPromoted,
@@ -29,7 +30,6 @@ from trainjet.core.projections.compare import (
 )
 from trainjet.core.projections.projector import OperationsView
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import NotFound, Unprocessable
 from trainjet.wiring import memory_backend
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from trainjet.api.guards import token_matches
-from trainjet.errors import ServiceUnavailable, Unauthorized
+from trainjet.core.errors import ServiceUnavailable, Unauthorized
 from trainjet.wiring import Backend
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker

@@ -15,8 +15,10 @@ from trainjet import __version__
 from trainjet.cli import models, ops, strategies
 from trainjet.cli.client import CliError
 from trainjet.cli.context import settings_from
+from trainjet.cli.errors import exit_code
 from trainjet.cli.output import err_console, print_json
 from trainjet.config import ConfigError
+from trainjet.core.errors import TrainjetError
 
 app = typer.Typer(
     name="trainjet",
@@ -316,6 +318,9 @@ def main() -> None:
         # soft_wrap: one line whatever the terminal width, so scripts and logs can grep it.
         err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
+    except TrainjetError as exc:  # raised by a command that works without the API
+        err_console.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+        raise SystemExit(exit_code(exc)) from None
     except ConfigError as exc:  # a bad environment value: a usage error, one line
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise SystemExit(2) from None

@@ -72,8 +72,8 @@ CLI_CONNECT_RETRY = 10.0
 async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventStore, str]]:
     """The event store on the NATS server trainjet uses, and its (redacted) URL; a `CliError`
     that says what was tried when there is none to reach."""
+    from trainjet.core.errors import StoreError
     from trainjet.core.store import JetStreamEventStore
-    from trainjet.core.store.errors import StoreError
     from trainjet.nats_backend import connect_nats, store_settings
     from trainjet.natsd.connect import redact_all
 

@@ -37,7 +37,7 @@ class Served:
 
 async def read_records(settings: Settings, operation_id: str | None) -> tuple[list[Record], str]:
     """One operation's records (or the whole stream's, for None) and where they came from."""
-    from trainjet.core.store.errors import InvalidName
+    from trainjet.core.errors import InvalidName
 
     async with open_store(settings) as (store, url):
         if operation_id is None:

@@ -91,7 +91,7 @@ def run_api(
 def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
     # The wiring (checkpoints, models bucket, device and GPU probe) lives with the runners.
     from trainjet.cli.client import CliError
-    from trainjet.core.store.errors import StoreError
+    from trainjet.core.errors import StoreError
     from trainjet.runners.service import run_runner as _run
 
     try:
@@ -104,7 +104,7 @@ def wait_for_nats(settings: Settings) -> None:
     """Block until NATS answers (retrying, bounded by the settings), before the API starts:
     an unreachable server then reads as one line per try instead of uvicorn's traceback."""
     from trainjet.cli.client import CliError
-    from trainjet.core.store.errors import StoreError
+    from trainjet.core.errors import StoreError
     from trainjet.nats_backend import connect_nats
     from trainjet.natsd.connect import disconnect
 

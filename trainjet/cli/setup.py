@@ -15,7 +15,7 @@ import typer
 
 from trainjet.cli.client import CliError
 from trainjet.config import Settings
-from trainjet.core.store.errors import LayoutMissing, StoreError, StoreTimeout
+from trainjet.core.errors import LayoutMissing, StoreError, StoreTimeout
 from trainjet.core.store.jetstream_setup import Part
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
     AnyEvent,
     CancelRequested,
@@ -36,7 +37,6 @@ from trainjet.core.fate import History, decide
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store.port import CommandQueue, EventStore, StartCommand
-from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 
 class CancelOutcome(msgspec.Struct, kw_only=True):

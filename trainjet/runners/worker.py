@@ -36,9 +36,9 @@ from typing import Any
 
 from trainjet import __version__
 from trainjet.core.cancellation import CancelCause
+from trainjet.core.errors import StoreError
 from trainjet.core.events import utcnow
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import Claim, CommandQueue, EventStore, RunnerInfo, RunnerRegistry
 from trainjet.runners.attempt import Attempt
 from trainjet.runners.control import ControlWatcher

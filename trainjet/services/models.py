@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from trainjet.config import Settings
+from trainjet.core.errors import Conflict, InvalidRequest
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.promotions import Promotion
-from trainjet.errors import Conflict, InvalidRequest
 from trainjet.services.model_versions import served_path
 from trainjet.training.data import load_ohlcv
-from trainjet.training.errors import DataError
+from trainjet.training.errors import DataError, ModelNotFoundError
 from trainjet.training.feature_steps import compute_outputs, fuzzy_frame, used_indicators
 from trainjet.training.features import (
     bar_close_times,
@@ -41,7 +41,7 @@ from trainjet.training.features import (
     order_timeframes,
 )
 from trainjet.training.indicators import IndicatorSpec
-from trainjet.training.storage import NAMED_DIR, SAFE_NAME, ModelNotFoundError, ModelStorage
+from trainjet.training.storage import NAMED_DIR, SAFE_NAME, ModelStorage
 
 if TYPE_CHECKING:
     from trainjet.training.storage import LoadedModel

@@ -17,11 +17,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from trainjet.core.errors import InvalidRequest
 from trainjet.core.events import OperationCreated, OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import InvalidRequest
 from trainjet.wiring import Backend
 
 log = logging.getLogger(__name__)

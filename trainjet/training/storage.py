@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainjet import __version__
-from trainjet.errors import Conflict, InvalidRequest, NotFound
+from trainjet.core.errors import Conflict, InvalidRequest
+from trainjet.training.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from trainjet.training.model import TradingMLP
@@ -42,10 +43,6 @@ NAMED_DIR = "_named"
 LATEST_SUFFIX = "_latest"
 _VERSION_RE = re.compile(r"^(?P<family>.+)_v(?P<version>\d+)$")
 _lock = threading.Lock()  # orders version numbering and `_latest` updates within a process
-
-
-class ModelNotFoundError(NotFound):
-    code = "TRAINJET-ModelNotFound"
 
 
 def safe_name(value: str, what: str = "name") -> str:

@@ -29,7 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.errors import TrainjetError
+from trainjet.training.errors import TrainingDivergedError
 from trainjet.training.model import TradingMLP
 from trainjet.training.predict import SplitTensors, loss_and_accuracy
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
@@ -46,10 +46,6 @@ __all__ = [
 
 CheckpointFn = Callable[[int, bytes], None]
 CHECKPOINT_FORMAT = 1
-
-
-class TrainingDivergedError(TrainjetError):
-    code = "TRAINJET-TrainingDiverged"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from trainjet.api.schemas import (
     RetryResponse,
 )
 from trainjet.core.annotations import normalize_tags
+from trainjet.core.errors import InvalidRequest
 from trainjet.core.events import (
     TERMINAL_TYPES,
     OperationStatus,
@@ -34,7 +35,6 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import InvalidRequest
 from trainjet.services import retry
 from trainjet.wiring import Backend
 

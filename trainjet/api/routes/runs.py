@@ -17,10 +17,10 @@ from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response, operation_dict
 from trainjet.api.schemas import OperationStatusResponse, StrictModel
 from trainjet.core.annotations import MAX_TAGS
+from trainjet.core.errors import Unprocessable
 from trainjet.core.events import OperationCreated, utcnow
 from trainjet.core.projections.compare import MAX_RUNS, MIN_RUNS, RunRecord, compare_runs
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import Unprocessable
 from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/operations", tags=["Operations"])

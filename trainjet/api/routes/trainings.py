@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
+from trainjet.core.errors import NotFound
 from trainjet.core.events import OperationStatus, OperationType
-from trainjet.errors import NotFound
 from trainjet.services.training import TrainingRequestData, TrainingService
 from trainjet.training.results import performance_view
 from trainjet.wiring import Backend
