@@ -89,8 +89,8 @@ def api(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Only the API (for deployment next to an existing NATS)."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.serve import run_api, wait_for_nats
-    from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(
         replace(settings_from(ctx), nats_url=nats_url or None, api_host=host, api_port=port)
@@ -101,7 +101,7 @@ def api(
         )
     wait_for_nats(settings)
     from trainjet.cli.setup import preflight
-    from trainjet.nats_backend import API_PARTS
+    from trainjet.system import API_PARTS
 
     preflight(settings, API_PARTS)
     run_api(settings)
@@ -115,8 +115,8 @@ def runner(
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Operations run at once")] = 1,
 ) -> None:
     """One runner process: takes start commands of its pool and runs them."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.serve import run_runner
-    from trainjet.runtime import resolve_nats_url
 
     if pool not in ("local", "host"):
         raise CliError(f"unknown pool {pool!r}: use 'local' or 'host'", 2)
@@ -126,7 +126,7 @@ def runner(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
     from trainjet.cli.setup import preflight
-    from trainjet.nats_backend import RUNNER_PARTS
+    from trainjet.system import RUNNER_PARTS
 
     preflight(settings, RUNNER_PARTS, [pool])
     run_runner(settings, pool, concurrency)
@@ -137,8 +137,8 @@ def setup(ctx: typer.Context, nats_url: NatsOpt = None) -> None:
     """Create (or check) the streams, buckets and pool consumers, with admin credentials
     (TRAINJET_NATS_USER=trainjet-admin); idempotent. `trainjet serve` does it by itself when
     it starts its embedded NATS."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.setup import run_setup
-    from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(replace(settings_from(ctx), nats_url=nats_url or None))
     if not settings.nats_url:

@@ -7,7 +7,7 @@ latest checkpoint), runs the registered executor while its lease is renewed, and
 end, each of these appends under the precondition that the history has not moved since.
 
 Around the attempts the runner keeps one heartbeat (on a thread of its own when the process
-wiring gives it a connection for one, so a starved loop cannot miss it) and one control
+assembly gives it a connection for one, so a starved loop cannot miss it) and one control
 watcher (a single tail of the control events for every operation it runs).
 
 Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its attempt,

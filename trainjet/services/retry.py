@@ -22,7 +22,7 @@ from trainjet.core.events import OperationCreated, OperationStatus, OperationTyp
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import StoredEvent
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ async def checkpoint_epoch(store: BlobStore | None, operation_id: str) -> int | 
 
 
 async def retry_operation(
-    backend: Backend, operation_id: str, checkpoints: BlobStore | None
+    backend: ApiSystem, operation_id: str, checkpoints: BlobStore | None
 ) -> Retried:
     info = backend.orchestrator.get(operation_id)  # 404 "Operation not found: <id>"
     if info.status is not OperationStatus.FAILED:

@@ -36,16 +36,16 @@ from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
 from trainjet.services import retry
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
 # JetStream sequences are unsigned 64-bit; anything above cannot name an event (and makes the
 # server refuse the consumer), so both the query and Last-Event-ID stop below 2**63.
 MAX_SEQUENCE = 2**63 - 1
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 
 
-def _get(backend: Backend, operation_id: str) -> OperationInfo:
+def _get(backend: ApiSystem, operation_id: str) -> OperationInfo:
     return backend.orchestrator.get(operation_id)
 
 
@@ -138,7 +138,7 @@ async def get_operation(operation_id: str, backend: BackendDep) -> Response:
 
 
 async def _cancel(
-    backend: Backend, operation_id: str, body: CancelOperationRequest | None
+    backend: ApiSystem, operation_id: str, body: CancelOperationRequest | None
 ) -> Response:
     body = body or CancelOperationRequest()
     outcome = await backend.orchestrator.cancel_operation(
@@ -275,7 +275,7 @@ def _resume_from(last_event_id: str | None) -> int:
 
 
 async def _sse(
-    backend: Backend, operation_id: str, from_seq: int, request: Request
+    backend: ApiSystem, operation_id: str, from_seq: int, request: Request
 ) -> AsyncIterator[bytes]:
     # The stream also ends when the server stops (`app.state.stopping`): an open stream must
     # not hold a shutdown for as long as its operation runs. The client resumes elsewhere with

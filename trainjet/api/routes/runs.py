@@ -21,10 +21,10 @@ from trainjet.core.errors import Unprocessable
 from trainjet.core.events import OperationCreated, utcnow
 from trainjet.core.projections.compare import MAX_RUNS, MIN_RUNS, RunRecord, compare_runs
 from trainjet.core.store.port import StoredEvent
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 
 
 class TagRequest(StrictModel):

@@ -12,8 +12,8 @@ from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.core.errors import NotFound
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.services.training import TrainingRequestData, TrainingService
+from trainjet.system import ApiSystem
 from trainjet.training.results import performance_view
-from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/trainings", tags=["Training"])
 
@@ -51,7 +51,7 @@ async def start_training(
 
 @router.get("/{task_id}/performance")
 async def get_performance(
-    task_id: str, backend: Annotated[Backend, Depends(get_backend)]
+    task_id: str, backend: Annotated[ApiSystem, Depends(get_backend)]
 ) -> Response:
     info = backend.projector.view.operations.get(task_id)
     if info is None or info.operation_type is not OperationType.TRAINING:

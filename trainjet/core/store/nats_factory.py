@@ -1,12 +1,9 @@
-"""Build a `Backend` on a real NATS server: connect, check the layout, wrap the adapters.
+"""The JetStream side of a `StoreConnection`: connect, check the layout, wrap the adapters.
 
 The layout (streams, buckets, pool consumers) is created by `provision_nats` (`trainjet
 setup`, or an embedded `trainjet serve`), never by the API or a runner: their NATS users may
-not create or change streams, so they only check that what they use exists.
-
-The returned `NatsBackend` also carries the two blob buckets (checkpoints, models) that only
-a NATS deployment has: runners keep their checkpoints there and host runners publish their
-models there; `start_model_import` makes an API import those models into its models dir.
+not create or change streams, so they only check that what they use exists. Every NATS call
+made here runs inside the store's error translation, so callers see `StoreError`s only.
 """
 
 from __future__ import annotations
@@ -18,22 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trainjet.config import Settings
 from trainjet.core.errors import StoreUnavailable
-from trainjet.core.projections.snapshot import SnapshotStore
-from trainjet.core.store import (
-    BlobStore,
-    JetStreamBlobStore,
-    JetStreamCommandQueue,
-    JetStreamEventStore,
-    JetStreamRunnerRegistry,
-    provision,
-    require_layout,
-)
-from trainjet.core.store.jetstream_setup import Part, Provisioned
+from trainjet.core.store.connection import StoreConnection
+from trainjet.core.store.jetstream import translate_errors
+from trainjet.core.store.jetstream_blobs import JetStreamBlobStore
+from trainjet.core.store.jetstream_commands import JetStreamCommandQueue
+from trainjet.core.store.jetstream_events import JetStreamEventStore
+from trainjet.core.store.jetstream_registry import JetStreamRunnerRegistry
+from trainjet.core.store.jetstream_setup import Part, Provisioned, provision, require_layout
+from trainjet.core.store.nats_connect import connect, disconnect, redact_all
 from trainjet.core.store.settings import StoreSettings
-from trainjet.natsd.connect import connect, redact_all
-from trainjet.wiring import Backend
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -42,43 +33,38 @@ _log = logging.getLogger("trainjet.nats")
 RETRY_PAUSE = 2.0  # seconds between connect attempts while NATS is unreachable
 
 
-@dataclass
-class NatsBackend(Backend):
-    """A `Backend` on NATS, with the blob buckets every process of the deployment shares."""
+@dataclass(frozen=True)
+class NatsAccess:
+    """Where the server is and who connects (never shown: `redacted` is what may be)."""
 
-    checkpoints: BlobStore | None = None
-    models: BlobStore | None = None
+    url: str
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    creds_file: str | None = None
 
-
-def store_settings(settings: Settings, **overrides: Any) -> StoreSettings:
-    return StoreSettings(
-        replicas=settings.stream_replicas,
-        lease_seconds=settings.lease_seconds,
-        runner_ttl_seconds=settings.runner_ttl_seconds,
-        **overrides,
-    )
+    @property
+    def redacted(self) -> str:
+        return redact_all(self.url)
 
 
-async def connect_nats(
-    settings: Settings, *, name: str, url: str | None = None, retry_for: float = 0.0
-) -> Client:
-    """A client on `url` (else the configured server) with the configured credentials.
+async def connect_nats(access: NatsAccess, *, name: str, retry_for: float = 0.0) -> Client:
+    """A client on `access.url` with its credentials.
 
     With `retry_for`, a server that does not answer yet is retried for that many seconds,
     saying so once per try ("NATS unreachable at <url>, retrying"): processes started
     together with their server (compose, systemd) must not die of arriving first. A refused
     login is not retried; it will not fix itself.
     """
-    target = url or settings.nats_url or ""
     deadline = time.monotonic() + retry_for
     while True:
         try:
             return await connect(
-                target,
-                user=settings.nats_user,
-                password=settings.nats_password,
-                token=settings.nats_token,
-                creds_file=settings.nats_creds,
+                access.url,
+                user=access.user,
+                password=access.password,
+                token=access.token,
+                creds_file=access.creds_file,
                 name=name,
             )
         except StoreUnavailable as exc:
@@ -86,120 +72,93 @@ async def connect_nats(
             if "authorization" in exc.message or left <= 0:
                 if retry_for > 0:
                     raise StoreUnavailable(
-                        f"NATS unreachable at {redact_all(target)}; gave up after "
+                        f"NATS unreachable at {access.redacted}; gave up after "
                         f"{retry_for:.0f}s. {exc.message}"
                     ) from exc
                 raise
-            _log.warning("NATS unreachable at %s, retrying", redact_all(target))
+            _log.warning("NATS unreachable at %s, retrying", access.redacted)
             await asyncio.sleep(min(RETRY_PAUSE, left))
 
 
-# What each kind of process uses (and so checks for at start-up).
-API_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "models", "snapshots")
-RUNNER_PARTS: tuple[Part, ...] = ("events", "commands", "runners", "checkpoints", "models")
-
-
-async def provision_nats(settings: Settings, *, url: str | None = None) -> list[Provisioned]:
-    """Create or check the whole layout with the configured (admin) credentials."""
-    nc = await connect_nats(settings, name="trainjet-setup", url=url)
+async def provision_nats(access: NatsAccess, layout: StoreSettings) -> list[Provisioned]:
+    """Create or check the whole layout (needs admin credentials)."""
+    nc = await connect_nats(access, name="trainjet-setup")
     try:
-        layout = store_settings(settings)
         return await provision(nc.jetstream(timeout=layout.request_timeout), layout)
     finally:
-        await nc.close()
+        await disconnect(nc)
 
 
 async def check_layout(
-    settings: Settings, parts: Iterable[Part] = API_PARTS, pools: Iterable[str] = ()
+    access: NatsAccess,
+    layout: StoreSettings,
+    parts: Iterable[Part],
+    pools: Iterable[str] = (),
+    *,
+    retry_for: float = 0.0,
 ) -> None:
     """Connect, check `parts` exist (`LayoutMissing` otherwise), disconnect: a start-up check
     that fails in one line before a server or runner loop starts."""
-    # the first contact of `trainjet api` / `runner`: wait for a server that is still starting
-    nc = await connect_nats(
-        settings, name="trainjet-check", retry_for=settings.connect_retry_seconds
-    )
+    nc = await connect_nats(access, name="trainjet-check", retry_for=retry_for)
     try:
-        layout = store_settings(settings)
         await require_layout(nc.jetstream(timeout=layout.request_timeout), layout, parts, pools)
     finally:
-        await nc.close()
+        await disconnect(nc)
 
 
-async def connect_backend(
-    settings: Settings,
+async def open_store(
+    access: NatsAccess,
+    layout: StoreSettings,
     *,
-    name: str = "trainjet-api",
-    store: StoreSettings | None = None,
-    parts: Iterable[Part] = API_PARTS,
+    name: str,
+    parts: Iterable[Part],
     pools: Iterable[str] = (),
     retry_for: float = 0.0,
-) -> Backend:
-    if not settings.nats_url:
-        raise ValueError(
-            "connect_backend needs settings.nats_url (serve starts an embedded server)"
-        )
-    nc = await connect_nats(settings, name=name, retry_for=retry_for)
-    layout = store or store_settings(settings)
+) -> StoreConnection:
+    """A connection with the adapters of every part in `parts` (checked to exist first)."""
+    nc = await connect_nats(access, name=name, retry_for=retry_for)
     js = nc.jetstream(timeout=layout.request_timeout)
     try:
         await require_layout(js, layout, parts, pools)
     except Exception:
-        await nc.close()
+        await disconnect(nc)
         raise
 
     async def describe() -> dict[str, Any]:
-        info = nc._server_info  # nats-py keeps the INFO the server sent
-        events = await js.stream_info(layout.events_stream_name)
-        commands = await js.stream_info(layout.commands_stream_name)
+        with translate_errors("describing the NATS server"):
+            events = await js.stream_info(layout.events_stream_name)
+            commands = await js.stream_info(layout.commands_stream_name)
+        version = nc.connected_server_version
+        cluster = events.cluster
         return {
             "nats": {
                 "connected": nc.is_connected,
                 "connected_url": redact_all(str(nc.connected_url.geturl()))
                 if nc.connected_url
                 else None,
-                "server_version": info.get("version"),
-                "server_name": info.get("server_name"),
-                "jetstream": bool(info.get("jetstream")),
-                "cluster": info.get("cluster"),
+                "server_version": f"{version.major}.{version.minor}.{version.patch}",
+                # the server leading the events stream: on one server, that server
+                "server_name": cluster.leader if cluster else None,
+                "jetstream": True,  # the stream infos above answer only from JetStream
+                "cluster": cluster.name if cluster else None,
             },
-            "streams": {
-                "events": _stream(events),
-                "commands": _stream(commands),
-            },
+            "streams": {"events": _stream(events), "commands": _stream(commands)},
         }
 
-    backend = NatsBackend(
+    return StoreConnection(
         store=JetStreamEventStore(nc, layout),
         commands=JetStreamCommandQueue(nc, layout),
         registry=JetStreamRunnerRegistry(nc, layout),
-        settings=settings,
-        nats_url=redact_all(settings.nats_url),
-        describe=describe,
-        connected=lambda: bool(nc.is_connected),
         checkpoints=JetStreamBlobStore(
             nc, layout.checkpoints_bucket_name, layout, max_age=layout.checkpoint_max_age
         ),
         models=JetStreamBlobStore(nc, layout.models_bucket_name, layout),
-        snapshots=SnapshotStore(JetStreamBlobStore(nc, layout.snapshots_bucket_name, layout)),
+        snapshots=JetStreamBlobStore(nc, layout.snapshots_bucket_name, layout),
+        url=access.redacted,
+        describe=describe,
+        connected=lambda: bool(nc.is_connected),
+        close=lambda: disconnect(nc),
     )
-    backend.closers.append(nc.close)
-    return backend
-
-
-def start_model_import(backend: Backend) -> None:
-    """Import the models host runners publish into this process's models dir (the API's).
-
-    A no-op for a backend without a models bucket (the in-memory one). The importer stops
-    with the backend.
-    """
-    models = backend.models if isinstance(backend, NatsBackend) else None
-    if models is None:
-        return
-    from trainjet.runners.artifacts import ModelImporter
-
-    importer = ModelImporter(models, backend.settings.models_dir, backend.projector)
-    importer.start()
-    backend.closers.append(importer.close)
 
 
 def _stream(info: Any) -> dict[str, Any]:
