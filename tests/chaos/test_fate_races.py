@@ -30,10 +30,10 @@ from trainjet.core.leases import LeaseMonitor
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store import StoredEvent, provision
 from trainjet.core.store.jetstream_events import INACTIVE_SECONDS
-from trainjet.nats_backend import connect_backend, connect_nats, store_settings
+from trainjet.core.store.nats_factory import connect_nats, open_store
 from trainjet.runners.dummy import run_dummy
 from trainjet.runners.worker import Runner
-from trainjet.wiring import Backend
+from trainjet.system import API_PARTS, ApiSystem, nats_access, store_settings
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
@@ -41,16 +41,19 @@ TTL, LEASE = 1.0, 1.5
 
 
 @pytest.fixture
-async def backend(nats_server: str) -> AsyncIterator[Backend]:
+async def backend(nats_server: str) -> AsyncIterator[ApiSystem]:
     settings = Settings(nats_url=nats_server, runner_ttl_seconds=TTL, lease_seconds=LEASE)
     layout = store_settings(settings, namespace=f"chaos{uuid.uuid4().hex[:10]}")
-    admin = await connect_nats(settings, name="trainjet-chaos-setup")
+    admin = await connect_nats(nats_access(settings), name="trainjet-chaos-setup")
     try:  # as `trainjet setup` does: the API and runners only check for the layout
         await provision(admin.jetstream(), layout)
     finally:
         await admin.close()
-    b = await connect_backend(settings, name="trainjet-chaos", store=layout)
-    await b.start_read_side()
+    connection = await open_store(
+        nats_access(settings), layout, name="trainjet-chaos", parts=API_PARTS
+    )
+    b = ApiSystem(settings, connection)
+    await b.start()
     b.leases.interval = 0.2
     try:
         yield b
@@ -61,7 +64,7 @@ async def backend(nats_server: str) -> AsyncIterator[Backend]:
 class Runners:
     """In-process runners of the `local` pool on the backend, stopped on exit."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: ApiSystem) -> None:
         self.backend = backend
         self.running: list[tuple[Runner, asyncio.Event, asyncio.Task[None]]] = []
 
@@ -84,7 +87,7 @@ class Runners:
 
 
 @pytest.fixture
-async def runners(backend: Backend) -> AsyncIterator[Runners]:
+async def runners(backend: ApiSystem) -> AsyncIterator[Runners]:
     r = Runners(backend)
     try:
         yield r
@@ -92,14 +95,14 @@ async def runners(backend: Backend) -> AsyncIterator[Runners]:
         await r.stop_all()
 
 
-async def start_dummy(backend: Backend, iterations: int, interval: float) -> str:
+async def start_dummy(backend: ApiSystem, iterations: int, interval: float) -> str:
     info, _ = await backend.orchestrator.start_managed_operation(
         OperationType.DUMMY, inputs={"iterations": iterations, "interval_seconds": interval}
     )
     return info.operation_id
 
 
-async def wait_terminal(backend: Backend, op_ids: list[str], timeout: float = 120.0) -> None:
+async def wait_terminal(backend: ApiSystem, op_ids: list[str], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ops = backend.projector.view.operations
@@ -110,7 +113,7 @@ async def wait_terminal(backend: Backend, op_ids: list[str], timeout: float = 12
     pytest.fail(f"{len(stuck)} operation(s) not terminal after {timeout:g}s: {stuck[:5]}")
 
 
-async def terminal_events(backend: Backend, op_id: str) -> list[Any]:
+async def terminal_events(backend: ApiSystem, op_id: str) -> list[Any]:
     records = await backend.store.read_operation(op_id)
     return [
         r.event
@@ -119,12 +122,12 @@ async def terminal_events(backend: Backend, op_id: str) -> list[Any]:
     ]
 
 
-async def doubled(backend: Backend, op_ids: list[str]) -> list[str]:
+async def doubled(backend: ApiSystem, op_ids: list[str]) -> list[str]:
     """Operations whose log holds more (or fewer) than one terminal event."""
     return [op for op in op_ids if len(await terminal_events(backend, op)) != 1]
 
 
-async def test_cancel_right_after_start(backend: Backend, runners: Runners) -> None:
+async def test_cancel_right_after_start(backend: ApiSystem, runners: Runners) -> None:
     runners.start(concurrency=8)
     n = count(20, 100)
 
@@ -147,7 +150,7 @@ async def test_cancel_right_after_start(backend: Backend, runners: Runners) -> N
     assert bad == []
 
 
-async def test_cancel_racing_completion(backend: Backend, runners: Runners) -> None:
+async def test_cancel_racing_completion(backend: ApiSystem, runners: Runners) -> None:
     runners.start(concurrency=8)
     n = count(20, 100)
     rng = random.Random(7)
@@ -178,7 +181,7 @@ async def test_cancel_racing_completion(backend: Backend, runners: Runners) -> N
     assert statuses <= {OperationStatus.COMPLETED, OperationStatus.CANCELLED}
 
 
-async def test_lease_monitor_acting_on_a_stale_view(backend: Backend, runners: Runners) -> None:
+async def test_lease_monitor_acting_on_a_stale_view(backend: ApiSystem, runners: Runners) -> None:
     """An API paused while its operations ran wakes with a view that still says `running`,
     and the runner's heartbeat no longer lists them: it must re-read before it writes."""
     runners.start(concurrency=4)
@@ -216,7 +219,7 @@ async def test_lease_monitor_acting_on_a_stale_view(backend: Backend, runners: R
 
 
 async def test_one_runner_holds_as_many_consumers_with_30_operations_as_with_one(
-    backend: Backend, runners: Runners, nc: Any
+    backend: ApiSystem, runners: Runners, nc: Any
 ) -> None:
     runners.start(concurrency=30)
     js = nc.jetstream()

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from trainjet.cli.app import app
+from trainjet.cli.runtime import resolve_api_url, write_runtime
 from trainjet.config import Settings
-from trainjet.runtime import resolve_api_url, write_runtime
 
 
 def test_a_live_serve_s_api_url_is_used_when_none_was_named(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from trainjet.api.app import create_app
 from trainjet.config import Settings
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 TOKEN = "s3cret-token"
 BASE = "http://127.0.0.1:8000"
@@ -31,8 +31,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def build_app(settings: Settings) -> FastAPI:
-    async def factory(s: Settings) -> Backend:
-        return memory_backend(s)
+    async def factory(s: Settings) -> ApiSystem:
+        return memory_api(s)
 
     return create_app(settings, factory, lease_monitor=False)
 

@@ -147,6 +147,15 @@ class Stack:
         self.http.close()
 
 
+def assert_outage_answer(response: httpx.Response) -> None:
+    """What the API answers when the store cannot serve a request: 503 JSON with Retry-After
+    (never a bare 500, never text/plain)."""
+    assert response.status_code == 503, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    assert response.headers["retry-after"].isdigit()
+    assert response.json()["success"] is False
+
+
 def detail_of(response: httpx.Response) -> str:
     """The error message of an API answer: `detail` is a string, or for configuration errors
     ktrdr's structured object, whose `message` is the text."""

@@ -23,9 +23,10 @@ from trainjet.core.store import (
     StoreSettings,
     ensure_streams,
 )
+from trainjet.core.store.connection import StoreConnection
 from trainjet.runners.executors import executors_for
 from trainjet.runners.worker import Runner
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 URL = os.environ.get("TRAINJET_EXTERNAL_NATS_URL", "nats://127.0.0.1:4222")
 MIN_VERSION = (2, 9)  # JetStream KV with TTL, ordered consumers, work-queue retention
@@ -41,14 +42,15 @@ async def external() -> AsyncIterator[nats.aio.client.Client]:
         pytest.skip(
             f"no external NATS server at {URL} ({type(exc).__name__}); set TRAINJET_EXTERNAL_NATS_URL"
         )
-    info = nc._server_info
-    version = tuple(int(p) for p in str(info.get("version", "0.0")).split(".")[:2])
-    if not info.get("jetstream"):
+    server = nc.connected_server_version
+    try:
+        await nc.jetstream().account_info()
+    except Exception:
         await nc.close()
         pytest.skip(f"the NATS server at {URL} runs without JetStream (start it with -js)")
-    if version < MIN_VERSION:
+    if (server.major, server.minor) < MIN_VERSION:
         await nc.close()
-        pytest.skip(f"the NATS server at {URL} is {info.get('version')}; trainjet needs >= 2.9")
+        pytest.skip(f"the NATS server at {URL} is {server!r}; trainjet needs >= 2.9")
     yield nc
     await nc.close()
 
@@ -59,11 +61,13 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
     )
     js = external.jetstream()
     await ensure_streams(js, layout)
-    backend = Backend(
-        store=JetStreamEventStore(external, layout),
-        commands=JetStreamCommandQueue(external, layout),
-        registry=JetStreamRunnerRegistry(external, layout),
-        settings=Settings(cancel_wait_seconds=10),
+    backend = ApiSystem(
+        Settings(cancel_wait_seconds=10),
+        StoreConnection(
+            store=JetStreamEventStore(external, layout),
+            commands=JetStreamCommandQueue(external, layout),
+            registry=JetStreamRunnerRegistry(external, layout),
+        ),
     )
     stop = asyncio.Event()
     runner = Runner(
@@ -74,7 +78,7 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
     )
     task = asyncio.create_task(runner.run(stop))
     try:
-        await backend.start_read_side()
+        await backend.start()
         done, _ = await backend.orchestrator.start_managed_operation(
             OperationType.DUMMY, inputs={"iterations": 3, "interval_seconds": 0.01}, total_steps=3
         )

@@ -29,6 +29,7 @@ from nats.aio.client import Client
 
 from tests.integration import permission_matrix as matrix
 from tests.integration.harness import TERMINAL, Stack, free_port
+from trainjet.core.errors import StoreUnavailable
 from trainjet.core.events import EventFactory, PhaseChanged
 from trainjet.core.store import (
     JetStreamBlobStore,
@@ -38,7 +39,6 @@ from trainjet.core.store import (
     StartCommand,
     provision,
 )
-from trainjet.core.store.errors import StoreUnavailable
 from trainjet.natsd import connect, find_nats_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from trainjet.api.errors import http_error
 from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.errors import DataError
 
@@ -58,7 +59,7 @@ def test_missing_file_names_path_and_alternatives(data_dir: Path) -> None:
     assert "EURUSD_1h.csv" in msg
     assert "EURUSD_4h.csv" in msg
     assert "EURUSD_1d.csv" in msg
-    assert err.value.http_status == 400
+    assert http_error(err.value).status == 400
     with pytest.raises(DataError, match="none for XYZ"):
         load_ohlcv("XYZ", "1h", data_dir)
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from trainjet.errors import Conflict, InvalidRequest
+from trainjet.core.errors import Conflict, InvalidRequest
 from trainjet.training.artifacts import registry as storage_mod
 from trainjet.training.artifacts.model_files import load_model, save_model
-from trainjet.training.artifacts.registry import ModelNotFoundError, ModelStorage
+from trainjet.training.artifacts.registry import ModelStorage
+from trainjet.training.errors import ModelNotFoundError
 from trainjet.training.model.network import TradingMLP, build_model
 
 CFG = {"type": "mlp", "architecture": {"hidden_layers": [8], "dropout": 0.0}}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from trainjet.api.errors import http_error
 from trainjet.training.errors import StrategyNotFoundError, StrategyValidationError
 from trainjet.training.strategy.loader import (
     StrategyConfig,
@@ -63,7 +64,7 @@ def test_path_traversal_rejected(bad: str, strategies_dir: Path) -> None:
     with pytest.raises(StrategyValidationError) as err:
         load_strategy(bad, strategies_dir)
     assert "Strategy name must be a file name without directory components" in err.value.message
-    assert err.value.http_status == 400
+    assert http_error(err.value).status == 400
     assert not isinstance(err.value, StrategyNotFoundError)
 
 
@@ -71,7 +72,7 @@ def test_path_traversal_rejected(bad: str, strategies_dir: Path) -> None:
 def test_unsafe_characters_rejected(bad: str, strategies_dir: Path) -> None:
     with pytest.raises(StrategyValidationError) as err:
         load_strategy(bad, strategies_dir)
-    assert err.value.http_status == 400
+    assert http_error(err.value).status == 400
     assert (
         "may only contain alphanumerics, dashes, or underscores" in err.value.message
         or "without directory components" in err.value.message
@@ -96,7 +97,9 @@ def test_not_found_lists_what_exists(strategies_dir: Path) -> None:
     msg = err.value.message
     assert msg.startswith("Strategy file not found: nope.yaml (searched: ")
     assert "eurusd_rsi_mlp.yaml" in msg
-    assert err.value.http_status == 400  # training start; the strategy endpoints map it to 404
+    assert (
+        http_error(err.value).status == 400
+    )  # training start; the strategy endpoints map it to 404
 
 
 def test_yaml_errors(write_strategy: Callable[[str, str], Path]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from trainjet.api.errors import http_error
 from trainjet.training.errors import StrategyValidationError
 from trainjet.training.strategy.loader import parse_strategy, validate_strategy
 from trainjet.training.strategy.validation import ValidationResult, normalise
@@ -299,7 +300,7 @@ def test_parse_error_joins_category_lines() -> None:
     assert err.value.errors[1] == (
         "fuzzy_sets: Fuzzy sets reference invalid indicators/metrics: bar. Valid targets are: none"
     )
-    assert err.value.http_status == 400
+    assert http_error(err.value).status == 400
 
 
 def test_validate_strategy_reports_without_raising(

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, field_validator
 
 from trainjet.api.errors import install_error_handlers
-from trainjet.errors import Conflict, InvalidRequest, NotFound
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 
 
 class Body(BaseModel):

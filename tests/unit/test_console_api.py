@@ -29,15 +29,15 @@ from trainjet.core.events import (
     OperationType,
 )
 from trainjet.replay.export import read_jsonl
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = memory_backend(Settings())
-    await b.start_read_side(lease_monitor=False)
+async def backend() -> AsyncIterator[ApiSystem]:
+    b = memory_api(Settings())
+    await b.start(lease_monitor=False)
     try:
         yield b
     finally:
@@ -45,7 +45,7 @@ async def backend() -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def http(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+async def http(backend: ApiSystem) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(), lease_monitor=False)
     app.state.backend = backend  # the lifespan's job, done here without NATS
     async with httpx.AsyncClient(
@@ -55,7 +55,7 @@ async def http(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def training(
-    backend: Backend,
+    backend: ApiSystem,
     op_id: str,
     *,
     strategy: str,
@@ -116,7 +116,7 @@ async def training(
 
 
 async def test_list_sorts_server_side_by_any_column_with_missing_values_last(
-    backend: Backend, http: httpx.AsyncClient
+    backend: ApiSystem, http: httpx.AsyncClient
 ) -> None:
     await training(backend, "op-a", strategy="beta", epochs=[(0.9, 0.40)])
     await training(backend, "op-b", strategy="alpha", epochs=[(0.8, 0.70), (0.7, 0.60)])
@@ -160,7 +160,7 @@ async def test_list_refuses_unknown_sort_columns_and_orders(
 
 
 async def test_curves_are_downsampled_and_carry_epochs_and_timeline(
-    backend: Backend, http: httpx.AsyncClient
+    backend: ApiSystem, http: httpx.AsyncClient
 ) -> None:
     await training(
         backend,
@@ -194,7 +194,7 @@ async def test_curves_are_downsampled_and_carry_epochs_and_timeline(
     ],
 )
 async def test_bad_requests_get_a_clear_4xx(
-    backend: Backend, http: httpx.AsyncClient, path: str, status: int, says: str
+    backend: ApiSystem, http: httpx.AsyncClient, path: str, status: int, says: str
 ) -> None:
     await training(backend, "op-x", strategy="s", epochs=[(1.0, 0.5)])
     before = backend.projector.view.last_seq
@@ -205,7 +205,7 @@ async def test_bad_requests_get_a_clear_4xx(
 
 
 async def test_audit_finds_nothing_on_a_faithful_projection_and_names_a_tampered_field(
-    backend: Backend, http: httpx.AsyncClient
+    backend: ApiSystem, http: httpx.AsyncClient
 ) -> None:
     await training(backend, "op-audit", strategy="s", epochs=[(0.9, 0.5), (0.8, 0.6)])
     clean = (await http.get("/api/v1/operations/op-audit/audit")).json()["data"]
@@ -224,7 +224,7 @@ async def test_audit_finds_nothing_on_a_faithful_projection_and_names_a_tampered
 
 
 async def test_export_is_json_lines_that_read_back_as_the_same_events(
-    backend: Backend, http: httpx.AsyncClient, tmp_path: Path
+    backend: ApiSystem, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await training(backend, "op-export", strategy="s", epochs=[(0.9, 0.5)])
     r = await http.get("/api/v1/operations/op-export/export")
@@ -247,7 +247,7 @@ class FakeRequest:
 
 
 async def test_list_stream_coalesces_changes_and_asks_for_a_resync_on_a_flood(
-    backend: Backend, monkeypatch: pytest.MonkeyPatch
+    backend: ApiSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live, "COALESCE_SECONDS", 0.05)
     stream = live._list_sse(backend, FakeRequest())  # type: ignore[arg-type]
@@ -318,7 +318,7 @@ def test_console_assets_ship_as_package_data_with_their_licences() -> None:
 
 
 async def test_operation_stream_can_start_after_the_history_a_page_already_drew(
-    backend: Backend, http: httpx.AsyncClient
+    backend: ApiSystem, http: httpx.AsyncClient
 ) -> None:
     await training(backend, "op-tail", strategy="s", epochs=[(0.9, 0.5), (0.8, 0.6)])
     records = await backend.store.read_operation("op-tail")

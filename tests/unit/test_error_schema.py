@@ -12,7 +12,7 @@ from trainjet.api.app import create_app
 from trainjet.api.errors import install_error_handlers
 from trainjet.api.schemas_errors import ErrorResponse
 from trainjet.config import Settings
-from trainjet.errors import NotFound
+from trainjet.core.errors import NotFound
 from trainjet.training.errors import DataNotFoundError
 
 

@@ -34,7 +34,7 @@ from trainjet.runners.checkpoints import CheckpointSink
 from trainjet.runners.context import OperationContext
 from trainjet.runners.dummy import run_dummy
 from trainjet.runners.worker import Executor, Runner
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -68,16 +68,16 @@ async def fake_training(ctx: OperationContext) -> dict[str, Any]:
 EXECUTORS: dict[str, Executor] = {"dummy": run_dummy, "training": fake_training}
 
 
-def make_runner(backend: Backend, blobs: MemoryBlobStore, runner_id: str) -> Runner:
+def make_runner(backend: ApiSystem, blobs: MemoryBlobStore, runner_id: str) -> Runner:
     return Runner(store=backend.store, commands=backend.commands, registry=backend.registry,
                   executors=EXECUTORS, runner_id=runner_id, checkpoints=blobs)  # fmt: skip
 
 
 @contextlib.asynccontextmanager
-async def started(backend: Backend, runners: list[Runner]) -> AsyncIterator[list[asyncio.Event]]:
+async def started(backend: ApiSystem, runners: list[Runner]) -> AsyncIterator[list[asyncio.Event]]:
     """Run the runners (and the read side, unless a test started it already)."""
     if not backend.projector.caught_up.is_set():
-        await backend.start_read_side()
+        await backend.start()
     backend.leases.interval = 0.05
     stops = [asyncio.Event() for _ in runners]
     tasks = [asyncio.create_task(r.run(s)) for r, s in zip(runners, stops, strict=True)]
@@ -90,11 +90,11 @@ async def started(backend: Backend, runners: list[Runner]) -> AsyncIterator[list
         await backend.close()
 
 
-def new_backend() -> Backend:
-    return memory_backend(Settings(runner_ttl_seconds=TTL, lease_seconds=LEASE))
+def new_backend() -> ApiSystem:
+    return memory_api(Settings(runner_ttl_seconds=TTL, lease_seconds=LEASE))
 
 
-async def history(backend: Backend, op_id: str) -> list[AnyEvent]:
+async def history(backend: ApiSystem, op_id: str) -> list[AnyEvent]:
     return [
         r.event for r in await backend.store.read_operation(op_id) if isinstance(r, StoredEvent)
     ]
@@ -110,7 +110,7 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def ghost_start(backend: Backend, kind: OperationType, **inputs: Any) -> str:
+async def ghost_start(backend: ApiSystem, kind: OperationType, **inputs: Any) -> str:
     """An operation taken by a runner that then vanished: claimed, started, never renewed."""
     info, _ = await backend.orchestrator.start_managed_operation(kind, inputs=inputs)
     claim = await backend.commands.next_claim("local", timeout=1)
@@ -123,7 +123,7 @@ async def ghost_start(backend: Backend, kind: OperationType, **inputs: Any) -> s
 async def test_lost_dummy_is_resumed_after_its_last_iteration() -> None:
     backend = new_backend()
     blobs = MemoryBlobStore()
-    await backend.start_read_side()
+    await backend.start()
     op_id = await ghost_start(backend, OperationType.DUMMY, iterations=6, interval_seconds=0.01)
     for step in (1, 2, 3):  # what the ghost reported before it died
         await backend.store.append(EventFactory(op_id).make(
@@ -148,7 +148,7 @@ async def test_lost_dummy_is_resumed_after_its_last_iteration() -> None:
 async def test_lost_training_resumes_from_the_latest_checkpoint() -> None:
     backend = new_backend()
     blobs = MemoryBlobStore()
-    await backend.start_read_side()
+    await backend.start()
     op_id = await ghost_start(backend, OperationType.TRAINING, epochs=8)
     factory = EventFactory(op_id)
     for epoch in (1, 2, 3):  # the ghost reported 3 epochs but stored only checkpoint 2
@@ -170,7 +170,7 @@ async def test_lost_training_resumes_from_the_latest_checkpoint() -> None:
 
 async def test_no_runner_left_fails_naming_the_lost_one() -> None:
     backend = new_backend()
-    await backend.start_read_side()
+    await backend.start()
     backend.leases.interval = 0.05
     try:
         op_id = await ghost_start(backend, OperationType.DUMMY, iterations=5)
@@ -186,7 +186,7 @@ async def test_no_runner_left_fails_naming_the_lost_one() -> None:
 
 async def test_handed_over_but_pool_emptied_then_fails() -> None:
     backend = new_backend()
-    await backend.start_read_side()
+    await backend.start()
     backend.leases.interval = 0.05
     try:
         op_id = await ghost_start(backend, OperationType.DUMMY, iterations=5)
@@ -273,15 +273,15 @@ async def test_checkpoint_sink_never_blocks_and_keeps_the_latest() -> None:
     assert sink.uploads <= 2 and sink.skipped >= 197
 
 
-async def _status(backend: Backend, op_id: str, status: OperationStatus) -> bool:
+async def _status(backend: ApiSystem, op_id: str, status: OperationStatus) -> bool:
     return backend.projector.view.operations[op_id].status is status
 
 
-async def _has(backend: Backend, op_id: str, kind: type) -> bool:
+async def _has(backend: ApiSystem, op_id: str, kind: type) -> bool:
     return any(isinstance(e, kind) for e in await history(backend, op_id))
 
 
-async def _epochs_at_least(backend: Backend, op_id: str, n: int) -> bool:
+async def _epochs_at_least(backend: ApiSystem, op_id: str, n: int) -> bool:
     metrics = backend.projector.view.metrics.get(op_id)
     return metrics is not None and len(metrics.epochs) >= n
 

@@ -25,12 +25,12 @@ from trainjet.core.events import (
     subjects,
 )
 from trainjet.core.store import MemoryEventStore, StoredEvent
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.timeout(30)
 
 
-async def ghost(backend: Backend, op_id: str, *, naive: bool = False) -> None:
+async def ghost(backend: ApiSystem, op_id: str, *, naive: bool = False) -> None:
     """An operation started by runner `ghost` (never heartbeaten) a minute ago."""
     factory = EventFactory(op_id)
     await backend.store.append(
@@ -47,10 +47,10 @@ async def ghost(backend: Backend, op_id: str, *, naive: bool = False) -> None:
 
 
 async def test_a_naive_timestamp_and_a_bad_id_do_not_stop_the_pass() -> None:
-    backend = memory_backend(Settings(runner_ttl_seconds=0.5))
+    backend = memory_api(Settings(runner_ttl_seconds=0.5))
     await ghost(backend, "op_naive", naive=True)
     await ghost(backend, "op_good")
-    await backend.start_read_side(lease_monitor=False)
+    await backend.start(lease_monitor=False)
     try:
         view = backend.projector.view.operations
         # The fold refuses the naive start (recorded with its reason), so op_naive stays

@@ -22,10 +22,11 @@ import pandas as pd
 import pytest
 
 from trainjet.api.app import create_app
+from trainjet.api.errors import http_error
 from trainjet.config import Settings
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound, TrainjetError
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
-from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.services.models import (
     ModelCache,
     ModelService,
@@ -169,7 +170,7 @@ def test_predict_errors_are_clear(
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")) as caught:
         service.predict(PredictionQuery(**{"model_name": MODEL_ID, **query}))
-    assert getattr(caught.value, "http_status", 500) < 500
+    assert isinstance(caught.value, TrainjetError) and http_error(caught.value).status < 500
 
 
 def test_predict_with_a_missing_data_file(trained: tuple[Path, dict[str, Any]],
@@ -177,7 +178,7 @@ def test_predict_with_a_missing_data_file(trained: tuple[Path, dict[str, Any]],
     service = ModelService(Settings(models_dir=trained[0], market_data_dir=tmp_path), ModelCache())
     with pytest.raises(InvalidRequest, match="Data file not found") as caught:
         service.predict(PredictionQuery(MODEL_ID, "EURUSD"))
-    assert caught.value.http_status == 400
+    assert http_error(caught.value).status == 400
 
 
 def test_a_model_whose_features_no_longer_match_is_a_conflict(

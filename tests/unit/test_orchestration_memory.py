@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from trainjet.config import Settings
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
     EventFactory,
     OperationFailed,
@@ -18,17 +19,16 @@ from trainjet.core.events import (
     OperationType,
 )
 from trainjet.core.projections import OperationInfo
-from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.runners.executors import executors_for
 from trainjet.runners.worker import Runner
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 
 @contextlib.asynccontextmanager
 async def running(
-    backend: Backend, runners: int = 1, concurrency: int = 1
+    backend: ApiSystem, runners: int = 1, concurrency: int = 1
 ) -> AsyncIterator[list[Runner]]:
-    await backend.start_read_side()
+    await backend.start()
     stop = asyncio.Event()
     pool = [
         Runner(
@@ -50,7 +50,7 @@ async def running(
 
 
 async def wait_status(
-    backend: Backend, op_id: str, *statuses: OperationStatus, timeout: float = 10
+    backend: ApiSystem, op_id: str, *statuses: OperationStatus, timeout: float = 10
 ) -> None:
     reached = asyncio.Event()
 
@@ -66,7 +66,7 @@ async def wait_status(
         backend.projector.remove_listener(listener)
 
 
-async def start_dummy(backend: Backend, iterations: int = 3, interval: float = 0.01, **kw):
+async def start_dummy(backend: ApiSystem, iterations: int = 3, interval: float = 0.01, **kw):
     info, _ = await backend.orchestrator.start_managed_operation(
         OperationType.DUMMY,
         inputs={"iterations": iterations, "interval_seconds": interval},
@@ -77,7 +77,7 @@ async def start_dummy(backend: Backend, iterations: int = 3, interval: float = 0
 
 
 async def test_dummy_runs_to_completion() -> None:
-    backend = memory_backend(Settings())
+    backend = memory_api(Settings())
     async with running(backend):
         info = await start_dummy(backend)
         assert info.status in (OperationStatus.PENDING, OperationStatus.RUNNING)
@@ -90,7 +90,7 @@ async def test_dummy_runs_to_completion() -> None:
 
 
 async def test_cancel_running_operation_is_confirmed_once() -> None:
-    backend = memory_backend(Settings())
+    backend = memory_api(Settings())
     async with running(backend):
         info = await start_dummy(backend, iterations=1000, interval=0.05)
         await wait_status(backend, info.operation_id, OperationStatus.RUNNING)
@@ -110,8 +110,8 @@ async def test_cancel_running_operation_is_confirmed_once() -> None:
 
 
 async def test_cancel_pending_operation_without_runner() -> None:
-    backend = memory_backend(Settings())
-    await backend.start_read_side()
+    backend = memory_api(Settings())
+    await backend.start()
     try:
         info = await start_dummy(backend)
         outcome = await backend.orchestrator.cancel_operation(info.operation_id)
@@ -121,8 +121,8 @@ async def test_cancel_pending_operation_without_runner() -> None:
 
 
 async def test_unknown_ids_and_idempotent_task_id() -> None:
-    backend = memory_backend(Settings())
-    await backend.start_read_side()
+    backend = memory_api(Settings())
+    await backend.start()
     try:
         with pytest.raises(NotFound, match="Operation not found: nope"):
             await backend.orchestrator.cancel_operation("nope")
@@ -147,9 +147,9 @@ async def test_lost_runner_fails_operation_with_its_name() -> None:
     event): the lease monitor ends the operation failed, naming the runner. The real
     SIGKILL of a runner process is in tests/integration."""
     settings = Settings(runner_ttl_seconds=0.3, lease_seconds=0.5)
-    backend = memory_backend(settings)
+    backend = memory_api(settings)
     backend.leases.interval = 0.05
-    await backend.start_read_side()
+    await backend.start()
     try:
         info = await start_dummy(backend)
         claim = await backend.commands.next_claim("local", timeout=1)
@@ -167,7 +167,7 @@ async def test_lost_runner_fails_operation_with_its_name() -> None:
 
 
 async def test_runner_shutdown_ends_its_operation_failed_with_reason() -> None:
-    backend = memory_backend(Settings())
+    backend = memory_api(Settings())
     async with running(backend) as (runner,):
         info = await start_dummy(backend, iterations=1000, interval=0.05)
         await wait_status(backend, info.operation_id, OperationStatus.RUNNING)

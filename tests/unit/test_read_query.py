@@ -11,6 +11,7 @@ import pytest
 
 from tests.unit.test_console_api import training
 from trainjet.config import Settings
+from trainjet.core.errors import InvalidRequest, NotFound
 from trainjet.core.events import (
     EventFactory,
     OperationCreated,
@@ -21,24 +22,23 @@ from trainjet.core.events import (
 )
 from trainjet.core.projections.listing import SortKey, SortOrder
 from trainjet.core.projections.query import OperationFilter
-from trainjet.errors import InvalidRequest, NotFound
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = memory_backend(Settings())
-    await b.start_read_side(lease_monitor=False)
+async def backend() -> AsyncIterator[ApiSystem]:
+    b = memory_api(Settings())
+    await b.start(lease_monitor=False)
     try:
         yield b
     finally:
         await b.close()
 
 
-async def _failed(backend: Backend, op_id: str, op_type: OperationType) -> None:
+async def _failed(backend: ApiSystem, op_id: str, op_type: OperationType) -> None:
     f = EventFactory(op_id)
     await backend.store.append(
         f.make(
@@ -53,7 +53,7 @@ async def _failed(backend: Backend, op_id: str, op_type: OperationType) -> None:
     await backend.projector.wait_until(seq)
 
 
-async def test_page_filters_counts_and_walks_newest_first(backend: Backend) -> None:
+async def test_page_filters_counts_and_walks_newest_first(backend: ApiSystem) -> None:
     await training(backend, "op-a", strategy="alpha", epochs=[(0.9, 0.4)])
     await training(backend, "op-b", strategy="beta", epochs=[(0.8, 0.7)], finish=False)
     await training(backend, "op-c", strategy="alpha", epochs=[(0.7, 0.6)])
@@ -85,7 +85,7 @@ async def test_page_filters_counts_and_walks_newest_first(backend: Backend) -> N
     assert query.get("nope") is None and query.metrics("nope") is None
 
 
-async def test_retry_of_a_failed_training_names_it_in_resume_from(backend: Backend) -> None:
+async def test_retry_of_a_failed_training_names_it_in_resume_from(backend: ApiSystem) -> None:
     await _failed(backend, "op-t", OperationType.TRAINING)
     retried = await backend.orchestrator.retry("op-t")
     new = retried.operation
@@ -98,7 +98,7 @@ async def test_retry_of_a_failed_training_names_it_in_resume_from(backend: Backe
     assert created.inputs == {"strategy_name": "s", "epochs": 4, "resume_from": "op-t"}
 
 
-async def test_retry_refuses_all_but_failed_operations(backend: Backend) -> None:
+async def test_retry_refuses_all_but_failed_operations(backend: ApiSystem) -> None:
     await _failed(backend, "op-d", OperationType.DUMMY)
     dummy = await backend.orchestrator.retry("op-d")
     assert dummy.resume_from is None and "with the same inputs" in dummy.message

@@ -30,7 +30,7 @@ from trainjet.core.projections import (
 )
 from trainjet.core.projections.promotions import Promotion
 from trainjet.core.store.port import RunnerInfo
-from trainjet.wiring import Backend, memory_backend
+from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.unit
 READ_MODELS = [
@@ -150,9 +150,9 @@ class Documented:
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = memory_backend(Settings())
-    await b.start_read_side(lease_monitor=False)
+async def backend() -> AsyncIterator[ApiSystem]:
+    b = memory_api(Settings())
+    await b.start(lease_monitor=False)
     try:
         yield b
     finally:
@@ -160,7 +160,7 @@ async def backend() -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def http(backend: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def http(backend: ApiSystem, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(models_dir=tmp_path / "models"), lease_monitor=False)
     app.state.backend = backend
     async with httpx.AsyncClient(
@@ -169,7 +169,7 @@ async def http(backend: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-async def _failed_dummy(backend: Backend, op_id: str) -> None:
+async def _failed_dummy(backend: ApiSystem, op_id: str) -> None:
     f = EventFactory(op_id)
     await backend.store.append(
         f.make(OperationCreated, operation_type=OperationType.DUMMY, inputs={"iterations": 3})
@@ -179,7 +179,7 @@ async def _failed_dummy(backend: Backend, op_id: str) -> None:
 
 
 async def test_real_answers_validate_against_the_documented_schemas(
-    backend: Backend, http: httpx.AsyncClient
+    backend: ApiSystem, http: httpx.AsyncClient
 ) -> None:
     await training(backend, "op-a", strategy="alpha", epochs=[(0.9, 0.4), (0.8, 0.5)])
     await training(backend, "op-b", strategy="beta", epochs=[(0.7, 0.6)], finish=False)

@@ -29,7 +29,7 @@ from trainjet.core.events import (
 )
 from trainjet.core.store import EventStore, MemoryBlobStore, MemoryCommandQueue, Record
 from trainjet.runners.worker import Runner
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -38,7 +38,7 @@ async def test_a_stopping_runner_hands_its_operation_to_another_of_the_pool() ->
     backend = new_backend()
     blobs = MemoryBlobStore()
     first, second = make_runner(backend, blobs, "first"), make_runner(backend, blobs, "second")
-    await backend.start_read_side()
+    await backend.start()
     backend.leases.interval = 0.05
     stop_first, stop_second = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(first.run(stop_first))]
@@ -73,7 +73,7 @@ async def test_no_attempt_starts_after_the_operation_ended() -> None:
     says `running`, its runner lost) and the runner's start of attempt 2: the start, decided
     on the history it read, must be refused, and the runner must not run the operation."""
     backend = new_backend()
-    await backend.start_read_side(lease_monitor=False)
+    await backend.start(lease_monitor=False)
     info, _ = await backend.orchestrator.start_managed_operation(
         OperationType.DUMMY, inputs={"iterations": 3}
     )
@@ -134,21 +134,21 @@ async def test_the_token_says_why_on_the_thread_and_on_the_loop() -> None:
     assert await token.sleep_or_cancel(10)
 
 
-async def _epochs(backend: Backend, op_id: str, n: int) -> bool:
+async def _epochs(backend: ApiSystem, op_id: str, n: int) -> bool:
     metrics = backend.projector.view.metrics.get(op_id)
     return metrics is not None and len(metrics.epochs) >= n
 
 
-async def _registered(backend: Backend, runner_id: str) -> bool:
+async def _registered(backend: ApiSystem, runner_id: str) -> bool:
     runners = await backend.registry.list()
     return any(r.runner_id == runner_id for r in runners)
 
 
-async def _status(backend: Backend, op_id: str, status: OperationStatus) -> bool:
+async def _status(backend: ApiSystem, op_id: str, status: OperationStatus) -> bool:
     return backend.projector.view.operations[op_id].status is status
 
 
-async def _queue_empty(backend: Backend) -> bool:
+async def _queue_empty(backend: ApiSystem) -> bool:
     """No command left in the pool, claimed or not (the memory queue's own list)."""
     commands = backend.commands
     assert isinstance(commands, MemoryCommandQueue)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.test_projection_fold import Clock
 from trainjet.config import Settings
+from trainjet.core.errors import NotFound, Unprocessable
 from trainjet.core.events import (
     EpochCompleted,
     ModelPromoted,
@@ -29,8 +30,7 @@ from trainjet.core.projections.compare import (
 )
 from trainjet.core.projections.projector import OperationsView
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import NotFound, Unprocessable
-from trainjet.wiring import memory_backend
+from trainjet.system import memory_api
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 YAML_A = "name: demo\nmodel:\n  training:\n    learning_rate: 0.001\n    epochs: 2\n"
@@ -170,10 +170,10 @@ def test_compare_summarises_each_run_and_its_curves() -> None:
 
 
 async def _backend_with_finished_run():
-    backend = memory_backend(Settings())
+    backend = memory_api(Settings())
     make = Clock()
     await backend.store.append_many(finished_run(make))
-    await backend.start_read_side(lease_monitor=False)
+    await backend.start(lease_monitor=False)
     return backend
 
 

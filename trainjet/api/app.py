@@ -1,5 +1,5 @@
-"""The FastAPI app factory. The lifespan owns the NATS connection, projector and lease
-monitor; nothing lives in module globals, so tests can build as many apps as they like."""
+"""The FastAPI app factory. The lifespan owns the API's parts (`trainjet.system.ApiSystem`:
+the NATS connection, projector, lease monitor); nothing lives in module globals, so tests can build as many apps as they like."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from trainjet.api.routes import (
 )
 from trainjet.api.schemas_errors import document_error_responses
 from trainjet.config import Settings
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
-BackendFactory = Callable[[Settings], Awaitable[Backend]]
+BackendFactory = Callable[[Settings], Awaitable[ApiSystem]]
 API_PREFIX = "/api/v1"
 
 
@@ -47,18 +47,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if backend_factory is None:
-            from trainjet.nats_backend import connect_backend
+            from trainjet.system import connect_api
 
-            backend = await connect_backend(settings)
+            backend = await connect_api(settings)
         else:
             backend = await backend_factory(settings)
         try:
-            await backend.start_read_side(lease_monitor=lease_monitor)
-            # Host runners on other machines publish the models they train to the models
-            # bucket; import them into this API's models dir (issue #4). No-op in memory.
-            from trainjet.nats_backend import start_model_import
-
-            start_model_import(backend)
+            await backend.start(lease_monitor=lease_monitor)
             app.state.backend = backend
             yield
         finally:

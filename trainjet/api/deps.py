@@ -5,19 +5,19 @@ from __future__ import annotations
 from fastapi import Request
 
 from trainjet.api.guards import token_matches
-from trainjet.errors import ServiceUnavailable, Unauthorized
-from trainjet.wiring import Backend
+from trainjet.core.errors import ServiceUnavailable, Unauthorized
+from trainjet.system import ApiSystem
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
 # thread, a hop that costs more than everything else a read does.
 
 
-async def get_backend(request: Request) -> Backend:
+async def get_backend(request: Request) -> ApiSystem:
     return backend_of(request)
 
 
-def backend_of(request: Request) -> Backend:
-    backend: Backend | None = getattr(request.app.state, "backend", None)
+def backend_of(request: Request) -> ApiSystem:
+    backend: ApiSystem | None = getattr(request.app.state, "backend", None)
     if backend is None:
         raise ServiceUnavailable("trainjet API is starting: NATS connection not ready yet")
     return backend

@@ -1,13 +1,17 @@
-"""Translate trainjet's error tree (and request-validation errors) into clear 4xx answers.
+"""The API edge of the error tree: one table from error class to HTTP status and codes.
 
-The body keeps FastAPI's `detail` (what ktrdr clients read) and adds trainjet's `error`.
-Configuration errors (those with an `error_code`) carry ktrdr's structured object as `detail`.
+Domain errors (`trainjet.core.errors`, `trainjet.training.errors`) carry no HTTP status; this
+module decides it, walking an error's classes until one is in `HTTP_ERRORS`. The body keeps
+FastAPI's `detail` (what ktrdr clients read) and adds trainjet's `error`. An error with a ktrdr
+code (its own `error_code`, else the table's) carries ktrdr's structured object as `detail`.
+Every 503 is an outage, not the client's fault: it comes with `Retry-After`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,11 +20,84 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trainjet.core.errors import (
+    Conflict,
+    InvalidName,
+    InvalidRequest,
+    NotFound,
+    OperationTimeout,
+    ServiceUnavailable,
+    StoreError,
+    TrainjetError,
+    Unauthorized,
+    Unprocessable,
+)
 from trainjet.core.projections.rejections import clip
-from trainjet.core.store.errors import InvalidName, StoreError
-from trainjet.errors import TrainjetError
+from trainjet.training.errors import (
+    DataError,
+    DataNotFoundError,
+    InsufficientDataError,
+    ModelNotFoundError,
+    NoBarsInRangeError,
+    StrategyNotFoundError,
+    StrategyValidationError,
+    UnsupportedIndicatorError,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HttpError:
+    status: int
+    code: str  # trainjet's `error.code`
+    ktrdr_code: str | None = None  # ktrdr's `detail.error_code`: a configuration mistake
+
+
+HTTP_ERRORS: dict[type[Exception], HttpError] = {
+    TrainjetError: HttpError(500, "TRAINJET-Error"),
+    InvalidRequest: HttpError(400, "TRAINJET-InvalidRequest"),
+    NotFound: HttpError(404, "TRAINJET-NotFound"),
+    Unprocessable: HttpError(422, "TRAINJET-Unprocessable"),
+    Conflict: HttpError(409, "TRAINJET-Conflict"),
+    Unauthorized: HttpError(401, "TRAINJET-Unauthorized"),
+    ServiceUnavailable: HttpError(503, "TRAINJET-Unavailable"),
+    OperationTimeout: HttpError(503, "TRAINJET-Timeout"),
+    StoreError: HttpError(503, "TRAINJET-StoreUnavailable"),
+    InvalidName: HttpError(400, "TRAINJET-InvalidRequest"),
+    ModelNotFoundError: HttpError(404, "TRAINJET-ModelNotFound"),
+    # A missing strategy is 400 where it is an input (training start); the strategy routes,
+    # where it is the resource asked for, answer 404 (`RespondAs`).
+    StrategyValidationError: HttpError(400, "TRAINJET-StrategyInvalid", "CONFIG-InvalidStrategy"),
+    StrategyNotFoundError: HttpError(400, "TRAINJET-StrategyNotFound", "CONFIG-StrategyNotFound"),
+    UnsupportedIndicatorError: HttpError(
+        400, "TRAINJET-StrategyInvalid", "CONFIG-UnsupportedIndicator"
+    ),
+    DataError: HttpError(400, "TRAINJET-DataError", "DATA-InvalidData"),
+    DataNotFoundError: HttpError(400, "TRAINJET-DataError", "DATA-NotFound"),
+    NoBarsInRangeError: HttpError(400, "TRAINJET-DataError", "DATA-NoBarsInRange"),
+    InsufficientDataError: HttpError(400, "TRAINJET-DataError", "DATA-InsufficientData"),
+}
+
+
+def http_error(exc: TrainjetError) -> HttpError:
+    """The table's entry for the most specific class of `exc` that has one."""
+    for cls in type(exc).__mro__:
+        entry = HTTP_ERRORS.get(cls)
+        if entry is not None:
+            return entry
+    return HTTP_ERRORS[TrainjetError]
+
+
+class RespondAs(Exception):
+    """Answer `error` with another status than the table's, where a route knows better: a
+    strategy that is missing is the input's fault on training start (400), but on
+    `GET /strategies/{name}` it is the absent resource itself (404)."""
+
+    def __init__(self, error: TrainjetError, status: int) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
 
 
 # What a 503 tells a client to wait before trying again: NATS reconnects in well under this.
@@ -61,16 +138,36 @@ def store_unavailable(nats_url: str | None, why: str) -> JSONResponse:
 
 
 def ktrdr_detail(exc: TrainjetError) -> dict[str, object] | None:
-    """ktrdr's structured `detail` for an error that has an `error_code`, else None."""
-    if exc.error_code is None:
+    """ktrdr's structured `detail` for an error that has a ktrdr code, else None."""
+    error_code = exc.error_code or http_error(exc).ktrdr_code
+    if error_code is None:
         return None
     return {
         "message": exc.message,
-        "error_code": exc.error_code,
+        "error_code": error_code,
         "context": jsonable_encoder(exc.context),
         "details": jsonable_encoder(exc.details),
         "suggestion": exc.suggestion or "Correct the request as the message says and retry.",
     }
+
+
+def trainjet_error_response(
+    exc: TrainjetError, nats_url: str | None, status: int | None = None
+) -> JSONResponse:
+    entry = http_error(exc)
+    status = status or entry.status
+    if status >= 500:
+        log.warning("request failed: %s", exc.message)
+    if isinstance(exc, StoreError) and status == 503:
+        return store_unavailable(nats_url, exc.message)
+    return error_response(
+        status,
+        exc.message,
+        entry.code,
+        jsonable_encoder(exc.details),
+        detail=ktrdr_detail(exc),
+        retry=status == 503,
+    )
 
 
 def json_safe(value: Any, clip_at: int | None = None, depth: int = 0) -> Any:
@@ -101,28 +198,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(TrainjetError)
-    async def _trainjet_error(_: Request, exc: TrainjetError) -> JSONResponse:
-        if exc.http_status >= 500:
-            log.warning("request failed: %s", exc.message)
-        return error_response(
-            exc.http_status,
-            exc.message,
-            exc.code,
-            jsonable_encoder(exc.details),
-            detail=ktrdr_detail(exc),
-            retry=exc.retryable,
-        )
+    def nats_url(request: Request) -> str | None:
+        return getattr(getattr(request.app.state, "backend", None), "nats_url", None)
 
-    @app.exception_handler(StoreError)
-    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-        # The store's errors are not TrainjetErrors (core/ imports nothing outward): this is
-        # where they meet HTTP. A bad name is the client's; anything else is an outage.
-        if isinstance(exc, InvalidName):
-            return error_response(400, exc.message, "TRAINJET-InvalidRequest")
-        log.warning("request failed, store unavailable: %s", exc.message)
-        backend = getattr(request.app.state, "backend", None)
-        return store_unavailable(getattr(backend, "nats_url", None), exc.message)
+    @app.exception_handler(TrainjetError)
+    async def _trainjet_error(request: Request, exc: TrainjetError) -> JSONResponse:
+        return trainjet_error_response(exc, nats_url(request))
+
+    @app.exception_handler(RespondAs)
+    async def _respond_as(request: Request, exc: RespondAs) -> JSONResponse:
+        return trainjet_error_response(exc.error, nats_url(request), exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from trainjet.core.events import OperationStatus
 from trainjet.core.projections.models import OperationInfo
 from trainjet.core.store.port import RunnerInfo
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 T = TypeVar("T")
 READ_SECONDS = 0.8  # each async read's budget: a scrape must not hang on a NATS outage
@@ -47,7 +47,7 @@ router = APIRouter(tags=["Metrics"])
 class Snapshot:
     """What one scrape read, before it becomes metric families."""
 
-    backend: Backend | None = None
+    backend: ApiSystem | None = None
     runners: list[RunnerInfo] = field(default_factory=list)
     streams: dict[str, Any] = field(default_factory=dict)
     lag: int | None = None
@@ -105,7 +105,7 @@ class TrainjetCollector(Collector):
         yield from self._streams(snap.streams)
         yield from self._runners(snap.runners)
 
-    def _operations(self, ops: list[OperationInfo], backend: Backend) -> Iterator[Metric]:
+    def _operations(self, ops: list[OperationInfo], backend: ApiSystem) -> Iterator[Metric]:
         counts = GaugeMetricFamily(
             "trainjet_operations",
             "Operations by type and status",
@@ -238,7 +238,7 @@ async def _read(name: str, call: Awaitable[T], default: T, up: dict[str, bool]) 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     collector: TrainjetCollector = request.app.state.metrics_collector
-    backend: Backend | None = getattr(request.app.state, "backend", None)
+    backend: ApiSystem | None = getattr(request.app.state, "backend", None)
     snap = Snapshot(backend=backend)
     if backend is not None:
 

@@ -16,8 +16,10 @@ from trainjet import __version__
 from trainjet.cli import models, ops, strategies
 from trainjet.cli.client import CliError
 from trainjet.cli.context import settings_from
+from trainjet.cli.errors import exit_code
 from trainjet.cli.output import err_console, print_json
 from trainjet.config import ConfigError
+from trainjet.core.errors import TrainjetError
 
 app = typer.Typer(
     name="trainjet",
@@ -88,8 +90,8 @@ def api(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Only the API (for deployment next to an existing NATS)."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.serve import run_api, wait_for_nats
-    from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(
         replace(settings_from(ctx), nats_url=nats_url or None, api_host=host, api_port=port)
@@ -100,7 +102,7 @@ def api(
         )
     wait_for_nats(settings)
     from trainjet.cli.setup import preflight
-    from trainjet.nats_backend import API_PARTS
+    from trainjet.system import API_PARTS
 
     preflight(settings, API_PARTS)
     run_api(settings)
@@ -114,8 +116,8 @@ def runner(
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Operations run at once")] = 1,
 ) -> None:
     """One runner process: takes start commands of its pool and runs them."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.serve import run_runner
-    from trainjet.runtime import resolve_nats_url
 
     if pool not in ("local", "host"):
         raise CliError(f"unknown pool {pool!r}: use 'local' or 'host'", 2)
@@ -125,7 +127,7 @@ def runner(
             "no NATS server: set TRAINJET_NATS_URL or --nats-url (or use `trainjet serve`)", 2
         )
     from trainjet.cli.setup import preflight
-    from trainjet.nats_backend import RUNNER_PARTS
+    from trainjet.system import RUNNER_PARTS
 
     preflight(settings, RUNNER_PARTS, [pool])
     run_runner(settings, pool, concurrency)
@@ -136,8 +138,8 @@ def setup(ctx: typer.Context, nats_url: NatsOpt = None) -> None:
     """Create (or check) the streams, buckets and pool consumers, with admin credentials
     (TRAINJET_NATS_USER=trainjet-admin); idempotent. `trainjet serve` does it by itself when
     it starts its embedded NATS."""
+    from trainjet.cli.runtime import resolve_nats_url
     from trainjet.cli.setup import run_setup
-    from trainjet.runtime import resolve_nats_url
 
     settings = resolve_nats_url(replace(settings_from(ctx), nats_url=nats_url or None))
     if not settings.nats_url:
@@ -317,6 +319,9 @@ def main() -> None:
         # soft_wrap: one line whatever the terminal width, so scripts and logs can grep it.
         err_console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
+    except TrainjetError as exc:  # raised by a command that works without the API
+        err_console.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+        raise SystemExit(exit_code(exc)) from None
     except ConfigError as exc:  # a bad environment value: a usage error, one line
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise SystemExit(2) from None

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
+from trainjet.cli.runtime import resolve_api_url
 from trainjet.config import Settings
-from trainjet.runtime import resolve_api_url
 
 
 def settings_from(ctx: typer.Context) -> Settings:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from trainjet.cli.client import CliError, error_message
+from trainjet.cli.runtime import resolve_nats_url
 from trainjet.config import Settings
 from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
 from trainjet.core.store.port import StoredEvent
-from trainjet.runtime import resolve_nats_url
 
 if TYPE_CHECKING:
     from trainjet.core.store import JetStreamEventStore
@@ -72,17 +72,18 @@ CLI_CONNECT_RETRY = 10.0
 async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventStore, str]]:
     """The event store on the NATS server trainjet uses, and its (redacted) URL; a `CliError`
     that says what was tried when there is none to reach."""
+    from trainjet.core.errors import StoreError
     from trainjet.core.store import JetStreamEventStore
-    from trainjet.core.store.errors import StoreError
-    from trainjet.nats_backend import connect_nats, store_settings
-    from trainjet.natsd.connect import redact_all
+    from trainjet.core.store.nats_connect import redact_all
+    from trainjet.core.store.nats_factory import connect_nats
+    from trainjet.system import nats_access, store_settings
 
     lookup = await find_nats_url(settings)
     if not lookup.url:
         raise CliError(f"cannot find the NATS server to read events from: {lookup.hint()}")
     try:
         nc = await connect_nats(
-            settings, name="trainjet-cli", url=lookup.url, retry_for=CLI_CONNECT_RETRY
+            nats_access(settings, lookup.url), name="trainjet-cli", retry_for=CLI_CONNECT_RETRY
         )
     except StoreError as exc:
         raise CliError(exc.message) from exc
@@ -112,9 +113,10 @@ async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[d
 
 async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
     from trainjet.core.store import JetStreamEventStore
-    from trainjet.nats_backend import connect_nats, store_settings
+    from trainjet.core.store.nats_factory import connect_nats
+    from trainjet.system import nats_access, store_settings
 
-    nc = await connect_nats(settings, name="trainjet-cli")
+    nc = await connect_nats(nats_access(settings), name="trainjet-cli")
     try:
         store = JetStreamEventStore(nc, store_settings(settings))
         async for record in store.subscribe(operation_filter(operation_id), 1):

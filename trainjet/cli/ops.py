@@ -20,8 +20,8 @@ from trainjet.cli.output import (
     print_json,
     status_text,
 )
+from trainjet.cli.runtime import resolve_api_url
 from trainjet.config import Settings
-from trainjet.runtime import resolve_api_url
 
 app = typer.Typer(help="Inspect, follow and cancel operations.", no_args_is_help=True)
 

@@ -120,7 +120,7 @@ def operation_table(op: dict[str, Any], *, with_result: bool = True) -> Renderab
         # a training's result reads best as the table `train` prints at the end; anything
         # else as a table of its figures (`--json` has every field of either)
         if "training_metrics" in result:
-            from trainjet.cli.train import result_table as training_result_table
+            from trainjet.cli.run_tables import training_result_table
 
             return Group(table, training_result_table(result))
         from trainjet.cli.run_tables import result_table

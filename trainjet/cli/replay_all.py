@@ -12,7 +12,7 @@ from rich.table import Table
 
 from trainjet.cli.client import ApiClient, CliError
 from trainjet.cli.output import console, print_json
-from trainjet.cli.replay import ACTIVE, Served, audit, fetch_served, read_records
+from trainjet.cli.replay_source import ACTIVE, Served, audit, fetch_served, read_records
 from trainjet.cli.replay_view import audit_table
 from trainjet.config import Settings
 from trainjet.replay import CLOCK_FIELDS, Difference, rebuild, rebuild_all

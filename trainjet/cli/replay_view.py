@@ -14,7 +14,7 @@ from trainjet.replay import CLOCK_FIELDS, At, Difference, Replay, info_json, met
 from trainjet.replay.analytics import epoch_rows, type_counts
 
 if TYPE_CHECKING:
-    from trainjet.cli.replay import Served
+    from trainjet.cli.replay_source import Served
 
 
 def _at_text(at: At | None) -> str:
@@ -42,9 +42,9 @@ def print_replay(replay: Replay, at: At | None, url: str) -> None:
     training = (info.get("result_summary") or {}).get("training_metrics")
     console.print(operation_table(info, with_result=not training))
     if training:
-        from trainjet.cli.train import result_table
+        from trainjet.cli.run_tables import training_result_table
 
-        console.print(result_table(info["result_summary"]))
+        console.print(training_result_table(info["result_summary"]))
     counts = type_counts(replay.events)
     console.print("[dim]events:[/dim] " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if replay.rejected:

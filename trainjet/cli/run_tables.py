@@ -63,6 +63,43 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def training_result_table(result: dict[str, Any]) -> Table:
+    """ktrdr's "Training Results" table, plus the losses and where the model went."""
+    training = result.get("training_metrics") or {}
+    test = result.get("test_metrics") or {}
+    model = result.get("model_info") or {}
+    artifacts = result.get("artifacts") or {}
+    usage = result.get("resource_usage") or {}
+    table = Table(title="Training Results", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    size = model.get("model_size_bytes") or artifacts.get("model_size_bytes")
+    minutes = training.get("training_time_minutes")
+    epochs = f"{training.get('epochs_completed', '-')}/{training.get('total_epochs', '-')}"
+    rows = [
+        ("Final Training Accuracy", _pct(training.get("final_train_accuracy"))),
+        ("Final Training Loss", _num(training.get("final_train_loss"))),
+        ("Final Validation Accuracy", _pct(training.get("final_val_accuracy"))),
+        ("Final Validation Loss", _num(training.get("final_val_loss"))),
+        ("Epochs Completed", epochs),
+        ("Best Epoch", str(training.get("best_epoch", "-"))),
+        ("Early Stopped", str(training.get("early_stopped", "-"))),
+        ("Training Time (min)", "-" if minutes is None else f"{minutes:.2f}"),
+        ("Test Accuracy", _pct(test.get("test_accuracy"))),
+        ("Test Loss", _num(test.get("test_loss"))),
+        ("Precision", _pct(test.get("precision"))),
+        ("Recall", _pct(test.get("recall"))),
+        ("F1 Score", _pct(test.get("f1_score"))),
+        ("Device", str(usage.get("device", "-"))),
+        ("Model Parameters", str(model.get("parameters_count", "-"))),
+        ("Model Size (MB)", f"{size / 1e6:.3f}" if size else "-"),
+        ("Model Path", str(artifacts.get("model_path") or "-")),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
 def compare_summary_table(operations: list[dict[str, Any]]) -> Table:
     """The runs' headline figures, one column per run."""
     table = Table(title=f"Runs compared ({len(operations)})")

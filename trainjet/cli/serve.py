@@ -16,9 +16,9 @@ from pathlib import Path
 
 import uvicorn
 
+from trainjet.cli.runtime import remove_runtime, write_runtime
 from trainjet.config import Settings
-from trainjet.natsd.connect import redact_all
-from trainjet.runtime import remove_runtime, write_runtime
+from trainjet.core.store.nats_connect import redact_all
 
 log = logging.getLogger("trainjet")
 SERVE_LOCK = "serve.lock"
@@ -89,9 +89,9 @@ def run_api(
 
 
 def run_runner(settings: Settings, pool: str, concurrency: int) -> None:
-    # The wiring (checkpoints, models bucket, device and GPU probe) lives with the runners.
+    # What a runner is built of lives in trainjet.system; its device and GPU probe with the runners.
     from trainjet.cli.client import CliError
-    from trainjet.core.store.errors import StoreError
+    from trainjet.core.errors import StoreError
     from trainjet.runners.service import run_runner as _run
 
     try:
@@ -104,18 +104,11 @@ def wait_for_nats(settings: Settings) -> None:
     """Block until NATS answers (retrying, bounded by the settings), before the API starts:
     an unreachable server then reads as one line per try instead of uvicorn's traceback."""
     from trainjet.cli.client import CliError
-    from trainjet.core.store.errors import StoreError
-    from trainjet.nats_backend import connect_nats
-    from trainjet.natsd.connect import disconnect
-
-    async def probe() -> None:
-        nc = await connect_nats(
-            settings, name="trainjet-api-probe", retry_for=settings.connect_retry_seconds
-        )
-        await disconnect(nc)
+    from trainjet.core.errors import StoreError
+    from trainjet.system import wait_for_nats as probe
 
     try:
-        asyncio.run(probe())
+        asyncio.run(probe(settings))
     except StoreError as exc:
         raise CliError(exc.message) from None
 
@@ -186,13 +179,13 @@ def serve(settings: Settings, runners: int) -> None:
             log.info("embedded nats-server (pid %s), store %s", nats.pid, nats.store_dir)
             # One user owns this server, so this process is its admin: it lays out the
             # streams and buckets that the API and runners only check for.
-            from trainjet.nats_backend import provision_nats
+            from trainjet.system import provision_nats
 
             for part in asyncio.run(provision_nats(settings)):
                 log.info("setup: %s", part.line())
         else:
             from trainjet.cli.setup import preflight
-            from trainjet.nats_backend import API_PARTS
+            from trainjet.system import API_PARTS
 
             preflight(settings, API_PARTS, ["local"])  # an external server is set up apart
         api_url = f"http://{_client_host(settings.api_host)}:{settings.api_port}"

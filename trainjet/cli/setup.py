@@ -15,13 +15,13 @@ import typer
 
 from trainjet.cli.client import CliError
 from trainjet.config import Settings
-from trainjet.core.store.errors import LayoutMissing, StoreError, StoreTimeout
+from trainjet.core.errors import LayoutMissing, StoreError, StoreTimeout
 from trainjet.core.store.jetstream_setup import Part
 
 
 def run_setup(settings: Settings) -> None:
     """Create or check the layout on `settings.nats_url`; print one line per part."""
-    from trainjet.nats_backend import provision_nats
+    from trainjet.system import provision_nats
 
     try:
         done = asyncio.run(provision_nats(settings))
@@ -41,7 +41,7 @@ def run_setup(settings: Settings) -> None:
 
 def preflight(settings: Settings, parts: Iterable[Part], pools: Iterable[str] = ()) -> None:
     """Check the layout before starting a long-running part; a clear `CliError` if not."""
-    from trainjet.nats_backend import check_layout
+    from trainjet.system import check_layout
 
     try:
         asyncio.run(check_layout(settings, parts, pools))

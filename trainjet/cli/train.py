@@ -18,12 +18,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from trainjet.cli.client import ApiClient, CliError
 from trainjet.cli.follow import aiter_events
 from trainjet.cli.live import TrainingView, fmt_seconds
 from trainjet.cli.output import console, err_console, print_json
+from trainjet.cli.run_tables import training_result_table
 from trainjet.config import Settings
 
 EXIT = {"completed": 0, "failed": 1, "cancelled": 130}
@@ -166,58 +166,13 @@ def _plain_line(view: TrainingView, event: dict[str, Any]) -> None:
         print(f"[{view.percentage:5.1f}%] {kind.replace('operation_', '')}", flush=True)
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{value * 100:.2f}%"
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def result_table(result: dict[str, Any]) -> Table:
-    """ktrdr's "Training Results" table, plus the losses and where the model went."""
-    training = result.get("training_metrics") or {}
-    test = result.get("test_metrics") or {}
-    model = result.get("model_info") or {}
-    artifacts = result.get("artifacts") or {}
-    usage = result.get("resource_usage") or {}
-    table = Table(title="Training Results", show_header=False)
-    table.add_column("metric", style="bold")
-    table.add_column("value", justify="right")
-    size = model.get("model_size_bytes") or artifacts.get("model_size_bytes")
-    minutes = training.get("training_time_minutes")
-    epochs = f"{training.get('epochs_completed', '-')}/{training.get('total_epochs', '-')}"
-    rows = [
-        ("Final Training Accuracy", _pct(training.get("final_train_accuracy"))),
-        ("Final Training Loss", _num(training.get("final_train_loss"))),
-        ("Final Validation Accuracy", _pct(training.get("final_val_accuracy"))),
-        ("Final Validation Loss", _num(training.get("final_val_loss"))),
-        ("Epochs Completed", epochs),
-        ("Best Epoch", str(training.get("best_epoch", "-"))),
-        ("Early Stopped", str(training.get("early_stopped", "-"))),
-        ("Training Time (min)", "-" if minutes is None else f"{minutes:.2f}"),
-        ("Test Accuracy", _pct(test.get("test_accuracy"))),
-        ("Test Loss", _num(test.get("test_loss"))),
-        ("Precision", _pct(test.get("precision"))),
-        ("Recall", _pct(test.get("recall"))),
-        ("F1 Score", _pct(test.get("f1_score"))),
-        ("Device", str(usage.get("device", "-"))),
-        ("Model Parameters", str(model.get("parameters_count", "-"))),
-        ("Model Size (MB)", f"{size / 1e6:.3f}" if size else "-"),
-        ("Model Path", str(artifacts.get("model_path") or "-")),
-    ]
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
-
-
 def print_result(view: TrainingView) -> None:
     if view.status == "completed" and view.result:
         console.print("[green]✅ Training completed[/green]")
-        console.print(result_table(view.result))
+        console.print(training_result_table(view.result))
     elif view.status == "cancelled":
         console.print(f"[magenta]Training cancelled[/magenta]: {view.error}")
         if view.result and view.result.get("training_metrics"):
-            console.print(result_table(view.result))
+            console.print(training_result_table(view.result))
     elif view.status == "failed":
         console.print(f"[red]❌ Training failed[/red]: {view.error}")

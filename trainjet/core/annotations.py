@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from trainjet.core.errors import Unprocessable
 from trainjet.core.events import EventFactory, NoteAdded, OperationTagged
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.store.port import EventStore
-from trainjet.errors import Unprocessable
 
 # Short, lower-case and free of spaces and wildcards, so a tag reads the same in a URL, a
 # shell, a file name and a NATS subject filter.

@@ -15,9 +15,9 @@ from typing import Protocol
 
 import msgspec
 
+from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import AnyEvent, Event
 from trainjet.core.projections import OperationInfo, fold
-from trainjet.core.store.errors import ConcurrencyConflict
 from trainjet.core.store.port import Record, StoredEvent
 
 # Re-reads before giving up: each conflict means another writer made progress, so a long run

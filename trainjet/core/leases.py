@@ -26,6 +26,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from trainjet.core.errors import StoreUnavailable
 from trainjet.core.events import (
     AnyEvent,
     Event,
@@ -38,7 +39,6 @@ from trainjet.core.events import (
 )
 from trainjet.core.fate import History, decide
 from trainjet.core.projections.projector import Projector
-from trainjet.core.store.errors import StoreUnavailable
 from trainjet.core.store.port import EventStore, RunnerInfo, RunnerRegistry
 
 log = logging.getLogger(__name__)

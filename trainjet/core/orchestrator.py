@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
     AnyEvent,
     CancelRequested,
@@ -44,7 +45,6 @@ from trainjet.core.retry import (
 )
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import CommandQueue, EventStore, StartCommand, StoredEvent
-from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 
 class CancelOutcome(msgspec.Struct, kw_only=True):

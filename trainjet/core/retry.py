@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from trainjet.core.errors import InvalidRequest
 from trainjet.core.events import OperationCreated, OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
-from trainjet.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 

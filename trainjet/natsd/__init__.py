@@ -1,6 +1,7 @@
-"""Running and reaching NATS: the embedded server and the connection helper."""
+"""Running and reaching NATS: the embedded server, and the connection helper (which lives
+with the store adapters in `core/store`)."""
 
-from trainjet.natsd.connect import connect, disconnect, redact, redact_all, split_urls
+from trainjet.core.store.nats_connect import connect, disconnect, redact, redact_all, split_urls
 from trainjet.natsd.embedded import EmbeddedNats, NatsServerError, StoreInUse, find_nats_server
 
 __all__ = [

@@ -26,6 +26,7 @@ import logging
 import uuid
 
 from trainjet.core.cancellation import CancelCause, CancellationError, CancellationToken
+from trainjet.core.errors import StoreError
 from trainjet.core.events import (
     TERMINAL_TYPES,
     CancelRequested,
@@ -43,7 +44,6 @@ from trainjet.core.events import (
 from trainjet.core.fate import History, decide, read_history
 from trainjet.core.leases import loss_recorded, runner_lost_event
 from trainjet.core.store.blobs import Blob
-from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import Claim
 from trainjet.runners.context import OperationContext
 from trainjet.runners.control import Mailbox

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 
+from trainjet.core.errors import StoreError
 from trainjet.core.events import (
     TERMINAL_TYPES,
     CancelRequested,
@@ -27,7 +28,6 @@ from trainjet.core.events import (
     type_name,
 )
 from trainjet.core.events.subjects import operation_event_subject, operation_id_of
-from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)

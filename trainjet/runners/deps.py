@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainjet.core.errors import StoreError
 from trainjet.core.events import Event
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import EventStore, Record, RunnerRegistry
 from trainjet.runners.context import OperationContext
 from trainjet.runners.control import ControlWatcher

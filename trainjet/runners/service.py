@@ -1,8 +1,9 @@
 """A runner process, wired: connect, pick the device, serve the pool until SIGINT/SIGTERM.
 
-`trainjet runner --pool local|host [--concurrency N]` ends here. The wiring gives every runner the checkpoints bucket (so any runner of the pool can
-resume an operation another one lost) and gives host runners their device, a GPU probe for
-heartbeats and progress, and the models bucket for publishing what they train.
+`trainjet runner --pool local|host [--concurrency N]` ends here. Every runner gets the
+checkpoints bucket (`trainjet.system.RunnerSystem`: any runner of the pool can resume an
+operation another one lost); host runners also get their device, a GPU probe for heartbeats
+and progress, and the models bucket for publishing what they train.
 """
 
 from __future__ import annotations
@@ -24,19 +25,7 @@ log = logging.getLogger("trainjet.runner")
 async def runner_main(
     settings: Settings, pool: str, concurrency: int, *, stop: asyncio.Event | None = None
 ) -> None:
-    from trainjet.core.store import JetStreamRunnerRegistry
-    from trainjet.nats_backend import (
-        RUNNER_PARTS,
-        NatsBackend,
-        connect_backend,
-        connect_nats,
-        store_settings,
-    )
-
-    async def heartbeat_registry() -> tuple[RunnerRegistry, Closer]:
-        """The heartbeat's own small connection: see `runners.heartbeat`."""
-        nc = await connect_nats(settings, name=f"trainjet-runner-{pool}-heartbeat")
-        return JetStreamRunnerRegistry(nc, store_settings(settings)), nc.close
+    from trainjet.system import connect_runner
 
     # Import the training stack before this runner registers or takes work. The import holds
     # the GIL for seconds (torch's native initialisation): done while the runner holds an
@@ -44,33 +33,27 @@ async def runner_main(
     # work is handed over for nothing. Done first, a cold runner is simply slower to appear.
     log.info("runner for pool %s: importing the training stack", pool)
     await preload_training()
-    backend = await connect_backend(
-        settings,
-        name=f"trainjet-runner-{pool}",
-        parts=RUNNER_PARTS,
-        pools=[pool],
-        retry_for=settings.connect_retry_seconds,
-    )
+    system = await connect_runner(settings, pool)
     resources: dict[str, Any] = {"settings": settings}
     device, probe = "cpu", None
     if pool == "host":
         device, probe = _host_device()
         resources["device"] = device
-    checkpoints = models = None
-    if isinstance(backend, NatsBackend):
-        checkpoints, models = backend.checkpoints, backend.models
-    if pool == "host":
-        resources["models"] = models
+        resources["models"] = system.models
+
+    async def heartbeat_registry() -> tuple[RunnerRegistry, Closer]:
+        return await system.heartbeat_registry(f"trainjet-runner-{pool}-heartbeat")
+
     runner = Runner(
-        store=backend.store,
-        commands=backend.commands,
-        registry=backend.registry,
+        store=system.store,
+        commands=system.commands,
+        registry=system.registry,
         executors=executors_for(pool),
         pool=pool,
         concurrency=concurrency,
         device=device,
         resources=resources,
-        checkpoints=checkpoints,
+        checkpoints=system.checkpoints,
         gpu_probe=probe,
         heartbeat_registry=heartbeat_registry,
     )
@@ -89,7 +72,7 @@ async def runner_main(
     try:
         await runner.run(stop)
     finally:
-        await backend.close()
+        await system.close()
 
 
 def _host_device() -> tuple[str, GpuProbe]:

@@ -8,7 +8,7 @@ latest checkpoint), runs the registered executor while its lease is renewed, and
 end, each of these appends under the precondition that the history has not moved since.
 
 Around the attempts the runner keeps one heartbeat (on a thread of its own when the process
-wiring gives it a connection for one, so a starved loop cannot miss it) and one control
+assembly gives it a connection for one, so a starved loop cannot miss it) and one control
 watcher (a single tail of the control events for every operation it runs).
 
 Fencing: a runner that learns it no longer owns an operation (a `runner_lost` for its attempt,
@@ -37,9 +37,9 @@ from typing import Any
 
 from trainjet import __version__
 from trainjet.core.cancellation import CancelCause
+from trainjet.core.errors import StoreError
 from trainjet.core.events import utcnow
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.errors import StoreError
 from trainjet.core.store.port import Claim, CommandQueue, EventStore, RunnerInfo, RunnerRegistry
 from trainjet.runners.attempt import Attempt
 from trainjet.runners.control import ControlWatcher

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainjet.errors import InvalidRequest
+from trainjet.core.errors import InvalidRequest
 from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.features.build import compute_outputs
 from trainjet.training.indicators.registry import (

@@ -19,20 +19,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trainjet.core.errors import InvalidRequest
 from trainjet.core.events import EventFactory, ModelPromoted, is_valid_operation_id
 from trainjet.core.projections.projector import Projector
 from trainjet.core.projections.promotions import Promotion
 from trainjet.core.store.port import EventStore
-from trainjet.errors import InvalidRequest
 from trainjet.runners.artifacts import pack_model_dir
 from trainjet.training.artifacts.json_files import read_json
 from trainjet.training.artifacts.registry import (
     _VERSION_RE,
     NAMED_DIR,
     SAFE_NAME,
-    ModelNotFoundError,
     ModelStorage,
 )
+from trainjet.training.errors import ModelNotFoundError
 
 _SHORT_VERSION = re.compile(r"^v?(\d+)$")
 

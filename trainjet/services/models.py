@@ -25,20 +25,19 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from trainjet.config import Settings
+from trainjet.core.errors import Conflict, InvalidRequest
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.promotions import Promotion
-from trainjet.errors import Conflict, InvalidRequest
 from trainjet.services.model_versions import served_path
 from trainjet.training.artifacts.json_files import read_json
 from trainjet.training.artifacts.registry import (
     NAMED_DIR,
     SAFE_NAME,
-    ModelNotFoundError,
     ModelStorage,
 )
 from trainjet.training.data.ohlcv import load_ohlcv
-from trainjet.training.errors import DataError
+from trainjet.training.errors import DataError, ModelNotFoundError
 from trainjet.training.features.alignment import bar_close_times
 from trainjet.training.features.build import FeatureRecipe, build_features
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from trainjet import __version__
 from trainjet.config import Settings
+from trainjet.core.errors import InvalidRequest, ServiceUnavailable
 from trainjet.core.events import OperationType
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.port import RunnerRegistry
-from trainjet.errors import InvalidRequest, ServiceUnavailable
 from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 

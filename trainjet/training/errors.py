@@ -1,17 +1,16 @@
-"""Errors of the training-input side: strategy files and market data.
+"""Errors of the training side: strategy files, market data and stored models.
 
-Both are the caller's to fix (a typo in a YAML file, a missing CSV), so both are
-`InvalidRequest` (HTTP 400), as ktrdr's training start answers, so its clients keep working.
-`StrategyNotFoundError` is also 400 here because that is what *training start* answers; the
-strategy endpoints (`GET /strategies/{name}`, `POST /strategies/validate/{name}`) answer 404 for
-the same condition, so they catch this subclass and translate it themselves.
+All are the caller's to fix (a typo in a YAML file, a missing CSV, a model name), so all are
+`InvalidRequest`s; the API and the CLI decide what that means for their clients
+(`trainjet.api.errors`, which also holds ktrdr's code for each class). A raiser that knows
+a more precise ktrdr code passes it as `error_code`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from trainjet.errors import InvalidRequest
+from trainjet.core.errors import InvalidRequest, NotFound, TrainjetError
 
 
 class StrategyValidationError(InvalidRequest):
@@ -21,8 +20,6 @@ class StrategyValidationError(InvalidRequest):
     them; the message is the ktrdr-style summary ("Strategy validation failed:\\n...").
     """
 
-    code = "TRAINJET-StrategyInvalid"
-    error_code = "CONFIG-InvalidStrategy"
     suggestion = (
         "Fix the strategy file as each listed problem says; "
         "`POST /api/v1/strategies/validate/<name>` (or `trainjet strategies validate`) shows them all."
@@ -51,8 +48,6 @@ class StrategyValidationError(InvalidRequest):
 class StrategyNotFoundError(StrategyValidationError):
     """No `<name>.yaml` inside the strategies directory (404 on the strategy endpoints)."""
 
-    code = "TRAINJET-StrategyNotFound"
-    error_code = "CONFIG-StrategyNotFound"
     suggestion = (
         "Check the strategy name (the file stem, without .yaml), or add the file to the "
         "strategies directory (TRAINJET_STRATEGIES_DIR); `GET /api/v1/strategies` lists them."
@@ -62,8 +57,6 @@ class StrategyNotFoundError(StrategyValidationError):
 class UnsupportedIndicatorError(StrategyValidationError):
     """The strategy names an indicator trainjet does not have (or not by that spelling)."""
 
-    code = "TRAINJET-StrategyInvalid"
-    error_code = "CONFIG-UnsupportedIndicator"
     suggestion = (
         "Use an indicator listed in details.available_indicators (spelling and case as there, "
         "an `Indicator` suffix is allowed), or remove it from the strategy."
@@ -73,15 +66,12 @@ class UnsupportedIndicatorError(StrategyValidationError):
 class DataError(InvalidRequest):
     """Market data is missing, malformed or too short for the request."""
 
-    code = "TRAINJET-DataError"
-    error_code = "DATA-InvalidData"
     suggestion = "Fix or replace the data file named in the message."
 
 
 class DataNotFoundError(DataError):
     """No `SYMBOL_TIMEFRAME.csv` for a requested pair."""
 
-    error_code = "DATA-NotFound"
     suggestion = (
         "Add the missing SYMBOL_TIMEFRAME.csv to the market-data directory "
         "(TRAINJET_MARKET_DATA_DIR), or choose a symbol and timeframe that "
@@ -92,12 +82,18 @@ class DataNotFoundError(DataError):
 class NoBarsInRangeError(DataError):
     """The file exists but has no bar between the requested dates."""
 
-    error_code = "DATA-NoBarsInRange"
     suggestion = "Choose start_date and end_date inside the span the data file covers."
 
 
 class InsufficientDataError(DataError):
     """Bars exist in the range, but too few to warm the indicators up and still train."""
 
-    error_code = "DATA-InsufficientData"
     suggestion = "Widen the date range, or use a finer timeframe, so that enough bars remain."
+
+
+class ModelNotFoundError(NotFound):
+    """No stored model (or version of one) by that name or path."""
+
+
+class TrainingDivergedError(TrainjetError):
+    """The loss stopped being a finite number; training further cannot recover."""

@@ -10,14 +10,14 @@ from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import DummyOperationResponse, DummyStartRequest
 from trainjet.core.events import OperationType
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/dummy", tags=["Dummy"])
 
 
 @router.post("/start", response_model=DummyOperationResponse, dependencies=[Depends(require_token)])
 async def start_dummy(
-    backend: Annotated[Backend, Depends(get_backend)],
+    backend: Annotated[ApiSystem, Depends(get_backend)],
     body: Annotated[DummyStartRequest | None, Body()] = None,
 ) -> Response:
     body = body or DummyStartRequest()

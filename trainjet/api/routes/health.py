@@ -13,10 +13,10 @@ from trainjet import __version__
 from trainjet.api.deps import get_backend
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas_views import HealthResponse, RunnersResponse
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(tags=["Health"])
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 T = TypeVar("T")
 
 
@@ -112,7 +112,7 @@ async def health(backend: BackendDep) -> Response:
     return json_response(body, 200 if not problems else 503)
 
 
-async def _runners(backend: Backend, problems: list[str]) -> list[dict[str, Any]]:
+async def _runners(backend: ApiSystem, problems: list[str]) -> list[dict[str, Any]]:
     try:
         return [msgspec.to_builtins(r) for r in await backend.registry.list()]
     except Exception as exc:

@@ -25,10 +25,10 @@ from trainjet.core.store.port import StoredEvent
 from trainjet.replay import diff, metrics_json, rebuild
 from trainjet.replay.curves import batch_series
 from trainjet.replay.export import event_row
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 
 # A list stream sends at most one message per window, whatever the event rate: a runner
 # reporting batches, or 10,000 operations created at once, cost the browser a few messages.
@@ -58,7 +58,7 @@ async def operations_stream(request: Request, backend: BackendDep) -> Response:
     )
 
 
-async def _list_sse(backend: Backend, request: Request) -> AsyncIterator[bytes]:
+async def _list_sse(backend: ApiSystem, request: Request) -> AsyncIterator[bytes]:
     changed: set[str] = set()
     wake = asyncio.Event()
 
@@ -103,7 +103,7 @@ async def _list_sse(backend: Backend, request: Request) -> AsyncIterator[bytes]:
         projector.remove_listener(listener)
 
 
-def _info(backend: Backend, operation_id: str) -> OperationInfo:
+def _info(backend: ApiSystem, operation_id: str) -> OperationInfo:
     return backend.orchestrator.get(operation_id)
 
 

@@ -18,13 +18,13 @@ from trainjet.api.encoding import json_response
 from trainjet.api.schemas import StrictModel
 from trainjet.api.schemas_views import ModelVersionResponse, ModelVersionsResponse, raw_body
 from trainjet.services.model_versions import ModelPromotion
+from trainjet.system import ApiSystem
 from trainjet.training.artifacts.registry import ModelStorage
-from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/models", tags=["Models"])
 
 
-async def get_promotion(backend: Annotated[Backend, Depends(get_backend)]) -> ModelPromotion:
+async def get_promotion(backend: Annotated[ApiSystem, Depends(get_backend)]) -> ModelPromotion:
     return ModelPromotion(
         backend.store, backend.projector, ModelStorage(backend.settings.models_dir)
     )

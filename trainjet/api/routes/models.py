@@ -25,7 +25,7 @@ from trainjet.api.schemas_models import (
 )
 from trainjet.api.schemas_views import ModelDetailResponse
 from trainjet.services.models import ModelCache, ModelService, PredictionQuery, first_of
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 if TYPE_CHECKING:
     from trainjet.training.artifacts.model_files import LoadedModel
@@ -40,7 +40,7 @@ async def get_model_service(request: Request) -> ModelService:
         cache = request.app.state.model_cache = ModelCache()
     # the served versions come from the log; before the backend is up (NATS not reached yet)
     # no promotion is known and a name serves its newest version
-    backend: Backend | None = getattr(request.app.state, "backend", None)
+    backend: ApiSystem | None = getattr(request.app.state, "backend", None)
     promotions = backend.projector.query.promotions() if backend is not None else {}
     return ModelService(request.app.state.settings, cache, promotions)
 
@@ -80,7 +80,7 @@ async def list_models(
 async def save_model(
     body: SaveModelRequest,
     service: ServiceDep,
-    backend: Annotated[Backend, Depends(get_backend)],
+    backend: Annotated[ApiSystem, Depends(get_backend)],
 ) -> Response:
     """Register a named copy of a completed training's model; 409 if the name is taken."""
     info = backend.orchestrator.get(body.task_id)  # 404 "Operation not found: <id>"

@@ -25,6 +25,7 @@ from trainjet.api.schemas import (
 )
 from trainjet.api.schemas_views import raw_body
 from trainjet.core.annotations import normalize_tags
+from trainjet.core.errors import InvalidRequest
 from trainjet.core.events import (
     TERMINAL_TYPES,
     OperationStatus,
@@ -40,17 +41,16 @@ from trainjet.core.projections.query import OperationFilter
 from trainjet.core.projections.rejections import clip
 from trainjet.core.projections.trends import metrics_view
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import InvalidRequest
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
 # JetStream sequences are unsigned 64-bit; anything above cannot name an event (and makes the
 # server refuse the consumer), so both the query and Last-Event-ID stop below 2**63.
 MAX_SEQUENCE = 2**63 - 1
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 
 
-def _get(backend: Backend, operation_id: str) -> OperationInfo:
+def _get(backend: ApiSystem, operation_id: str) -> OperationInfo:
     return backend.orchestrator.get(operation_id)
 
 
@@ -103,7 +103,7 @@ async def get_operation(operation_id: str, backend: BackendDep) -> Response:
 
 
 async def _cancel(
-    backend: Backend, operation_id: str, body: CancelOperationRequest | None
+    backend: ApiSystem, operation_id: str, body: CancelOperationRequest | None
 ) -> Response:
     body = body or CancelOperationRequest()
     outcome = await backend.orchestrator.cancel_operation(
@@ -248,7 +248,7 @@ def _resume_from(last_event_id: str | None) -> int:
 
 
 async def _sse(
-    backend: Backend, operation_id: str, from_seq: int, request: Request
+    backend: ApiSystem, operation_id: str, from_seq: int, request: Request
 ) -> AsyncIterator[bytes]:
     # The stream also ends when the server stops (`app.state.stopping`): an open stream must
     # not hold a shutdown for as long as its operation runs. The client resumes elsewhere with

@@ -18,14 +18,14 @@ from trainjet.api.encoding import json_response, operation_dict
 from trainjet.api.schemas import OperationStatusResponse, StrictModel
 from trainjet.api.schemas_views import CompareResponse
 from trainjet.core.annotations import MAX_TAGS
+from trainjet.core.errors import Unprocessable
 from trainjet.core.events import OperationCreated, utcnow
 from trainjet.core.projections.compare import MAX_RUNS, MIN_RUNS, RunRecord, compare_runs
 from trainjet.core.store.port import StoredEvent
-from trainjet.errors import Unprocessable
-from trainjet.wiring import Backend
+from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/operations", tags=["Operations"])
-BackendDep = Annotated[Backend, Depends(get_backend)]
+BackendDep = Annotated[ApiSystem, Depends(get_backend)]
 
 
 class TagRequest(StrictModel):

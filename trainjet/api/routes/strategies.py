@@ -1,7 +1,7 @@
 """`/strategies`: the strategy catalogue joined with model storage, and validation, in ktrdr's answer shapes.
 
 A missing strategy is a 404 here (the resource is absent), while training start answers 400
-for the same file (its *input* is wrong), so this module translates `StrategyNotFoundError`.
+for the same file (its *input* is wrong), so this module answers `StrategyNotFoundError` as 404.
 Unsafe names (`../x`) are a 400 before the filesystem is touched; the path converter lets such
 names reach the guard instead of being turned into an unrelated router 404.
 """
@@ -18,10 +18,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from trainjet.api.encoding import json_response
+from trainjet.api.errors import RespondAs
 from trainjet.api.schemas_models import StrategyListResponse, StrategyValidationResponse
 from trainjet.api.schemas_views import StrategyDetailResponse
 from trainjet.config import Settings
-from trainjet.errors import NotFound
+from trainjet.core.errors import NotFound
 from trainjet.training.artifacts.registry import NAMED_DIR, ModelStorage
 from trainjet.training.errors import StrategyNotFoundError
 from trainjet.training.indicators.registry import available_indicators
@@ -36,10 +37,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/strategies", tags=["Strategies"])
 
 
-class StrategyNotFound(NotFound):
-    code = "TRAINJET-StrategyNotFound"
-
-
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -49,13 +46,7 @@ def _resolve(name: str, strategies_dir: Path) -> Path:
     try:
         return resolve_strategy_path(name, strategies_dir)
     except StrategyNotFoundError as exc:
-        raise StrategyNotFound(
-            exc.message,
-            details=exc.details,
-            error_code=exc.error_code,
-            context=exc.context,
-            suggestion=exc.suggestion,
-        ) from exc
+        raise RespondAs(exc, 404) from exc
 
 
 def _metrics(model_dir: Path) -> dict[str, float | None]:

@@ -10,11 +10,11 @@ from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.api.schemas_views import PerformanceResponse
+from trainjet.core.errors import NotFound
 from trainjet.core.events import OperationStatus, OperationType
-from trainjet.errors import NotFound
 from trainjet.services.training import TrainingRequestData, TrainingService
+from trainjet.system import ApiSystem
 from trainjet.training.artifacts.results import performance_view
-from trainjet.wiring import Backend
 
 router = APIRouter(prefix="/trainings", tags=["Training"])
 
@@ -52,7 +52,7 @@ async def start_training(
 
 @router.get("/{task_id}/performance", response_model=PerformanceResponse)
 async def get_performance(
-    task_id: str, backend: Annotated[Backend, Depends(get_backend)]
+    task_id: str, backend: Annotated[ApiSystem, Depends(get_backend)]
 ) -> Response:
     info = backend.projector.query.get(task_id)
     if info is None or info.operation_type is not OperationType.TRAINING:

@@ -11,19 +11,30 @@ The view is looked up on each call: a projector replaces it when it loads a snap
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections.listing import SortKey, SortOrder, sorted_page
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.promotions import Promotion
-from trainjet.core.projections.rejections import RejectedRecord
+from trainjet.core.projections.rejections import RejectedRecord, Rejections
 
-if TYPE_CHECKING:
-    from trainjet.core.projections.projector import OperationsView
+
+class ReadableView(Protocol):
+    """What the queries read of a projector's view (`OperationsView`), named here so that the
+    facade does not import the projector that builds it."""
+
+    operations: dict[str, OperationInfo]
+    metrics: dict[str, OperationMetrics]
+    counts: Counter[tuple[OperationStatus, OperationType]]
+    promotions: Mapping[str, Promotion]
+    rejected: Rejections
+    last_seq: int
+    applied: int
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class FoldStats:
 class ReadModel:
     """Queries over one projector's view (`Projector.query`)."""
 
-    def __init__(self, view_of: Callable[[], OperationsView]) -> None:
+    def __init__(self, view_of: Callable[[], ReadableView]) -> None:
         self._view_of = view_of
 
     def get(self, operation_id: str) -> OperationInfo | None:

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 import msgspec
 
+from trainjet.core.errors import StoreError
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainjet.core.store.blobs import Blob, BlobStore, MemoryBlobStore
-from trainjet.core.store.errors import (
+from trainjet.core.errors import (
     ConcurrencyConflict,
     InvalidName,
     LayoutMissing,
@@ -19,6 +18,7 @@ from trainjet.core.store.errors import (
     StoreUnavailable,
     StreamConfigConflict,
 )
+from trainjet.core.store.blobs import Blob, BlobStore, MemoryBlobStore
 from trainjet.core.store.memory import MemoryCommandQueue, MemoryEventStore, MemoryRunnerRegistry
 from trainjet.core.store.port import (
     Claim,

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from trainjet.core.store.errors import InvalidName
+from trainjet.core.errors import InvalidName
 
 # What an object name may be on every adapter: safe in a subject once encoded, and in a path.
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=/-]{0,255}$")

@@ -24,16 +24,15 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext, api
 
-from trainjet.core.events import subjects
-from trainjet.core.store.errors import (
-    SETUP_HINT,
+from trainjet.core.errors import (
     InvalidName,
     StoreError,
     StoreTimeout,
     StoreUnavailable,
     StreamConfigConflict,
 )
-from trainjet.core.store.settings import StoreSettings, validate_pool
+from trainjet.core.events import subjects
+from trainjet.core.store.settings import SETUP_HINT, StoreSettings, validate_pool
 
 # JetStream API error codes (nats-server/server/errors.json) that mean "configured otherwise".
 _CONFLICT_CODES = {
@@ -55,7 +54,7 @@ _ONE_WAY = ("deny_delete", "deny_purge")
 
 @contextlib.contextmanager
 def translate_errors(action: str) -> Iterator[None]:
-    """Turn nats-py exceptions raised inside the block into `trainjet.core.store.errors`."""
+    """Turn nats-py exceptions raised inside the block into `trainjet.core.errors`."""
     try:
         yield
     except StoreError:

@@ -19,10 +19,10 @@ from nats.aio.client import Client
 from nats.js import api
 from nats.js.object_store import ObjectStore
 
+from trainjet.core.errors import LayoutMissing
 from trainjet.core.store.blobs import Blob, clean_meta, validate_key
-from trainjet.core.store.errors import SETUP_HINT, LayoutMissing
 from trainjet.core.store.jetstream import translate_errors
-from trainjet.core.store.settings import StoreSettings
+from trainjet.core.store.settings import SETUP_HINT, StoreSettings
 
 
 class JetStreamBlobStore:

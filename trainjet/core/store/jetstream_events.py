@@ -30,8 +30,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import api
 
+from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
-from trainjet.core.store.errors import ConcurrencyConflict
 from trainjet.core.store.jetstream import ack_position, translate_errors
 from trainjet.core.store.memory import subject_matches
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent

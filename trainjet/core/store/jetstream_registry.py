@@ -15,10 +15,16 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
-from trainjet.core.store.errors import SETUP_HINT, LayoutMissing
+from trainjet.core.errors import LayoutMissing
 from trainjet.core.store.jetstream import translate_errors
 from trainjet.core.store.port import RunnerInfo
-from trainjet.core.store.settings import StoreSettings, is_stale, stamp, validate_runner_id
+from trainjet.core.store.settings import (
+    SETUP_HINT,
+    StoreSettings,
+    is_stale,
+    stamp,
+    validate_runner_id,
+)
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(RunnerInfo).decode

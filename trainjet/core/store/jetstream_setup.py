@@ -17,7 +17,7 @@ from typing import Any, Literal
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from trainjet.core.store.errors import SETUP_HINT, LayoutMissing
+from trainjet.core.errors import LayoutMissing
 from trainjet.core.store.jetstream import (
     commands_stream_config,
     ensure_bucket,
@@ -27,7 +27,7 @@ from trainjet.core.store.jetstream import (
     events_stream_config,
     translate_errors,
 )
-from trainjet.core.store.settings import StoreSettings
+from trainjet.core.store.settings import SETUP_HINT, StoreSettings
 
 Action = Literal["created", "updated", "found"]
 Part = Literal["events", "commands", "runners", "checkpoints", "models", "snapshots"]

@@ -15,8 +15,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
-from trainjet.core.store.errors import ConcurrencyConflict
 from trainjet.core.store.port import Record, RejectedMessage, RunnerInfo, StartCommand, StoredEvent
 from trainjet.core.store.settings import (
     is_stale,

@@ -16,8 +16,8 @@ from typing import Literal
 
 import msgspec
 
+from trainjet.core.errors import InvalidName
 from trainjet.core.events import subjects
-from trainjet.core.store.errors import InvalidName
 from trainjet.core.store.port import RunnerInfo
 
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
@@ -174,3 +174,7 @@ def is_stale(info: RunnerInfo, ttl_seconds: float, tolerance: float) -> bool:
     if seen.tzinfo is None:
         seen = seen.replace(tzinfo=UTC)
     return (datetime.now(UTC) - seen).total_seconds() > ttl_seconds + tolerance
+
+
+# What every "this part of the layout is missing" message ends with.
+SETUP_HINT = "run `trainjet setup` with admin credentials"

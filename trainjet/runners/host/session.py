@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from trainjet.config import Settings
+from trainjet.core.errors import StoreError
 from trainjet.core.store.blobs import BlobStore
-from trainjet.core.store.errors import StoreError
 from trainjet.runners.artifacts import publish_model
 from trainjet.runners.context import OperationContext
 from trainjet.runners.host.device import gpu_probe, host_device

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from trainjet.training.artifacts.json_files import read_json, write_json
-from trainjet.training.artifacts.registry import ModelNotFoundError, ModelStorage, SavedModel
+from trainjet.training.artifacts.registry import ModelStorage, SavedModel
+from trainjet.training.errors import ModelNotFoundError
 from trainjet.training.model.network import TradingMLP, model_from_spec
 
 

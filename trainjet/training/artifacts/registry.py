@@ -31,18 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from trainjet import __version__
-from trainjet.errors import Conflict, InvalidRequest, NotFound
+from trainjet.core.errors import Conflict, InvalidRequest
 from trainjet.training.artifacts.json_files import files_and_size, read_json, write_json
+from trainjet.training.errors import ModelNotFoundError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 NAMED_DIR = "_named"
 LATEST_SUFFIX = "_latest"
 _VERSION_RE = re.compile(r"^(?P<family>.+)_v(?P<version>\d+)$")
 _lock = threading.Lock()  # orders version numbering and `_latest` updates within a process
-
-
-class ModelNotFoundError(NotFound):
-    code = "TRAINJET-ModelNotFound"
 
 
 def safe_name(value: str, what: str = "name") -> str:

@@ -31,8 +31,8 @@ from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
 from trainjet.core.metric_names import MONITORS
-from trainjet.errors import TrainjetError
 from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
+from trainjet.training.errors import TrainingDivergedError
 from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
 from trainjet.training.model.network import TradingMLP
 from trainjet.training.model.reproducibility import seed_everything
@@ -48,10 +48,6 @@ __all__ = [
 
 CheckpointFn = Callable[[int, bytes], None]
 CHECKPOINT_FORMAT = 1
-
-
-class TrainingDivergedError(TrainjetError):
-    code = "TRAINJET-TrainingDiverged"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import nats
 from nats.aio.client import Client
 
-from trainjet.core.store.errors import StoreUnavailable
+from trainjet.core.errors import StoreUnavailable
 
 _log = logging.getLogger("trainjet.natsd")
 
