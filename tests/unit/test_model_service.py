@@ -23,7 +23,7 @@ import pytest
 
 from trainjet.api.app import create_app
 from trainjet.config import Settings
-from trainjet.core.events import OperationStatus, OperationType
+from trainjet.core.events import OperationStatus, OperationType, TrainingInputs
 from trainjet.core.projections import OperationInfo
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 from trainjet.services.models import (
@@ -36,7 +36,7 @@ from trainjet.services.models import (
 )
 from trainjet.training.data import load_ohlcv
 from trainjet.training.dataset import prepare_dataset
-from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.pipeline import run_training
 from trainjet.training.reproducibility import strategy_dict
 from trainjet.training.storage import ModelStorage
 from trainjet.training.strategy import load_strategy
@@ -61,9 +61,9 @@ class Quiet:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A models dir with one real (one-epoch) eurusd_rsi_mlp model, and its result summary."""
     models = tmp_path_factory.mktemp("unit_models") / "models"
-    spec = TrainingRequestSpec(strategy_name="eurusd_rsi_mlp", strategies_dir=str(STRATEGIES),
-                               epochs=1)  # fmt: skip
-    summary = run_training(spec, Quiet(), models_dir=models, data_dir=DATA)
+    spec = TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=1)
+    summary = run_training(spec, Quiet(), models_dir=models, data_dir=DATA,
+                           strategies_dir=STRATEGIES)  # fmt: skip
     return models, summary
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from trainjet.core.events import OperationCreated, OperationStatus, OperationType
+import msgspec
+
+from trainjet.core.events import OperationCreated, OperationStatus, TrainingInputs
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import StoredEvent
@@ -25,9 +26,6 @@ from trainjet.errors import InvalidRequest
 from trainjet.wiring import Backend
 
 log = logging.getLogger(__name__)
-
-# The input that names the operation whose checkpoint a training resumes from.
-RESUME_FROM = "resume_from"
 
 
 @dataclass(frozen=True)
@@ -79,11 +77,11 @@ async def retry_operation(
         for r in records
         if isinstance(r, StoredEvent) and isinstance(r.event, OperationCreated)
     )
-    inputs: dict[str, Any] = dict(created.inputs)
+    inputs = created.inputs
     resume_from = epoch = None
-    if created.operation_type is OperationType.TRAINING:
+    if isinstance(inputs, TrainingInputs):
         resume_from = operation_id
-        inputs[RESUME_FROM] = operation_id
+        inputs = msgspec.structs.replace(inputs, resume_from=operation_id)
         epoch = await checkpoint_epoch(checkpoints, operation_id)
     new, _ = await backend.orchestrator.start_managed_operation(
         created.operation_type,

@@ -1,4 +1,4 @@
-"""Errors of the training-input side: strategy files and market data.
+"""Errors of the training side: strategy files, training settings, market data, checkpoints.
 
 Both are the caller's to fix (a typo in a YAML file, a missing CSV), so both are
 `InvalidRequest` (HTTP 400), as ktrdr's training start answers (inventory §1.11, §3.1).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainjet.errors import InvalidRequest
+from trainjet.errors import InvalidRequest, TrainjetError
 
 
 class StrategyValidationError(InvalidRequest):
@@ -70,6 +70,17 @@ class UnsupportedIndicatorError(StrategyValidationError):
     )
 
 
+class TrainingConfigError(StrategyValidationError):
+    """`model.training` holds a value the loop cannot use (a wrong type, out of range, an
+    unknown optimizer or scheduler)."""
+
+    error_code = "CONFIG-InvalidTraining"
+    suggestion = (
+        "Fix the strategy's model.training section as the message says "
+        "(`trainjet strategies validate <name>` lists every problem)."
+    )
+
+
 class DataError(InvalidRequest):
     """Market data is missing, malformed or too short for the request."""
 
@@ -101,3 +112,10 @@ class InsufficientDataError(DataError):
 
     error_code = "DATA-InsufficientData"
     suggestion = "Widen the date range, or use a finer timeframe, so that enough bars remain."
+
+
+class CheckpointError(TrainjetError):
+    """A checkpoint that is not trainjet's, or does not fit the run resuming from it. Not the
+    caller's to fix: the run fails (a retry starts from the first epoch if it persists)."""
+
+    code = "TRAINJET-CheckpointInvalid"

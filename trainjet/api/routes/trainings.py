@@ -11,7 +11,7 @@ from trainjet.api.encoding import json_response
 from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.errors import NotFound
-from trainjet.services.training import TrainingRequestData, TrainingService
+from trainjet.services.training import TrainingService
 from trainjet.training.results import performance_view
 from trainjet.wiring import Backend
 
@@ -28,7 +28,7 @@ async def start_training(
     body: TrainingStartRequest,
     service: Annotated[TrainingService, Depends(get_training_service)],
 ) -> Response:
-    info, _, strategy = await service.start_training(TrainingRequestData(**body.model_dump()))
+    info, _, strategy = await service.start_training(body)
     params = info.metadata.parameters
     symbols = list(params.get("symbols", []))
     return json_response(
