@@ -155,12 +155,13 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     from trainjet.training.model.network import build_model
     from trainjet.training.model.trainer import train_model
     from trainjet.training.strategy.loader import load_strategy
+    from trainjet.training.training_config import TrainingConfig
 
     torch.set_num_threads(1)
     strategy = load_strategy(STRATEGY, ROOT / "strategies")
     dataset = prepare_dataset(strategy, data_dir=ROOT / "data", reporter=NullReporter())
     model_cfg = dict(strategy.model)
-    training_cfg = {**dict(model_cfg.get("training") or {}), "epochs": sizes.epochs}
+    training_cfg = TrainingConfig.resolve(model_cfg.get("training"), epochs=sizes.epochs)
     seed = int(strategy.seed or 0)
 
     def train(reporter: Any) -> dict[str, float]:

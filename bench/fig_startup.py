@@ -99,11 +99,12 @@ def _pipeline_in_process(workdir: Path) -> float:
     code = (
         "import time, torch; torch.set_num_threads(1)\n"
         "from bench.fig_overhead import NullReporter\n"
-        "from trainjet.training.pipeline import TrainingRequestSpec, run_training\n"
-        f"spec = TrainingRequestSpec(strategy_name={STRATEGY!r}, strategies_dir={str(ROOT / 'strategies')!r})\n"
+        "from trainjet.core.events import TrainingInputs\n"
+        "from trainjet.training.pipeline import run_training\n"
+        f"spec = TrainingInputs(strategy_name={STRATEGY!r})\n"
         "t = time.perf_counter()\n"
         f"run_training(spec, NullReporter(), models_dir={str(workdir / 'models-bare')!r}, "
-        f"data_dir={str(ROOT / 'data')!r})\n"
+        f"data_dir={str(ROOT / 'data')!r}, strategies_dir={str(ROOT / 'strategies')!r})\n"
         "print(time.perf_counter() - t)\n"
     )
     out = subprocess.run(

@@ -20,6 +20,7 @@ from trainjet.core.events import (
     OperationStarted,
     OperationType,
     PhaseChanged,
+    TrainingInputs,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,7 +45,7 @@ def operation_events(op_id: str, count: int, *, complete: bool = True) -> list[E
             operation_type=OperationType.TRAINING,
             pool="local",
             metadata={"symbol": "EURUSD", "timeframe": "1h"},
-            inputs={"strategy_name": "eurusd_rsi_mlp"},
+            inputs=TrainingInputs(strategy_name="eurusd_rsi_mlp"),
         ),
         OperationStarted(
             event_id=f"{op_id}-1",

@@ -10,8 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-from trainjet.core.events import encode, type_name
-from trainjet.core.events.examples import examples
+import msgspec
+
+from trainjet.core.events import OperationCreated, encode, type_name
+from trainjet.core.events.examples import examples, inputs_examples
 from trainjet.core.events.model import TERMINAL_TYPES
 from trainjet.core.store.settings import StoreSettings
 
@@ -26,7 +28,7 @@ Every event of an operation is an immutable JSON message on JetStream, on the su
 | field | meaning |
 | --- | --- |
 | `type` | the event type, also the last subject token |
-| `schema_version` | version of this type's schema (all 1 today) |
+| `schema_version` | version of this type's schema (1; `operation_created` is 2) |
 | `event_id` | unique id; also the `Nats-Msg-Id` header, so a retried publish is stored once |
 | `operation_id` | the operation; also the third subject token |
 | `occurred_at` | RFC 3339 UTC time at the writer |
@@ -42,8 +44,13 @@ of an operation wins; events after it change nothing in the read models.
   upcaster (`trainjet.core.events.codec.UPCASTERS.register(type, from_version, fn)`) that
   rewrites the old JSON before decoding. Readers refuse events newer than they know, saying
   to upgrade, and record-and-skip anything undecodable.
-- `tests/golden/events_v1.jsonl` holds one stored event of every type; the suite decodes it on
-  every run.
+- `tests/golden/events_v1.jsonl` holds one stored event of every type, then the lines of
+  later versions; the suite decodes it on every run.
+- `operation_created` v2 types its `inputs` by `kind`, the operation type: `training`
+  (`TrainingInputs`: the request resolved, the strategy YAML text, data hashes, versions,
+  `resume_from` on a retry) or `dummy` (`DummyInputs`); `null` when an operation has none.
+  v1 stored the same fields untagged (`{}` for none); its upcaster tags them from
+  `operation_type`.
 """
 
 
@@ -85,6 +92,11 @@ def render() -> str:
         )
         body = json.dumps(json.loads(encode(event)), indent=2)
         parts.append(f"\n### `{name}`\n\n{summary}{terminal}\n\n```json\n{body}\n```\n")
+    parts.append("\n## Inputs\n\nEvery training input filled in (a retry), and a dummy's:\n")
+    for event in inputs_examples():
+        assert isinstance(event, OperationCreated)
+        body = json.dumps(msgspec.to_builtins(event.inputs), indent=2)
+        parts.append(f"\n### `{event.operation_type.value}`\n\n```json\n{body}\n```\n")
     return "".join(parts)
 
 

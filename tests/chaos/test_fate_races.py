@@ -22,6 +22,7 @@ from tests.chaos.report import count, record
 from trainjet.config import Settings
 from trainjet.core.events import (
     TERMINAL_TYPES,
+    DummyInputs,
     OperationStatus,
     OperationType,
     RunnerLost,
@@ -97,7 +98,7 @@ async def runners(backend: ApiSystem) -> AsyncIterator[Runners]:
 
 async def start_dummy(backend: ApiSystem, iterations: int, interval: float) -> str:
     info, _ = await backend.orchestrator.start_managed_operation(
-        OperationType.DUMMY, inputs={"iterations": iterations, "interval_seconds": interval}
+        OperationType.DUMMY, inputs=DummyInputs(iterations=iterations, interval_seconds=interval)
     )
     return info.operation_id
 

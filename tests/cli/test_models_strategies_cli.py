@@ -20,8 +20,9 @@ import pytest
 
 from tests.integration.harness import Stack, free_port
 from tests.strategy_texts import unknown_indicator
+from trainjet.core.events import TrainingInputs
 from trainjet.natsd import EmbeddedNats
-from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.pipeline import run_training
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
@@ -42,9 +43,9 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("cli")
     shutil.copytree(REPO / "strategies", root / "strategies")
     (root / "strategies" / "broken_demo.yaml").write_text(BROKEN_YAML)
-    spec = TrainingRequestSpec(strategy_name="eurusd_rsi_mlp",
-                               strategies_dir=str(root / "strategies"), epochs=1)  # fmt: skip
-    run_training(spec, Quiet(), models_dir=root / "models", data_dir=REPO / "data")
+    spec = TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=1)
+    run_training(spec, Quiet(), models_dir=root / "models", data_dir=REPO / "data",
+                 strategies_dir=root / "strategies")  # fmt: skip
     with EmbeddedNats(root / "nats-data") as server:
         stack = Stack(server.url, root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
                       TRAINJET_MARKET_DATA_DIR=str(REPO / "data"))  # fmt: skip

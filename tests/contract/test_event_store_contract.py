@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from trainjet.core.events import (
+    DummyInputs,
     EventFactory,
     OperationCompleted,
     OperationCreated,
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.timeout(30)
 
 def created(op: str) -> OperationCreated:
     return EventFactory(op).make(
-        OperationCreated, operation_type=OperationType.DUMMY, inputs={"iterations": 3}
+        OperationCreated, operation_type=OperationType.DUMMY, inputs=DummyInputs(iterations=3)
     )
 
 

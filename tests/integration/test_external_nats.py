@@ -15,7 +15,7 @@ import nats
 import pytest
 
 from trainjet.config import Settings
-from trainjet.core.events import OperationStatus, OperationType
+from trainjet.core.events import DummyInputs, OperationStatus, OperationType
 from trainjet.core.store import (
     JetStreamCommandQueue,
     JetStreamEventStore,
@@ -80,10 +80,12 @@ async def test_dummy_run_and_cancel_on_an_external_server(external: nats.aio.cli
     try:
         await backend.start()
         done, _ = await backend.orchestrator.start_managed_operation(
-            OperationType.DUMMY, inputs={"iterations": 3, "interval_seconds": 0.01}, total_steps=3
+            OperationType.DUMMY,
+            inputs=DummyInputs(iterations=3, interval_seconds=0.01),
+            total_steps=3,
         )
         long, _ = await backend.orchestrator.start_managed_operation(
-            OperationType.DUMMY, inputs={"iterations": 1000, "interval_seconds": 0.05}
+            OperationType.DUMMY, inputs=DummyInputs(iterations=1000, interval_seconds=0.05)
         )
 
         async def status(op_id: str) -> OperationStatus:

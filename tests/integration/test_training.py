@@ -279,7 +279,8 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
     # exactly those values (not a sample, not a smoothing).
     import torch
 
-    from trainjet.training.pipeline import TrainingRequestSpec, run_training
+    from trainjet.core.events import TrainingInputs
+    from trainjet.training.pipeline import run_training
 
     class Recorder:
         cancelled = False
@@ -301,15 +302,11 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
     try:
         recorder = Recorder()
         run_training(
-            TrainingRequestSpec(
-                strategy_name="eurusd_rsi_mlp",
-                epochs=2,
-                seed=1234,
-                strategies_dir=str(stack.workdir / "strategies"),
-            ),
+            TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=2, seed=1234),
             recorder,
             models_dir=stack.workdir / "models-local",
             data_dir=stack.workdir / "data",
+            strategies_dir=stack.workdir / "strategies",
         )
     finally:
         torch.set_num_threads(threads)

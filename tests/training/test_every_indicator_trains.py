@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 
 from tests.training.test_pipeline import DATA, Reporter
+from trainjet.core.events import TrainingInputs
 from trainjet.training.indicators.registry import REGISTRY
-from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.pipeline import run_training
 
 PRICE = (1.0, 1.1, 1.3)  # EURUSD's 2017 range, for the indicators that are prices
 # a triangular set (low, peak, high) in each indicator's own units
@@ -110,15 +111,15 @@ def test_a_strategy_with_every_indicator_trains(tmp_path: Path) -> None:
     strategies = tmp_path / "strategies"
     strategies.mkdir()
     (strategies / "every_indicator.yaml").write_text(yaml.safe_dump(strategy()))
-    request = TrainingRequestSpec(
+    request = TrainingInputs(
         strategy_name="every_indicator",
-        strategies_dir=str(strategies),
         epochs=1,
         start_date="2017-05-01",
         end_date="2017-07-31",
     )
     reporter = Reporter()
-    summary = run_training(request, reporter, models_dir=tmp_path / "models", data_dir=DATA)
+    summary = run_training(request, reporter, models_dir=tmp_path / "models", data_dir=DATA,
+                           strategies_dir=strategies)  # fmt: skip
     assert summary["training_metrics"]["epochs_completed"] == 1 == len(reporter.epochs)
     assert summary["data_summary"]["train_samples"] > 500
     features = json.loads((Path(summary["artifacts"]["model_path"]) / "features.json").read_text())

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.core.events import TrainingInputs
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.artifacts.results import SECTIONS, TrainingCancelled, partial_result
 from trainjet.training.model.inference import predict
-from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.pipeline import TrainingRun, run_training
 
 REPO = Path(__file__).resolve().parents[2]
 DATA, STRATEGIES = REPO / "data", REPO / "strategies"
@@ -60,15 +61,12 @@ def train(
     tmp_path: Path, reporter: Reporter | None = None, **spec: Any
 ) -> tuple[dict[str, Any], Reporter]:
     rep = reporter or Reporter()
-    request = TrainingRequestSpec(
-        **{
-            "strategy_name": "eurusd_rsi_mlp",
-            "strategies_dir": str(STRATEGIES),
-            "epochs": 2,
-            **spec,
-        }
-    )
-    return run_training(request, rep, models_dir=tmp_path / "models", data_dir=DATA), rep
+    run_fields = {k: spec.pop(k) for k in ("operation_id", "session_id", "resume_checkpoint")
+                  if k in spec}  # fmt: skip
+    inputs = TrainingInputs(**{"strategy_name": "eurusd_rsi_mlp", "epochs": 2, **spec})
+    summary = run_training(inputs, rep, models_dir=tmp_path / "models", data_dir=DATA,
+                           strategies_dir=STRATEGIES, run=TrainingRun(**run_fields))  # fmt: skip
+    return summary, rep
 
 
 def version_dirs(models: Path) -> list[Path]:
@@ -160,8 +158,9 @@ def test_seeded_runs_repeat_and_resume_matches(tmp_path: Path) -> None:
         checkpoints[epoch] = state
 
     request: dict[str, Any] = {"epochs": 3, "seed": 3}
-    first = run_training(TrainingRequestSpec("eurusd_rsi_mlp", str(STRATEGIES), **request), Reporter(),
-                         models_dir=tmp_path / "a", data_dir=DATA, checkpoint_fn=keep)  # fmt: skip
+    first = run_training(TrainingInputs(strategy_name="eurusd_rsi_mlp", **request), Reporter(),
+                         models_dir=tmp_path / "a", data_dir=DATA, strategies_dir=STRATEGIES,
+                         checkpoint_fn=keep)  # fmt: skip
     again, _ = train(tmp_path / "b", **request)
     resumed, rep = train(tmp_path / "c", resume_checkpoint=checkpoints[2], **request)
     assert sorted(checkpoints) == [1, 2, 3]
@@ -185,10 +184,7 @@ def test_multi_symbol_strategy_uses_the_embedding(tmp_path: Path) -> None:
     assert Path(summary["artifacts"]["model_path"]).name == "EURUSD-GOOG_1d_v1"
 
 
-def test_request_spec_from_mapping_ignores_unknown_keys() -> None:
-    spec = TrainingRequestSpec.from_mapping(
-        {"strategy_name": "x", "epochs": 3, "use_host_service": True}
-    )
-    assert spec.strategy_name == "x"
-    assert spec.epochs == 3
-    assert spec.training_mode == "local"
+def test_inputs_refuse_unknown_keys_instead_of_dropping_them() -> None:
+    """What from_mapping used to drop silently is a TypeError now."""
+    with pytest.raises(TypeError, match="use_host_service"):
+        TrainingInputs(strategy_name="x", epochs=3, use_host_service=True)  # type: ignore[call-arg]

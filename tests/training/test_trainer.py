@@ -11,16 +11,17 @@ import torch
 
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, partial_result
+from trainjet.training.errors import CheckpointError, TrainingConfigError
 from trainjet.training.model import trainer as trainer_module
 from trainjet.training.model.network import build_model
 from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.model.trainer import (
-    LoopSettings,
     TrainingDivergedError,
     load_checkpoint,
     train_model,
 )
 from trainjet.training.protocol import DatasetSplit, PreparedDataset
+from trainjet.training.training_config import TrainingConfig
 
 MODEL_CFG = {"type": "mlp", "architecture": {"hidden_layers": [16, 8], "dropout": 0.1}}
 
@@ -92,7 +93,8 @@ def run(
     seed_everything(seed)
     model = build_model(model_cfg or MODEL_CFG, ds.train.X.shape[1], len(ds.symbols))
     rep = reporter or Reporter()
-    outcome = train_model(model, ds, cfg, rep, device="cpu", seed=seed, **kwargs)
+    config = TrainingConfig.resolve(cfg)
+    outcome = train_model(model, ds, config, rep, device="cpu", seed=seed, **kwargs)
     return model, outcome, rep
 
 
@@ -203,9 +205,9 @@ def test_early_stopping_honours_min_delta() -> None:
 
 def test_early_stopping_off_when_disabled_or_absent() -> None:
     cfg = {"epochs": 4, "early_stopping": {"enabled": False, "patience": 1, "min_delta": 10.0}}
-    assert not LoopSettings.from_config(cfg).early_stopping
-    assert not LoopSettings.from_config({"epochs": 4}).early_stopping
-    assert LoopSettings.from_config({"early_stopping": {"patience": 3}}).early_stopping
+    assert not TrainingConfig.resolve(cfg).early_stopping.enabled
+    assert not TrainingConfig.resolve({"epochs": 4}).early_stopping.enabled
+    assert TrainingConfig.resolve({"early_stopping": {"patience": 3}}).early_stopping.enabled
     _, outcome, _ = run(cfg)
     assert outcome.epochs_completed == 4
 
@@ -280,7 +282,7 @@ def test_resume_after_a_cancel_continues_from_the_last_checkpoint() -> None:
 def test_start_epoch_must_match_checkpoint() -> None:
     saved: dict[int, bytes] = {}
     run({"epochs": 2}, checkpoint_fn=saved.__setitem__)
-    with pytest.raises(ValueError, match="start_epoch"):
+    with pytest.raises(CheckpointError, match="start_epoch"):
         run({"epochs": 2}, initial_state=saved[1], start_epoch=1)
 
 
@@ -318,14 +320,15 @@ def test_optimizers(optimizer: str) -> None:
 @pytest.mark.parametrize(
     ("cfg", "match"),
     [
-        ({"optimizer": "lbfgs"}, "Unknown optimizer"),
-        ({"scheduler": {"type": "cosine"}}, "Unknown lr scheduler"),
-        ({"early_stopping": {"monitor": "loss"}}, "monitor"),
-        ({"epochs": 0}, "epochs"),
+        ({"optimizer": "lbfgs"}, "'lbfgs' - at `model.training.optimizer`"),
+        ({"scheduler": {"type": "cosine"}}, "'cosine' - at `model.training.scheduler.type`"),
+        ({"early_stopping": {"monitor": "loss"}}, "early_stopping.monitor"),
+        ({"epochs": 0}, ">= 1 - at `model.training.epochs`"),
+        ({"learning_rate": "fast"}, "Expected `float`, got `str`"),
     ],
 )
 def test_bad_settings_raise(cfg: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(TrainingConfigError, match=match):
         run(cfg)
 
 

@@ -32,7 +32,7 @@ async def make_ctx(store: MemoryEventStore) -> OperationContext:
     assert info is not None
     return OperationContext(
         operation=info,
-        inputs={},
+        inputs=None,
         history=[created],
         outbox=outbox,
         token=CancellationToken("op1"),

@@ -20,7 +20,7 @@ from trainjet.core.events import (
     event_subject,
     type_name,
 )
-from trainjet.core.events.examples import examples
+from trainjet.core.events.examples import examples, golden
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "events_v1.jsonl"
 
@@ -33,18 +33,21 @@ def test_envelope_fields_on_the_wire() -> None:
     for event in examples():
         payload = json.loads(encode(event))
         assert payload["type"] == type_name(type(event))
-        assert payload["schema_version"] == 1
+        assert payload["schema_version"] == CURRENT_VERSION[payload["type"]]
         assert payload["event_id"] and payload["operation_id"]
         assert payload["occurred_at"].endswith("Z")  # RFC 3339, UTC
         assert event_subject(event) == f"trainjet.ops.{event.operation_id}.{payload['type']}"
 
 
 def test_golden_events_still_decode_identically() -> None:
-    """Stored events of schema v1 must keep decoding to the same values for ever."""
+    """Stored events of every schema version must keep decoding to the same values for ever."""
     lines = GOLDEN.read_bytes().splitlines()
-    assert len(lines) == len(EVENT_TYPES)
-    for line, expected in zip(lines, examples(), strict=True):
+    assert len(lines) == len(golden())
+    for line, expected in zip(lines, golden(), strict=True):
         assert decode(line) == expected
+    # the file keeps the old versions it was frozen with: v1 created, then the v2 ones
+    versions = [json.loads(line)["schema_version"] for line in lines]
+    assert versions[0] == 1 and versions[len(EVENT_TYPES) :] == [2, 2]
 
 
 def test_malformed_payloads_raise_malformed_event() -> None:

@@ -18,6 +18,7 @@ from trainjet.core.cancellation import CancellationError, CancellationToken
 from trainjet.core.events import (
     TERMINAL_TYPES,
     AnyEvent,
+    DummyInputs,
     EpochCompleted,
     EventFactory,
     OperationCreated,
@@ -26,6 +27,7 @@ from trainjet.core.events import (
     OperationType,
     ProgressUpdated,
     RunnerLost,
+    TrainingInputs,
 )
 from trainjet.core.leases import runner_lost_event
 from trainjet.core.projections import fold
@@ -44,7 +46,8 @@ TTL, LEASE = 0.4, 0.6
 async def fake_training(ctx: OperationContext) -> dict[str, Any]:
     """Epochs of 30 ms on a thread, checkpointing through the real sink, resuming from the
     checkpoint the runner fetched: the protocol of the real training without torch."""
-    epochs = int(ctx.inputs.get("epochs", 20))
+    inputs = ctx.inputs
+    epochs = (inputs.epochs or 20) if isinstance(inputs, TrainingInputs) else 20
     first = (ctx.resumed_from_epoch or 0) + 1
     sink = CheckpointSink(ctx, ctx.checkpoints) if ctx.checkpoints is not None else None
 
@@ -110,8 +113,13 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def ghost_start(backend: ApiSystem, kind: OperationType, **inputs: Any) -> str:
+async def ghost_start(backend: ApiSystem, kind: OperationType, **fields: Any) -> str:
     """An operation taken by a runner that then vanished: claimed, started, never renewed."""
+    inputs = (
+        TrainingInputs(strategy_name="fake", **fields)
+        if kind is OperationType.TRAINING
+        else DummyInputs(**fields)
+    )
     info, _ = await backend.orchestrator.start_managed_operation(kind, inputs=inputs)
     claim = await backend.commands.next_claim("local", timeout=1)
     assert claim is not None
@@ -215,7 +223,7 @@ async def test_a_runner_that_lost_its_operation_writes_nothing_more() -> None:
     first = make_runner(backend, blobs, "first")
     async with started(backend, [first]) as (stop_first,):
         info, _ = await backend.orchestrator.start_managed_operation(
-            OperationType.TRAINING, inputs={"epochs": 60}
+            OperationType.TRAINING, inputs=TrainingInputs(strategy_name="fake", epochs=60)
         )
         op_id = info.operation_id
         await wait_for(lambda: _epochs_at_least(backend, op_id, 3))
@@ -252,7 +260,7 @@ async def test_checkpoint_sink_never_blocks_and_keeps_the_latest() -> None:
     info = fold([EventFactory("op1").make(OperationCreated, operation_type=OperationType.TRAINING)])
     assert info is not None
     runner = make_runner(backend, blobs, "r")
-    ctx = OperationContext(operation=info, inputs={}, history=[], outbox=runner.outbox,
+    ctx = OperationContext(operation=info, inputs=None, history=[], outbox=runner.outbox,
                            token=CancellationToken(info.operation_id),
                            runner_id="r", pool="local", attempt=1)  # fmt: skip
     sink = CheckpointSink(ctx, blobs)
@@ -325,7 +333,7 @@ async def test_a_runner_cut_off_from_nats_stops_and_resumes_when_back() -> None:
     try:
         async with started(backend, [runner]):
             info, _ = await backend.orchestrator.start_managed_operation(
-                OperationType.TRAINING, inputs={"epochs": 60}
+                OperationType.TRAINING, inputs=TrainingInputs(strategy_name="fake", epochs=60)
             )
             op_id = info.operation_id
             await wait_for(lambda: _epochs_at_least(backend, op_id, 3))

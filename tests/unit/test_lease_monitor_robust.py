@@ -33,9 +33,7 @@ pytestmark = pytest.mark.timeout(30)
 async def ghost(backend: ApiSystem, op_id: str, *, naive: bool = False) -> None:
     """An operation started by runner `ghost` (never heartbeaten) a minute ago."""
     factory = EventFactory(op_id)
-    await backend.store.append(
-        factory.make(OperationCreated, operation_type=OperationType.DUMMY, inputs={})
-    )
+    await backend.store.append(factory.make(OperationCreated, operation_type=OperationType.DUMMY))
     payload = json.loads(CODEC.encode(factory.make(OperationStarted, runner_id="ghost")))
     when = datetime.now(UTC) - timedelta(minutes=1)
     payload["occurred_at"] = when.replace(tzinfo=None).isoformat() if naive else when.isoformat()

@@ -29,3 +29,11 @@ def test_exports_lead_with_the_epoch_metrics_and_monitors_are_among_them() -> No
     assert _FIRST_COLUMNS[1:] == EPOCH_METRICS
     assert COLUMNS[-len(EPOCH_METRICS) :] == EPOCH_METRICS
     assert set(MONITORS) <= set(EPOCH_METRICS)
+
+
+def test_the_typed_training_config_accepts_exactly_the_monitors() -> None:
+    from typing import get_args
+
+    from trainjet.training.training_config import Monitor
+
+    assert get_args(Monitor) == MONITORS

@@ -25,7 +25,7 @@ from trainjet.api.app import create_app
 from trainjet.api.errors import http_error
 from trainjet.config import Settings
 from trainjet.core.errors import Conflict, InvalidRequest, NotFound, TrainjetError
-from trainjet.core.events import OperationStatus, OperationType
+from trainjet.core.events import OperationStatus, OperationType, TrainingInputs
 from trainjet.core.projections import OperationInfo
 from trainjet.services.models import (
     ModelCache,
@@ -40,7 +40,7 @@ from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.data.prepare import prepare_dataset
 from trainjet.training.features.build import FeatureRecipe, build_features
 from trainjet.training.model.reproducibility import strategy_dict
-from trainjet.training.pipeline import TrainingRequestSpec, run_training
+from trainjet.training.pipeline import run_training
 from trainjet.training.strategy.loader import load_strategy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,9 +63,9 @@ class Quiet:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A models dir with one real (one-epoch) eurusd_rsi_mlp model, and its result summary."""
     models = tmp_path_factory.mktemp("unit_models") / "models"
-    spec = TrainingRequestSpec(strategy_name="eurusd_rsi_mlp", strategies_dir=str(STRATEGIES),
-                               epochs=1)  # fmt: skip
-    summary = run_training(spec, Quiet(), models_dir=models, data_dir=DATA)
+    spec = TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=1)
+    summary = run_training(spec, Quiet(), models_dir=models, data_dir=DATA,
+                           strategies_dir=STRATEGIES)  # fmt: skip
     return models, summary
 
 

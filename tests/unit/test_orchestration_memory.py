@@ -12,6 +12,7 @@ import pytest
 from trainjet.config import Settings
 from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
+    DummyInputs,
     EventFactory,
     OperationFailed,
     OperationStarted,
@@ -69,7 +70,7 @@ async def wait_status(
 async def start_dummy(backend: ApiSystem, iterations: int = 3, interval: float = 0.01, **kw):
     info, _ = await backend.orchestrator.start_managed_operation(
         OperationType.DUMMY,
-        inputs={"iterations": iterations, "interval_seconds": interval},
+        inputs=DummyInputs(iterations=iterations, interval_seconds=interval),
         total_steps=iterations,
         **kw,
     )

@@ -13,11 +13,13 @@ from tests.unit.test_console_api import training
 from trainjet.config import Settings
 from trainjet.core.errors import InvalidRequest, NotFound
 from trainjet.core.events import (
+    DummyInputs,
     EventFactory,
     OperationCreated,
     OperationFailed,
     OperationStatus,
     OperationType,
+    TrainingInputs,
     utcnow,
 )
 from trainjet.core.projections.listing import SortKey, SortOrder
@@ -45,7 +47,9 @@ async def _failed(backend: ApiSystem, op_id: str, op_type: OperationType) -> Non
             OperationCreated,
             operation_type=op_type,
             pool="gpu",
-            inputs={"strategy_name": "s", "epochs": 4},
+            inputs=TrainingInputs(strategy_name="s", epochs=4)
+            if op_type is OperationType.TRAINING
+            else DummyInputs(),
             total_steps=4,
         )
     )
@@ -95,7 +99,7 @@ async def test_retry_of_a_failed_training_names_it_in_resume_from(backend: ApiSy
     records = await backend.store.read_operation(new.operation_id)
     created = records[0].event  # type: ignore[union-attr]
     assert isinstance(created, OperationCreated)
-    assert created.inputs == {"strategy_name": "s", "epochs": 4, "resume_from": "op-t"}
+    assert created.inputs == TrainingInputs(strategy_name="s", epochs=4, resume_from="op-t")
 
 
 async def test_retry_refuses_all_but_failed_operations(backend: ApiSystem) -> None:

@@ -19,7 +19,13 @@ from tests.unit.test_console_api import training
 from trainjet.api.app import create_app
 from trainjet.api.struct_models import model_of
 from trainjet.config import Settings
-from trainjet.core.events import EventFactory, OperationCreated, OperationFailed, OperationType
+from trainjet.core.events import (
+    DummyInputs,
+    EventFactory,
+    OperationCreated,
+    OperationFailed,
+    OperationType,
+)
 from trainjet.core.projections import (
     EpochRecord,
     OperationInfo,
@@ -172,7 +178,9 @@ async def http(backend: ApiSystem, tmp_path: Path) -> AsyncIterator[httpx.AsyncC
 async def _failed_dummy(backend: ApiSystem, op_id: str) -> None:
     f = EventFactory(op_id)
     await backend.store.append(
-        f.make(OperationCreated, operation_type=OperationType.DUMMY, inputs={"iterations": 3})
+        f.make(
+            OperationCreated, operation_type=OperationType.DUMMY, inputs=DummyInputs(iterations=3)
+        )
     )
     seq = await backend.store.append(f.make(OperationFailed, error="boom"))
     await backend.projector.wait_until(seq)

@@ -20,12 +20,14 @@ from tests.unit.test_handover_memory import (
 from trainjet.core.cancellation import CancelCause, CancellationToken
 from trainjet.core.events import (
     TERMINAL_TYPES,
+    DummyInputs,
     EventFactory,
     OperationFailed,
     OperationStarted,
     OperationStatus,
     OperationType,
     RunnerLost,
+    TrainingInputs,
 )
 from trainjet.core.store import EventStore, MemoryBlobStore, MemoryCommandQueue, Record
 from trainjet.runners.worker import Runner
@@ -44,7 +46,7 @@ async def test_a_stopping_runner_hands_its_operation_to_another_of_the_pool() ->
     tasks = [asyncio.create_task(first.run(stop_first))]
     try:
         info, _ = await backend.orchestrator.start_managed_operation(
-            OperationType.TRAINING, inputs={"epochs": 60}
+            OperationType.TRAINING, inputs=TrainingInputs(strategy_name="fake", epochs=60)
         )
         op_id = info.operation_id
         await wait_for(lambda: _epochs(backend, op_id, 3))
@@ -75,7 +77,7 @@ async def test_no_attempt_starts_after_the_operation_ended() -> None:
     backend = new_backend()
     await backend.start(lease_monitor=False)
     info, _ = await backend.orchestrator.start_managed_operation(
-        OperationType.DUMMY, inputs={"iterations": 3}
+        OperationType.DUMMY, inputs=DummyInputs(iterations=3)
     )
     op_id = info.operation_id
     claim = await backend.commands.next_claim("local", timeout=1)

@@ -19,6 +19,8 @@ from trainjet.core.events import (
     OperationStatus,
     OperationTagged,
     OperationType,
+    ResolvedStrategy,
+    TrainingInputs,
 )
 from trainjet.core.events.subjects import event_subject
 from trainjet.core.projections import OperationMetrics, fold
@@ -43,15 +45,18 @@ def created(make, op="op1", yaml_text=YAML_A, seed=1, **inputs):
         operation_id=op,
         operation_type=OperationType.TRAINING,
         metadata={"parameters": {"strategy_name": "demo", "symbols": ["EURUSD"]}},
-        inputs={
-            "strategy_yaml": yaml_text,
-            "seed": seed,
-            "epochs": 2,
-            "data_hashes": {"EURUSD_1h": "abc"},
-            "versions": {"torch": "2.13.0"},
-            "resolved": {"model": "derived from the YAML, not diffed"},
-            **inputs,
-        },
+        inputs=TrainingInputs(
+            **{
+                "strategy_name": "demo",
+                "strategy_yaml": yaml_text,
+                "seed": seed,
+                "epochs": 2,
+                "data_hashes": {"EURUSD_1h": "abc"},
+                "versions": {"torch": "2.13.0"},
+                "resolved": ResolvedStrategy(model={"note": "derived from the YAML, not diffed"}),
+                **inputs,
+            }
+        ),
     )
 
 
@@ -140,9 +145,9 @@ def test_config_diff_parses_the_yaml_and_keeps_only_differences() -> None:
         {"path": "strategy.model.training.learning_rate", "values": [0.001, 0.01, 0.001]},
     ]
     # a path only one run has reads None for the others
-    d = created(make, "d", YAML_A, extra_flag=True)
+    d = created(make, "d", YAML_A, resume_from="a")
     assert config_diff([config_record(a), config_record(d)]) == [
-        {"path": "inputs.extra_flag", "values": [None, True]}
+        {"path": "inputs.resume_from", "values": [None, "a"]}
     ]
 
 

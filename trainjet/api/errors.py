@@ -41,6 +41,7 @@ from trainjet.training.errors import (
     NoBarsInRangeError,
     StrategyNotFoundError,
     StrategyValidationError,
+    TrainingConfigError,
     UnsupportedIndicatorError,
 )
 
@@ -69,6 +70,7 @@ HTTP_ERRORS: dict[type[Exception], HttpError] = {
     # A missing strategy is 400 where it is an input (training start); the strategy routes,
     # where it is the resource asked for, answer 404 (`RespondAs`).
     StrategyValidationError: HttpError(400, "TRAINJET-StrategyInvalid", "CONFIG-InvalidStrategy"),
+    TrainingConfigError: HttpError(400, "TRAINJET-StrategyInvalid", "CONFIG-InvalidTraining"),
     StrategyNotFoundError: HttpError(400, "TRAINJET-StrategyNotFound", "CONFIG-StrategyNotFound"),
     UnsupportedIndicatorError: HttpError(
         400, "TRAINJET-StrategyInvalid", "CONFIG-UnsupportedIndicator"

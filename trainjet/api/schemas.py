@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainjet.api.struct_models import model_of
 from trainjet.core.events import OperationStatus, OperationType
+from trainjet.core.events.inputs import DEFAULT_DUMMY_INTERVAL_SECONDS, DEFAULT_DUMMY_ITERATIONS
 from trainjet.core.projections import EpochRecord, OperationInfo
+
+# The training request lives with the service that turns it into the operation's inputs.
+from trainjet.services.training_request import TrainingStartRequest as TrainingStartRequest
 
 
 class StrictModel(BaseModel):
@@ -24,16 +28,19 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-# Bounds on what a client may name: ids become subject tokens, symbols and timeframes file
-# names; a list of a million symbols is a mistake, not a training.
+# Ids become subject tokens: bounded.
 OperationIdText = Annotated[str, Field(min_length=1, max_length=128)]
-Name = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class DummyStartRequest(StrictModel):
-    iterations: int = Field(100, ge=1, le=1_000_000, description="How many iterations to run")
+    iterations: int = Field(
+        DEFAULT_DUMMY_ITERATIONS, ge=1, le=1_000_000, description="How many iterations to run"
+    )
     interval_seconds: float = Field(
-        2.0, ge=0.0, le=3600.0, description="Seconds each iteration waits"
+        DEFAULT_DUMMY_INTERVAL_SECONDS,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds each iteration waits",
     )
     task_id: OperationIdText | None = Field(
         None, description="Client-chosen operation id; repeating it returns the same operation"
@@ -128,25 +135,6 @@ class ErrorBody(BaseModel):
     success: bool = False
     detail: str
     error: dict[str, Any]
-
-
-class TrainingStartRequest(StrictModel):
-    strategy_name: str = Field(..., min_length=1, max_length=200, description="Strategy file stem")
-    symbols: list[Name] | None = Field(
-        None, max_length=100, description="Defaults to the strategy's symbols"
-    )
-    timeframes: list[Name] | None = Field(
-        None, max_length=20, description="Defaults to the strategy's timeframes"
-    )
-    start_date: str | None = Field(None, max_length=40)
-    end_date: str | None = Field(None, max_length=40)
-    task_id: OperationIdText | None = Field(
-        None, description="Client-chosen operation id; repeating it returns the same operation"
-    )
-    detailed_analytics: bool = False
-    training_mode: str | None = Field(None, max_length=16, description="local | host | auto")
-    epochs: int | None = Field(None, ge=1, le=100_000, description="Override the strategy's epochs")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed (recorded)")
 
 
 class TrainingStartResponse(BaseModel):

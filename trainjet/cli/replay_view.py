@@ -98,8 +98,7 @@ def epoch_table(rows: list[dict[str, Any]]) -> Table:
         )
     table.caption = (
         "★ best epoch (lowest val loss) · gap = val loss − loss · n = batches · batch loss: range and σ of "
-        "each batch's own loss (derived from the logged running mean; an epoch's last, "
-        "possibly short, batch left out)"
+        "each batch's own loss, as logged"
     )
     return table
 

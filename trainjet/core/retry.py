@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+
+import msgspec
 
 from trainjet.core.errors import InvalidRequest
-from trainjet.core.events import OperationCreated, OperationStatus, OperationType
+from trainjet.core.events import (
+    DummyInputs,
+    OperationCreated,
+    OperationStatus,
+    TrainingInputs,
+)
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
-
-# The input that names the operation whose checkpoint a training resumes from.
-RESUME_FROM = "resume_from"
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,14 @@ def refuse_unless_failed(info: OperationInfo) -> None:
         raise InvalidRequest(_refusal(info), details={"status": info.status.value})
 
 
-def retry_inputs(created: OperationCreated) -> tuple[dict[str, Any], str | None]:
+def retry_inputs(
+    created: OperationCreated,
+) -> tuple[TrainingInputs | DummyInputs | None, str | None]:
     """The inputs of the retry, and the operation a training resumes from (None: not one)."""
-    inputs: dict[str, Any] = dict(created.inputs)
-    if created.operation_type is not OperationType.TRAINING:
+    inputs = created.inputs
+    if not isinstance(inputs, TrainingInputs):
         return inputs, None
-    inputs[RESUME_FROM] = created.operation_id
-    return inputs, created.operation_id
+    return msgspec.structs.replace(inputs, resume_from=created.operation_id), created.operation_id
 
 
 def retry_message(

@@ -39,6 +39,7 @@ from trainjet.core.events import (
     OperationStarted,
     OperationStatus,
     RunnerLost,
+    TrainingInputs,
     type_name,
 )
 from trainjet.core.fate import History, decide, read_history
@@ -138,9 +139,10 @@ class Attempt:
             resume = await self._checkpoint(op_id)  # before the start, which names its epoch
         # a retry of a failed training resumes from the failed operation's last checkpoint
         created_event = next((e for e in history.events if isinstance(e, OperationCreated)), None)
-        source = created_event.inputs.get("resume_from") if created_event else None
+        inputs = created_event.inputs if created_event else None
+        source = inputs.resume_from if isinstance(inputs, TrainingInputs) else None
         from_retry = False
-        if resume is None and isinstance(source, str) and source != op_id:
+        if resume is None and source is not None and source != op_id:
             resume = await self._checkpoint(source)
             from_retry = resume is not None
         resume_epoch = _epoch_of(resume)
@@ -216,7 +218,7 @@ class Attempt:
         self._started_seq = outcome.seq
         ctx = OperationContext(
             operation=info,
-            inputs=dict(created.inputs),
+            inputs=created.inputs,
             history=list(latest.events),
             outbox=deps.outbox,
             token=self.token,

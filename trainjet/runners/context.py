@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from trainjet.core.cancellation import CancelCause, CancellationToken
-from trainjet.core.events import AnyEvent, Event, EventFactory
+from trainjet.core.events import AnyEvent, Event, EventFactory, OperationInputs
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.blobs import Blob, BlobStore
 from trainjet.runners.outbox import EventOutbox
@@ -18,7 +18,7 @@ E = TypeVar("E", bound=Event)
 @dataclass
 class OperationContext:
     operation: OperationInfo
-    inputs: dict[str, Any]
+    inputs: OperationInputs | None
     history: list[AnyEvent]
     outbox: EventOutbox
     token: CancellationToken

@@ -10,16 +10,13 @@ import time
 from typing import Any
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.core.events import ProgressUpdated
+from trainjet.core.events import DummyInputs, ProgressUpdated
 from trainjet.runners.context import OperationContext
-
-DEFAULT_ITERATIONS = 100
-DEFAULT_INTERVAL_SECONDS = 2.0
 
 
 async def run_dummy(ctx: OperationContext) -> dict[str, Any]:
-    iterations = int(ctx.inputs.get("iterations", DEFAULT_ITERATIONS))
-    interval = float(ctx.inputs.get("interval_seconds", DEFAULT_INTERVAL_SECONDS))
+    inputs = ctx.inputs if isinstance(ctx.inputs, DummyInputs) else DummyInputs()
+    iterations, interval = inputs.iterations, inputs.interval_seconds
     started = time.monotonic()
     first = _iterations_done(ctx) if ctx.attempt > 1 else 0
     for i in range(first, iterations):

@@ -9,6 +9,7 @@ can be repeated exactly (`POST /operations/{id}/retry`) whatever happens to the 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import platform
 import random
@@ -20,30 +21,18 @@ from typing import Any
 from trainjet import __version__
 from trainjet.config import Settings
 from trainjet.core.errors import InvalidRequest, ServiceUnavailable
-from trainjet.core.events import OperationType
+from trainjet.core.events import OperationType, ResolvedStrategy, TrainingInputs
 from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.port import RunnerRegistry
+from trainjet.services.training_request import TrainingStartRequest
 from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy
+from trainjet.training.training_config import TrainingConfig
 
 SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
 TIMEFRAME_RE = re.compile(r"^[0-9]{1,3}[mhdwM]$")
 MODES = ("local", "host", "auto")
-
-
-@dataclass(frozen=True)
-class TrainingRequestData:
-    strategy_name: str
-    symbols: list[str] | None = None
-    timeframes: list[str] | None = None
-    start_date: str | None = None
-    end_date: str | None = None
-    task_id: str | None = None
-    detailed_analytics: bool = False
-    training_mode: str | None = None
-    epochs: int | None = None
-    seed: int | None = None
 
 
 def _config_error(message: str, context: dict[str, Any], suggestion: str) -> InvalidRequest:
@@ -100,6 +89,58 @@ def _clean(values: list[str] | None, pattern: re.Pattern[str], what: str) -> lis
     return list(dict.fromkeys(cleaned))
 
 
+@dataclass(frozen=True)
+class _ReadRequest:
+    """A request checked against the strategy and the data files."""
+
+    strategy: StrategyConfig
+    config: TrainingConfig
+    symbols: list[str]
+    timeframes: list[str]
+    start: str | None
+    end: str | None
+    data_hashes: dict[str, str]
+    bars: dict[str, int]
+
+
+def _read_request(request: TrainingStartRequest, settings: Settings) -> _ReadRequest:
+    """Everything a client can get wrong, checked before anything is written (blocking: it
+    reads the strategy file and every data file)."""
+    strategy = load_strategy(request.strategy_name, settings.strategies_dir)
+    symbols = _clean(request.symbols, SYMBOL_RE, "symbols") or list(strategy.symbols)
+    timeframes = _clean(request.timeframes, TIMEFRAME_RE, "timeframes") or list(strategy.timeframes)
+    if not symbols:
+        raise _config_error(
+            "No symbols specified in the request or the strategy",
+            {"strategy_name": strategy.name},
+            "Pass symbols in the request, or list them under the strategy's symbols.",
+        )
+    if not timeframes:
+        raise _config_error(
+            "No timeframes specified in the request or the strategy",
+            {"strategy_name": strategy.name},
+            "Pass timeframes in the request, or list them under the strategy's timeframes.",
+        )
+    start = _parse_date(request.start_date or strategy.start_date, "start_date")
+    end = _parse_date(request.end_date or strategy.end_date, "end_date")
+    if start and end and start >= end:
+        raise _config_error(
+            f"start_date {start} must be before end_date {end}",
+            {"start_date": start, "end_date": end},
+            "Swap the dates, or choose a start_date before the end_date.",
+        )
+    config = TrainingConfig.resolve(strategy.model.get("training"), epochs=request.epochs)
+    data_hashes: dict[str, str] = {}
+    bars: dict[str, int] = {}
+    for symbol in symbols:
+        for timeframe in timeframes:
+            frame = load_ohlcv(symbol, timeframe, settings.market_data_dir, start, end)
+            key = f"{symbol}_{timeframe}"
+            data_hashes[key] = sha256_of(frame)
+            bars[key] = len(frame)
+    return _ReadRequest(strategy, config, symbols, timeframes, start, end, data_hashes, bars)
+
+
 class TrainingService:
     def __init__(
         self, orchestrator: ServiceOrchestrator, registry: RunnerRegistry, settings: Settings
@@ -141,67 +182,66 @@ class TrainingService:
             )
         return "local", ["No live host runner: running on the local pool instead"]
 
+    async def resolve_inputs(
+        self, request: TrainingStartRequest
+    ) -> tuple[TrainingInputs, StrategyConfig, TrainingConfig]:
+        """The one way from a training request to the inputs its operation records.
+
+        Reading the strategy and hashing the data files is file work of up to seconds: it
+        runs on a worker thread, never on the event loop every request shares.
+        """
+        read = await asyncio.to_thread(_read_request, request, self.settings)
+        mode, warnings = await self.resolve_mode(request.training_mode)
+        seed = request.seed if request.seed is not None else read.strategy.seed
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**31)  # recorded, so the run is repeatable
+        strategy = read.strategy
+        inputs = TrainingInputs(
+            strategy_name=strategy.name,
+            strategy_yaml=strategy.raw_yaml,
+            symbols=read.symbols,
+            timeframes=read.timeframes,
+            start_date=read.start,
+            end_date=read.end,
+            epochs=read.config.epochs,
+            seed=seed,
+            detailed_analytics=request.detailed_analytics,
+            training_mode=mode,
+            data_hashes=read.data_hashes,
+            data_bars=read.bars,
+            resolved=ResolvedStrategy(
+                model=strategy.model, labels=strategy.labels, data_split=strategy.data_split
+            ),
+            versions={
+                "trainjet": __version__,
+                "torch": _version("torch"),
+                "numpy": _version("numpy"),
+                "pandas": _version("pandas"),
+                "python": platform.python_version(),
+            },
+            warnings=warnings,
+        )
+        return inputs, strategy, read.config
+
     async def start_training(
-        self, request: TrainingRequestData
+        self, request: TrainingStartRequest
     ) -> tuple[OperationInfo, bool, StrategyConfig]:
-        settings = self.settings
         if request.task_id is not None:
             existing = self.orchestrator.projector.query.get(request.task_id)
             if existing is not None:
-                strategy = load_strategy(request.strategy_name, settings.strategies_dir)
+                strategy = await asyncio.to_thread(
+                    load_strategy, request.strategy_name, self.settings.strategies_dir
+                )
                 return existing, False, strategy
-        strategy = load_strategy(request.strategy_name, settings.strategies_dir)
-        symbols = _clean(request.symbols, SYMBOL_RE, "symbols") or list(strategy.symbols)
-        timeframes = _clean(request.timeframes, TIMEFRAME_RE, "timeframes") or list(
-            strategy.timeframes
-        )
-        if not symbols:
-            raise _config_error(
-                "No symbols specified in the request or the strategy",
-                {"strategy_name": strategy.name},
-                "Pass symbols in the request, or list them under the strategy's symbols.",
-            )
-        if not timeframes:
-            raise _config_error(
-                "No timeframes specified in the request or the strategy",
-                {"strategy_name": strategy.name},
-                "Pass timeframes in the request, or list them under the strategy's timeframes.",
-            )
-        start = _parse_date(request.start_date or strategy.start_date, "start_date")
-        end = _parse_date(request.end_date or strategy.end_date, "end_date")
-        if start and end and start >= end:
-            raise _config_error(
-                f"start_date {start} must be before end_date {end}",
-                {"start_date": start, "end_date": end},
-                "Swap the dates, or choose a start_date before the end_date.",
-            )
-        if request.epochs is not None and not 1 <= request.epochs <= 100_000:
-            raise _config_error(
-                "epochs must be between 1 and 100000",
-                {"epochs": request.epochs},
-                "Ask for between 1 and 100000 epochs, or leave epochs out to use the strategy's.",
-            )
-        data_hashes: dict[str, str] = {}
-        bars: dict[str, int] = {}
-        for symbol in symbols:
-            for timeframe in timeframes:
-                frame = load_ohlcv(symbol, timeframe, settings.market_data_dir, start, end)
-                key = f"{symbol}_{timeframe}"
-                data_hashes[key] = sha256_of(frame)
-                bars[key] = len(frame)
-        mode, warnings = await self.resolve_mode(request.training_mode)
-        training_cfg = dict(strategy.model.get("training", {}))
-        epochs = request.epochs or int(training_cfg.get("epochs", 100))
-        seed = request.seed if request.seed is not None else strategy.seed
-        if seed is None:
-            seed = random.SystemRandom().randrange(2**31)  # recorded, so the run is repeatable
+        inputs, strategy, config = await self.resolve_inputs(request)
+        symbols, timeframes, mode = inputs.symbols, inputs.timeframes, inputs.training_mode
         parameters = {
             "strategy_name": strategy.name,
             "strategy_path": str(strategy.path) if strategy.path else None,
             "training_type": strategy.model.get("type", "mlp"),
             "symbols": symbols,
             "timeframes": timeframes,
-            "epochs": epochs,
+            "epochs": config.epochs,
             "use_host_service": mode == "host",
             "analytics_enabled": bool(
                 request.detailed_analytics or strategy.analytics.get("enabled")
@@ -209,34 +249,7 @@ class TrainingService:
             "training_mode": mode,
             "operation_name": "training",
             "service_name": "TrainingService",
-            "seed": seed,
-        }
-        inputs = {
-            "strategy_name": strategy.name,
-            "strategy_yaml": strategy.raw_yaml,
-            "symbols": symbols,
-            "timeframes": timeframes,
-            "start_date": start,
-            "end_date": end,
-            "epochs": epochs,
-            "seed": seed,
-            "detailed_analytics": request.detailed_analytics,
-            "training_mode": mode,
-            "data_hashes": data_hashes,
-            "data_bars": bars,
-            "resolved": {
-                "model": strategy.model,
-                "labels": strategy.labels,
-                "data_split": strategy.data_split,
-            },
-            "versions": {
-                "trainjet": __version__,
-                "torch": _version("torch"),
-                "numpy": _version("numpy"),
-                "pandas": _version("pandas"),
-                "python": platform.python_version(),
-            },
-            "warnings": warnings,
+            "seed": inputs.seed,
         }
         info, created = await self.orchestrator.start_managed_operation(
             OperationType.TRAINING,
@@ -244,17 +257,18 @@ class TrainingService:
                 "symbol": symbols[0] if len(symbols) == 1 else "MULTI",
                 "timeframe": timeframes[0],
                 "mode": "training",
-                "start_date": start,
-                "end_date": end,
+                "start_date": inputs.start_date,
+                "end_date": inputs.end_date,
                 "parameters": parameters,
             },
             inputs=inputs,
             pool=mode,
-            total_steps=max(epochs, 1),
+            total_steps=max(config.epochs, 1),
             operation_id=request.task_id,
-            warnings=warnings,
+            warnings=inputs.warnings,
         )
         return info, created, strategy
 
-    def estimated_minutes(self, strategy: StrategyConfig) -> Any:
-        return strategy.model.get("training", {}).get("estimated_duration_minutes", 30)
+    @staticmethod
+    def estimated_minutes(strategy: StrategyConfig) -> float:
+        return TrainingConfig.resolve(strategy.model.get("training")).estimated_duration_minutes

@@ -1,4 +1,4 @@
-"""Errors of the training side: strategy files, market data and stored models.
+"""Errors of the training side: strategy files, training settings, market data, checkpoints.
 
 All are the caller's to fix (a typo in a YAML file, a missing CSV, a model name), so all are
 `InvalidRequest`s; the API and the CLI decide what that means for their clients
@@ -63,6 +63,16 @@ class UnsupportedIndicatorError(StrategyValidationError):
     )
 
 
+class TrainingConfigError(StrategyValidationError):
+    """`model.training` holds a value the loop cannot use (a wrong type, out of range, an
+    unknown optimizer or scheduler)."""
+
+    suggestion = (
+        "Fix the strategy's model.training section as the message says "
+        "(`trainjet strategies validate <name>` lists every problem)."
+    )
+
+
 class DataError(InvalidRequest):
     """Market data is missing, malformed or too short for the request."""
 
@@ -97,3 +107,8 @@ class ModelNotFoundError(NotFound):
 
 class TrainingDivergedError(TrainjetError):
     """The loss stopped being a finite number; training further cannot recover."""
+
+
+class CheckpointError(TrainjetError):
+    """A checkpoint that is not trainjet's, or does not fit the run resuming from it. Not the
+    caller's to fix: the run fails (a retry starts from the first epoch if it persists)."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from trainjet.core.cancellation import CancellationError
+from trainjet.core.events.inputs import TrainingInputs
 from trainjet.training.artifacts.analytics import AnalyticsSettings, write_analytics
 from trainjet.training.artifacts.model_files import save_model
 from trainjet.training.artifacts.registry import ModelStorage
@@ -51,46 +51,29 @@ from trainjet.training.model.reproducibility import run_record, seed_everything,
 from trainjet.training.model.trainer import CheckpointFn, train_model
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy, parse_strategy
+from trainjet.training.training_config import TrainingConfig
 
 
 @dataclass(frozen=True)
-class TrainingRequestSpec:
-    """What a runner needs to run one training (built from the operation's inputs)."""
+class TrainingRun:
+    """Who runs a training and from where: what the runner adds to the operation's inputs."""
 
-    strategy_name: str
-    strategies_dir: str = "strategies"
-    # The YAML text recorded when the operation was created. When present it is what runs,
-    # so a retry reproduces the original run even if the file changed since.
-    strategy_yaml: str | None = field(default=None, repr=False)
-    symbols: list[str] | None = None  # None: the strategy's own
-    timeframes: list[str] | None = None
-    start_date: str | None = None
-    end_date: str | None = None
-    epochs: int | None = None  # overrides model.training.epochs
-    seed: int | None = None  # None: the strategy's seed, else a fresh one (recorded)
-    detailed_analytics: bool = False
     operation_id: str | None = None
-    training_mode: str = "local"
     session_id: str | None = None
+    training_mode: str | None = None  # None: the inputs' own
     resume_checkpoint: bytes | None = field(default=None, repr=False)
     device: str | None = None  # None: auto (CUDA, MPS, CPU) or $TRAINJET_DEVICE
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> TrainingRequestSpec:
-        """From a dict such as an operation's `inputs`; unknown keys are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
-
-def _data_summary(dataset: PreparedDataset, spec: TrainingRequestSpec) -> dict[str, Any]:
+def _data_summary(dataset: PreparedDataset, inputs: TrainingInputs) -> dict[str, Any]:
     splits = (dataset.train, dataset.val, dataset.test)
     sym = np.concatenate([s.symbol_idx for s in splits])
     labels = np.bincount(dataset.train.y.astype(np.int64), minlength=len(CLASS_NAMES))
     computed = {
         "symbols": list(dataset.symbols),
         "timeframes": list(dataset.timeframes),
-        "start_date": spec.start_date,
-        "end_date": spec.end_date,
+        "start_date": inputs.start_date,
+        "end_date": inputs.end_date,
         "total_samples": int(sum(len(s.y) for s in splits)),
         "train_samples": len(dataset.train.y),
         "val_samples": len(dataset.val.y),
@@ -119,35 +102,42 @@ def _resource_usage(device: Any, cpu0: float) -> dict[str, Any]:
 
 
 def run_training(
-    request: TrainingRequestSpec,
+    inputs: TrainingInputs,
     reporter: TrainingReporter,
     *,
     models_dir: str | Path,
     data_dir: str | Path,
+    strategies_dir: str | Path = "strategies",
+    run: TrainingRun | None = None,
     checkpoint_fn: CheckpointFn | None = None,
 ) -> dict[str, Any]:
-    """Train, evaluate and save one model; return the result summary."""
+    """Train, evaluate and save one model; return the result summary.
+
+    The recorded `strategy_yaml` is what runs when present (a retry reproduces the original
+    run even if the file changed since); otherwise the file is read from `strategies_dir`.
+    """
+    run = run or TrainingRun()
     cpu0 = time.process_time()
     started = datetime.now(UTC)
     strategy = (
-        parse_strategy(request.strategy_yaml, name=request.strategy_name)
-        if request.strategy_yaml
-        else load_strategy(request.strategy_name, request.strategies_dir)
+        parse_strategy(inputs.strategy_yaml, name=inputs.strategy_name)
+        if inputs.strategy_yaml
+        else load_strategy(inputs.strategy_name, strategies_dir)
     )
-    symbols = list(request.symbols or strategy.symbols)
-    timeframes = list(request.timeframes or strategy.timeframes)
-    seed = request.seed if request.seed is not None else strategy.seed
+    symbols = list(inputs.symbols or strategy.symbols)
+    timeframes = list(inputs.timeframes or strategy.timeframes)
+    seed = inputs.seed if inputs.seed is not None else strategy.seed
     if seed is None:
         seed = secrets.randbelow(2**31)  # still recorded, so the run can be repeated
     agg = ResultAggregator(
         strategy_name=strategy.name,
         symbols=symbols,
         timeframes=timeframes,
-        operation_id=request.operation_id,
-        session_id=request.session_id,
-        training_mode=request.training_mode,
-        start_date=request.start_date,
-        end_date=request.end_date,
+        operation_id=run.operation_id,
+        session_id=run.session_id,
+        training_mode=run.training_mode or inputs.training_mode,
+        start_date=inputs.start_date,
+        end_date=inputs.end_date,
         seed=int(seed),
         started_at=started,
     )
@@ -159,16 +149,17 @@ def run_training(
             data_dir=data_dir,
             symbols=symbols,
             timeframes=timeframes,
-            start_date=request.start_date,
-            end_date=request.end_date,
+            start_date=inputs.start_date,
+            end_date=inputs.end_date,
             reporter=reporter,
         )
         # the dataset's order is canonical (timeframes by frequency): it names the model dir
         agg.symbols, agg.timeframes = list(dataset.symbols), list(dataset.timeframes)
-        parts["data_summary"] = _data_summary(dataset, request)
+        parts["data_summary"] = _data_summary(dataset, inputs)
         return _train_evaluate_save(
-            request, reporter, strategy, dataset, agg, parts, done, models_dir, checkpoint_fn, cpu0
-        )
+            inputs, run, reporter, strategy, dataset, agg, parts, done, models_dir,
+            checkpoint_fn, cpu0,
+        )  # fmt: skip
     except CancellationError as exc:
         # a cancel inside the loop carries its outcome; one at a later phase finds it in `done`
         outcome = exc.outcome if isinstance(exc, TrainingCancelled) else done.get("outcome")
@@ -179,7 +170,8 @@ def run_training(
 
 
 def _train_evaluate_save(
-    request: TrainingRequestSpec,
+    inputs: TrainingInputs,
+    run: TrainingRun,
     reporter: TrainingReporter,
     strategy: StrategyConfig,
     dataset: PreparedDataset,
@@ -192,10 +184,9 @@ def _train_evaluate_save(
 ) -> dict[str, Any]:
     seed = int(agg.seed or 0)
     model_cfg: dict[str, Any] = dict(strategy.model)
-    training_cfg: dict[str, Any] = dict(model_cfg.get("training") or {})
-    if request.epochs is not None:
-        training_cfg["epochs"] = request.epochs
-    device = select_device(request.device)
+    section: dict[str, Any] = dict(model_cfg.get("training") or {})
+    config = TrainingConfig.resolve(section, epochs=inputs.epochs)
+    device = select_device(run.device)
     record = run_record(strategy, dataset, seed)
     seed_everything(seed)  # before the model is built: its initial weights depend on it
     model = build_model(model_cfg, len(dataset.feature_names), len(dataset.symbols))
@@ -211,11 +202,11 @@ def _train_evaluate_save(
     outcome: TrainOutcome = train_model(
         model,
         dataset,
-        training_cfg,
+        config,
         reporter,
         device=device,
         seed=seed,
-        initial_state=request.resume_checkpoint,
+        initial_state=run.resume_checkpoint,
         checkpoint_fn=checkpoint_fn,
     )
     done["outcome"] = outcome
@@ -239,8 +230,8 @@ def _train_evaluate_save(
     reporter.on_phase("saving", "Saving the model")
     analytics = AnalyticsSettings.resolve(
         strategy.analytics,
-        training_cfg.get("analytics"),
-        detailed_analytics=request.detailed_analytics,
+        section.get("analytics"),
+        detailed_analytics=inputs.detailed_analytics,
     )
     analytics_files: list[str] = []
     final = {"stop_reason": outcome.stop_reason, "best_epoch_restored": outcome.restored_best}
@@ -258,7 +249,7 @@ def _train_evaluate_save(
         strategy=strategy.name,
         symbols=agg.symbols,
         timeframes=agg.timeframes,
-        strategy_config={**strategy_dict(strategy), "resolved_training": training_cfg},
+        strategy_config={**strategy_dict(strategy), "resolved_training": config.as_section()},
         metrics={
             "training_metrics": training_section(outcome),
             "test_metrics": evaluation_section(test_metrics, test_loss),
@@ -276,9 +267,9 @@ def _train_evaluate_save(
             },
         },
         metadata={
-            "operation_id": request.operation_id,
-            "session_id": request.session_id,
-            "training_mode": request.training_mode,
+            "operation_id": run.operation_id,
+            "session_id": run.session_id,
+            "training_mode": agg.training_mode,
             "seed": seed,
             "data_hashes": dict(dataset.data_hashes),
             "run_record": record,

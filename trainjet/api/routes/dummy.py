@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Response
 from trainjet.api.deps import get_backend, require_token
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import DummyOperationResponse, DummyStartRequest
-from trainjet.core.events import OperationType
+from trainjet.core.events import DummyInputs, OperationType
 from trainjet.system import ApiSystem
 
 router = APIRouter(prefix="/dummy", tags=["Dummy"])
@@ -32,7 +32,7 @@ async def start_dummy(
                 "interval_seconds": body.interval_seconds,
             },
         },
-        inputs={"iterations": body.iterations, "interval_seconds": body.interval_seconds},
+        inputs=DummyInputs(iterations=body.iterations, interval_seconds=body.interval_seconds),
         total_steps=body.iterations,
         operation_id=body.task_id,
     )

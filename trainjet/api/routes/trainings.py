@@ -12,7 +12,7 @@ from trainjet.api.schemas import TrainingStartRequest, TrainingStartResponse
 from trainjet.api.schemas_views import PerformanceResponse
 from trainjet.core.errors import NotFound
 from trainjet.core.events import OperationStatus, OperationType
-from trainjet.services.training import TrainingRequestData, TrainingService
+from trainjet.services.training import TrainingService
 from trainjet.system import ApiSystem
 from trainjet.training.artifacts.results import performance_view
 
@@ -29,7 +29,7 @@ async def start_training(
     body: TrainingStartRequest,
     service: Annotated[TrainingService, Depends(get_training_service)],
 ) -> Response:
-    info, _, strategy = await service.start_training(TrainingRequestData(**body.model_dump()))
+    info, _, strategy = await service.start_training(body)
     params = info.metadata.parameters
     symbols = list(params.get("symbols", []))
     return json_response(

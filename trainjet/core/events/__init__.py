@@ -12,6 +12,12 @@ from trainjet.core.events.codec import (
 )
 from trainjet.core.events.enums import OperationStatus, OperationType
 from trainjet.core.events.factory import EventFactory, new_event_id, new_operation_id, utcnow
+from trainjet.core.events.inputs import (
+    DummyInputs,
+    OperationInputs,
+    ResolvedStrategy,
+    TrainingInputs,
+)
 from trainjet.core.events.model import (
     EVENT_TYPES,
     TERMINAL_TYPES,
@@ -53,6 +59,7 @@ __all__ = [
     "BatchProgress",
     "BatchRecord",
     "CancelRequested",
+    "DummyInputs",
     "EpochCompleted",
     "Event",
     "EventCodec",
@@ -64,13 +71,16 @@ __all__ = [
     "OperationCompleted",
     "OperationCreated",
     "OperationFailed",
+    "OperationInputs",
     "OperationStarted",
     "OperationStatus",
     "OperationTagged",
     "OperationType",
     "PhaseChanged",
     "ProgressUpdated",
+    "ResolvedStrategy",
     "RunnerLost",
+    "TrainingInputs",
     "UpcasterRegistry",
     "WarningRaised",
     "decode",

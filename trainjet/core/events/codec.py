@@ -13,12 +13,23 @@ from typing import Any
 
 import msgspec
 
+from trainjet.core.events.inputs import INPUT_TYPES
 from trainjet.core.events.model import EVENT_TYPES, AnyEvent, Event, type_name
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-# Current schema version of each type. Bump one only with an upcaster from the old version.
-CURRENT_VERSION: dict[str, int] = {type_name(t): 1 for t in EVENT_TYPES}
+
+def _default_version(event_type: type[Event]) -> int:
+    version = next(
+        f.default for f in msgspec.structs.fields(event_type) if f.name == "schema_version"
+    )
+    assert isinstance(version, int)
+    return version
+
+
+# Current schema version of each type (the class's `schema_version` default). Bump one only
+# with an upcaster from the old version.
+CURRENT_VERSION: dict[str, int] = {type_name(t): _default_version(t) for t in EVENT_TYPES}
 
 
 class MalformedEvent(ValueError):
@@ -58,7 +69,22 @@ class UpcasterRegistry:
         return payload
 
 
+_INPUT_KINDS = frozenset(t.__struct_config__.tag for t in INPUT_TYPES)
+
+
+def operation_created_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 stored `inputs` as an untagged object (`{}` when there were none): tag it with the
+    operation type, which is what v2's `kind` says."""
+    inputs, kind = payload.get("inputs"), payload.get("operation_type")
+    if not inputs:
+        payload["inputs"] = None
+    elif isinstance(inputs, dict) and kind in _INPUT_KINDS:
+        payload["inputs"] = {**inputs, "kind": kind}
+    return payload  # anything else does not decode: reported as malformed
+
+
 UPCASTERS = UpcasterRegistry()
+UPCASTERS.register("operation_created", 1, operation_created_v1_to_v2)
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)

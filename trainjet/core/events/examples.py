@@ -1,7 +1,8 @@
 """One example of every event type, with fixed ids and times.
 
 Used for `docs/events.md`, and frozen into `tests/golden/events_v1.jsonl`, which the test
-suite decodes on every run: a change that breaks reading stored events fails there.
+suite decodes on every run: a change that breaks reading stored events fails there. The file
+only grows at its end; `golden()` is what its lines decode to, in order.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trainjet.core.events.enums import OperationType
+from trainjet.core.events.inputs import DummyInputs, ResolvedStrategy, TrainingInputs
 from trainjet.core.events.model import (
     BatchProgress,
     BatchRecord,
@@ -48,7 +50,9 @@ def examples() -> list[Event]:
                 "parameters": {"strategy_name": "eurusd_rsi_mlp", "epochs": 10},
             },
             total_steps=10,
-            inputs={"strategy_name": "eurusd_rsi_mlp", "symbols": ["EURUSD"], "timeframes": ["1h"]},
+            inputs=TrainingInputs(
+                strategy_name="eurusd_rsi_mlp", symbols=["EURUSD"], timeframes=["1h"]
+            ),
             **common,
         ),
         OperationStarted(
@@ -169,3 +173,59 @@ def examples() -> list[Event]:
             **common,
         ),
     ]
+
+
+def inputs_examples() -> list[Event]:
+    """`operation_created` (v2) with every training input filled in, and a dummy's."""
+    common: dict[str, Any] = {"occurred_at": AT}
+    retry = OP.replace("1a2b3c4d", "5e6f7a8b")
+    dummy = "op_dummy_20260101_120000_9c0d1e2f"
+    return [
+        OperationCreated(
+            event_id="created-" + retry,
+            operation_id=retry,
+            operation_type=OperationType.TRAINING,
+            metadata={"symbol": "EURUSD", "timeframe": "1h", "mode": "training"},
+            total_steps=10,
+            inputs=TrainingInputs(
+                strategy_name="eurusd_rsi_mlp",
+                strategy_yaml="name: eurusd_rsi_mlp\n...",
+                symbols=["EURUSD"],
+                timeframes=["1h"],
+                start_date="2017-01-02",
+                end_date="2017-06-30",
+                epochs=10,
+                seed=42,
+                detailed_analytics=False,
+                training_mode="local",
+                data_hashes={"EURUSD_1h": "9b1f" + "0" * 60},
+                data_bars={"EURUSD_1h": 3120},
+                resolved=ResolvedStrategy(
+                    model={"type": "mlp", "training": {"epochs": 10, "batch_size": 32}},
+                    labels={"source": "zigzag", "zigzag_threshold": 0.03, "label_lookahead": 20},
+                    data_split={"train": 0.7, "validation": 0.15, "test": 0.15},
+                ),
+                versions={"trainjet": "0.1.0", "torch": "2.5.1", "python": "3.12.3"},
+                warnings=[],
+                resume_from=OP,
+            ),
+            retry_of=OP,
+            **common,
+        ),
+        OperationCreated(
+            event_id="created-" + dummy,
+            operation_id=dummy,
+            operation_type=OperationType.DUMMY,
+            metadata={"mode": "dummy"},
+            total_steps=5,
+            inputs=DummyInputs(iterations=5, interval_seconds=0.5),
+            idempotency_key=dummy,
+            **common,
+        ),
+    ]
+
+
+def golden() -> list[Event]:
+    """What each line of the golden file decodes to: one of every type as first frozen (the
+    `operation_created` line is v1, upcast), then the v2 `operation_created` lines."""
+    return [*examples(), *inputs_examples()]

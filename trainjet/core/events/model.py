@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from trainjet.core.events.enums import OperationType
+from trainjet.core.events.inputs import OperationInputs, inputs_kind
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -29,16 +30,27 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class OperationCreated(Event, frozen=True, kw_only=True, tag="operation_created"):
-    """An operation was accepted; `pool` names the runner pool that must execute it."""
+    """An operation was accepted; `pool` names the runner pool that must execute it.
 
+    `inputs` is everything needed to run (and re-run) the work, typed by `kind` (the
+    operation type); the runner reads it from the log. Version 2: version 1 stored `inputs`
+    as an untagged object, which the codec's upcaster tags from `operation_type`.
+    """
+
+    schema_version: int = 2
     operation_type: OperationType
     pool: str = "local"
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     total_steps: int = 0
-    # Everything needed to run (and re-run) the work: the runner reads it from the log.
-    inputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    inputs: OperationInputs | None = None
     idempotency_key: str | None = None
     retry_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs is not None and inputs_kind(self.inputs) != self.operation_type.value:
+            raise ValueError(
+                f"{inputs_kind(self.inputs)} inputs on a {self.operation_type.value} operation"
+            )
 
 
 class OperationStarted(Event, frozen=True, kw_only=True, tag="operation_started"):

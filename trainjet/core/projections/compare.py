@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import yaml
 
 from trainjet.core.events import OperationCreated
@@ -92,7 +93,8 @@ def config_record(created: OperationCreated | None) -> dict[str, Any]:
     """
     if created is None:
         return {}
-    inputs = dict(created.inputs)
+    inputs: dict[str, Any] = msgspec.to_builtins(created.inputs) if created.inputs else {}
+    inputs.pop("kind", None)  # the operation type, not a choice of the run
     flat: dict[str, Any] = {}
     text = inputs.pop("strategy_yaml", None)
     if isinstance(text, str):

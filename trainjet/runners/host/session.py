@@ -22,6 +22,7 @@ from typing import Any
 
 from trainjet.config import Settings
 from trainjet.core.errors import StoreError
+from trainjet.core.events import TrainingInputs
 from trainjet.core.store.blobs import BlobStore
 from trainjet.runners.artifacts import publish_model
 from trainjet.runners.context import OperationContext
@@ -56,7 +57,8 @@ class HostSessionManager:
         return self.ctx.session_id or self.ctx.operation_id
 
     async def run(self) -> dict[str, Any]:
-        strategy = self.ctx.inputs.get("strategy_name", "?")
+        inputs = self.ctx.inputs
+        strategy = inputs.strategy_name if isinstance(inputs, TrainingInputs) else "?"
         self.training.bridge.on_phase(
             "host_start",
             f"Host session {self.session_id} started for {strategy}",

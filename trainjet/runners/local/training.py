@@ -17,24 +17,21 @@ from typing import Any
 
 from trainjet.config import Settings
 from trainjet.core.cancellation import CancellationError
+from trainjet.core.errors import InvalidRequest
+from trainjet.core.events import TrainingInputs
 from trainjet.runners.bridge import TrainingProgressBridge
 from trainjet.runners.checkpoints import CheckpointSink
 from trainjet.runners.context import OperationContext
 
 
-def spec_from_inputs(ctx: OperationContext, settings: Settings) -> Any:
-    from trainjet.training.pipeline import TrainingRequestSpec
-
-    return TrainingRequestSpec.from_mapping(
-        {
-            **ctx.inputs,
-            "strategies_dir": str(settings.strategies_dir),
-            "operation_id": ctx.operation_id,
-            "training_mode": ctx.pool,
-            "session_id": ctx.session_id,
-            "resume_checkpoint": ctx.resume.data if ctx.resume is not None else None,
-        }
-    )
+def training_inputs(ctx: OperationContext) -> TrainingInputs:
+    """The operation's recorded inputs; a training created without them cannot run."""
+    if not isinstance(ctx.inputs, TrainingInputs):
+        raise InvalidRequest(
+            f"Operation {ctx.operation_id} has no training inputs in its operation_created "
+            "event: start it again with POST /trainings/start"
+        )
+    return ctx.inputs
 
 
 class LocalTrainingRunner:
@@ -57,14 +54,20 @@ class LocalTrainingRunner:
 
     async def run(self) -> dict[str, Any]:
         from trainjet.training.artifacts.results import partial_result
-        from trainjet.training.pipeline import run_training
+        from trainjet.training.pipeline import TrainingRun, run_training
 
         _limit_threads()
-        spec = spec_from_inputs(self.ctx, self.settings)
+        inputs = training_inputs(self.ctx)
+        run = TrainingRun(
+            operation_id=self.ctx.operation_id,
+            session_id=self.ctx.session_id,
+            training_mode=self.ctx.pool,
+            resume_checkpoint=self.ctx.resume.data if self.ctx.resume is not None else None,
+        )
         if self.ctx.checkpoints is not None:
             self.checkpoints = CheckpointSink(self.ctx, self.ctx.checkpoints)
         epoch = self.ctx.resumed_from_epoch
-        source = self.ctx.inputs.get("resume_from")  # set by a retry of a failed training
+        source = inputs.resume_from  # set by a retry of a failed training
         if epoch is not None and self.ctx.attempt == 1 and source:
             message = f"Resuming from the checkpoint of epoch {epoch} of failed operation {source}"
         elif epoch is not None:
@@ -79,10 +82,12 @@ class LocalTrainingRunner:
         try:
             result: dict[str, Any] = await asyncio.to_thread(
                 run_training,
-                spec,
+                inputs,
                 self.bridge,
                 models_dir=Path(self.settings.models_dir),
                 data_dir=Path(self.settings.market_data_dir),
+                strategies_dir=Path(self.settings.strategies_dir),
+                run=run,
                 checkpoint_fn=self.checkpoints,
             )
         except CancellationError as exc:

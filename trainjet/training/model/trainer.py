@@ -23,23 +23,26 @@ import io
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 
 from trainjet.core.cancellation import CancellationError
-from trainjet.core.metric_names import MONITORS
 from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
-from trainjet.training.errors import TrainingDivergedError
+from trainjet.training.errors import CheckpointError, InsufficientDataError, TrainingDivergedError
 from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
 from trainjet.training.model.network import TradingMLP
 from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
+from trainjet.training.training_config import (
+    ExponentialScheduler,
+    PlateauScheduler,
+    StepScheduler,
+    TrainingConfig,
+)
 
 __all__ = [
-    "LoopSettings",
     "TrainOutcome",
     "TrainingDivergedError",
     "load_checkpoint",
@@ -50,92 +53,34 @@ CheckpointFn = Callable[[int, bytes], None]
 CHECKPOINT_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class LoopSettings:
-    """`model.training` of the strategy, validated; unknown choices raise."""
-
-    epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    gradient_clip: float = 0.0
-    early_stopping: bool = False
-    patience: int = 10
-    monitor: str = "val_loss"
-    min_delta: float = 1e-4
-    scheduler: Mapping[str, Any] | None = None
-    restore_best: bool = True
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> LoopSettings:
-        es = cfg.get("early_stopping")
-        es = es if isinstance(es, Mapping) else {}
-        sched = cfg.get("scheduler", cfg.get("lr_scheduler"))
-        settings = cls(
-            epochs=int(cfg.get("epochs", 100)),
-            batch_size=int(cfg.get("batch_size", 32)),
-            learning_rate=float(cfg.get("learning_rate", 1e-3)),
-            optimizer=str(cfg.get("optimizer", "adam")).lower(),
-            weight_decay=float(cfg.get("weight_decay", 1e-4)),
-            momentum=float(cfg.get("momentum", 0.9)),
-            gradient_clip=float(cfg.get("gradient_clip") or 0.0),
-            # ktrdr: present means on; `enabled: false` turns a present block off
-            early_stopping=bool(es) and bool(es.get("enabled", True)),
-            patience=int(es.get("patience", 10)),
-            monitor=str(es.get("monitor", "val_loss")),
-            min_delta=float(es.get("min_delta", 1e-4)),
-            scheduler=sched
-            if isinstance(sched, Mapping) and sched.get("type") not in (None, "none")
-            else None,
-            restore_best=bool(cfg.get("restore_best", True)),
-        )
-        if settings.epochs < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
-        if settings.monitor not in MONITORS:
-            raise ValueError(
-                f"early_stopping.monitor must be val_loss or val_accuracy, got {settings.monitor!r}"
-            )
-        return settings
-
-
-def _optimizer(model: torch.nn.Module, s: LoopSettings) -> torch.optim.Optimizer:
+def _optimizer(model: torch.nn.Module, s: TrainingConfig) -> torch.optim.Optimizer:
     params, lr, wd = model.parameters(), s.learning_rate, s.weight_decay
     if s.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if s.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=s.momentum, weight_decay=wd)
-    if s.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-    raise ValueError(f"Unknown optimizer {s.optimizer!r}; use adam, sgd or rmsprop")
+    return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
 
 
-def _scheduler(opt: torch.optim.Optimizer, s: LoopSettings) -> Any:
-    if s.scheduler is None:
-        return None
-    cfg, kind = s.scheduler, str(s.scheduler["type"]).lower()
-    if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(
-            opt, step_size=int(cfg.get("step_size", 30)), gamma=float(cfg.get("gamma", 0.1))
-        )
-    if kind == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("gamma", 0.95)))
-    if kind in ("plateau", "reduce_on_plateau"):
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt,
-            mode="min",
-            factor=float(cfg.get("factor", 0.5)),
-            patience=int(cfg.get("patience", 5)),
-        )
-    raise ValueError(f"Unknown lr scheduler {kind!r}; use step, exponential or plateau")
+def _scheduler(opt: torch.optim.Optimizer, s: TrainingConfig) -> Any:
+    match s.scheduler:
+        case StepScheduler(step_size=step_size, gamma=gamma):
+            return torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+        case ExponentialScheduler(gamma=gamma):
+            return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
+        case PlateauScheduler(factor=factor, patience=patience):
+            # stepped on a loss below, so always "min"
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=factor, patience=patience
+            )
+    return None
 
 
 def load_checkpoint(data: bytes) -> dict[str, Any]:
     """A checkpoint written by `checkpoint_fn`; tensors only, so `weights_only` loading works."""
     state: dict[str, Any] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError("Not a trainjet training checkpoint")
+        raise CheckpointError("Not a trainjet training checkpoint")
     return state
 
 
@@ -147,9 +92,9 @@ class _Tracker:
     of tiny gains still stops training while the best of those epochs is what gets restored.
     """
 
-    def __init__(self, s: LoopSettings) -> None:
-        self.s = s
-        self.sign = 1.0 if s.monitor == "val_loss" else -1.0  # compare as "lower is better"
+    def __init__(self, s: TrainingConfig) -> None:
+        self.es = s.early_stopping
+        self.sign = 1.0 if self.es.monitor == "val_loss" else -1.0  # compare as "lower is better"
         self.best_epoch: int | None = None
         self.best_value: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -163,11 +108,11 @@ class _Tracker:
             self.best_epoch, self.best_value = epoch, value
             # clone(): state_dict() tensors alias the live weights (ktrdr's best copy kept moving)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if self.stop_ref is None or score < self.sign * self.stop_ref - self.s.min_delta:
+        if self.stop_ref is None or score < self.sign * self.stop_ref - self.es.min_delta:
             self.stop_ref, self.wait = value, 0
         else:
             self.wait += 1
-        return self.s.early_stopping and self.wait >= self.s.patience
+        return self.es.enabled and self.wait >= self.es.patience
 
     def state(self) -> dict[str, Any]:
         return {
@@ -237,7 +182,7 @@ class _Loop:
         self,
         model: TradingMLP,
         dataset: PreparedDataset,
-        s: LoopSettings,
+        s: TrainingConfig,
         dev: torch.device,
         seed: int,
     ) -> None:
@@ -245,7 +190,10 @@ class _Loop:
         self.train, self.val = SplitTensors.of(dataset.train), SplitTensors.of(dataset.val)
         self.n = len(self.train)
         if self.n == 0:
-            raise ValueError("The training split is empty")
+            raise InsufficientDataError(
+                "The training split is empty: widen the date range or give training a larger "
+                "share of data_split"
+            )
         self.bpe = math.ceil(self.n / s.batch_size)
         self.shuffle_gen = torch.Generator().manual_seed(seed)
         self.opt = _optimizer(model, s)
@@ -344,7 +292,7 @@ class _Loop:
         )
         lr = float(self.opt.param_groups[0]["lr"])  # the rate this epoch trained with
         # without a validation split the monitor falls back to the training figure
-        if s.monitor == "val_loss":
+        if s.early_stopping.monitor == "val_loss":
             monitored = val_loss if val_loss is not None else stats["train_loss"]
         else:
             monitored = val_acc if val_acc is not None else stats["train_accuracy"]
@@ -396,7 +344,7 @@ class _Loop:
 def train_model(
     model: TradingMLP,
     dataset: PreparedDataset,
-    training_cfg: Mapping[str, Any],
+    config: TrainingConfig,
     reporter: TrainingReporter,
     *,
     device: torch.device | str = "cpu",
@@ -408,13 +356,15 @@ def train_model(
 ) -> TrainOutcome:
     """Train in place (best weights restored at the end) and say what happened.
 
-    Resumes from `initial_state` (checkpoint bytes from `checkpoint_fn`, or their loaded dict);
+    Every setting comes from `config` (see `TrainingConfig.resolve`). Each batch's own loss
+    and accuracy go to `reporter.on_batch` (not a running mean), in order. Resumes from `initial_state` (checkpoint bytes from `checkpoint_fn`, or their loaded dict);
     `start_epoch`, if given, must be the epoch after the checkpoint's. Raises
     `TrainingCancelled` (a `CancellationError`) carrying `partial` metrics when the reporter
-    reports a cancel, and `TrainingDivergedError` on a non-finite loss. `read_seconds` is how
-    often the per-batch figures are read off the device (0 reads after every batch).
+    reports a cancel, `TrainingDivergedError` on a non-finite loss, and `CheckpointError` on
+    a checkpoint that is not one or does not fit. `read_seconds` is how often the per-batch
+    figures are read off the device (0 reads after every batch).
     """
-    s = LoopSettings.from_config(training_cfg)
+    s = config
     seed_everything(seed)
     loop = _Loop(model, dataset, s, torch.device(device), seed)
     first = 1
@@ -422,11 +372,11 @@ def train_model(
         ckpt = load_checkpoint(initial_state) if isinstance(initial_state, bytes) else initial_state
         first = loop.resume(ckpt)
     if start_epoch is not None and start_epoch != first:
-        raise ValueError(
+        raise CheckpointError(
             f"start_epoch {start_epoch} does not match the checkpoint (next epoch {first})"
         )
     out = TrainOutcome(
-        loop.history, s.epochs, loop.bpe, epochs_completed=first - 1, monitor=s.monitor,
+        loop.history, s.epochs, loop.bpe, epochs_completed=first - 1, monitor=s.early_stopping.monitor,
         best_epoch=loop.tracker.best_epoch, best_metric=loop.tracker.best_value,
         training_time_s=loop.elapsed, device=str(loop.dev), start_epoch=first,
     )  # fmt: skip

@@ -18,30 +18,24 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from trainjet.core.metric_names import MONITORS
+from trainjet.training.training_config import (
+    MONITORS,
+    OPTIMIZERS,
+    TrainingConfig,
+    default_early_stopping,
+    default_section,
+    scheduler_defaults,
+)
 
 SUPPORTED_MODEL_TYPES = ("mlp",)
 # Kept in step with model/network.ACTIVATIONS (that module imports torch, so it is not imported here).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-SCHEDULERS: dict[str, dict[str, Any]] = {
-    "step": {"step_size": 30, "gamma": 0.1},
-    "exponential": {"gamma": 0.95},
-    "reduce_on_plateau": {"factor": 0.5, "patience": 5, "mode": "min"},
-}
+# The training defaults are TrainingConfig's (training_config.py), the one place they live.
+SCHEDULERS: dict[str, dict[str, Any]] = scheduler_defaults()
 DEFAULT_MODEL: dict[str, Any] = {
     "type": "mlp",
     "architecture": {"hidden_layers": [50, 25], "activation": "relu", "dropout": 0.2},
-    "training": {
-        "epochs": 100,
-        "learning_rate": 0.001,
-        "batch_size": 32,
-        "optimizer": "adam",
-        "weight_decay": 1e-4,
-        "momentum": 0.9,
-        "gradient_clip": 0.0,
-        "progress": {"batch_stride": 10},
-    },
+    "training": default_section(),
     "features": {
         "lookback_periods": 2,
         "include_price_context": False,
@@ -51,7 +45,7 @@ DEFAULT_MODEL: dict[str, Any] = {
     },
     "symbol_embedding_dim": 16,
 }
-DEFAULT_EARLY_STOPPING = {"patience": 10, "monitor": "val_loss", "min_delta": 1e-4}
+DEFAULT_EARLY_STOPPING = default_early_stopping()
 DEFAULT_ANALYTICS = {
     "enabled": False,
     "export_csv": True,
@@ -173,7 +167,7 @@ def normalise_model(
             bad(f"training.{key}", "a positive integer")
     if not _is_num(tr.get("learning_rate"), 0.0, lo_open=True):
         bad("training.learning_rate", "a number > 0")
-    _fallback(tr, "optimizer", OPTIMIZERS, "adam", "training", issues, bad)
+    _fallback(tr, "optimizer", OPTIMIZERS, TrainingConfig().optimizer, "training", issues, bad)
     for key in ("weight_decay", "gradient_clip"):
         if not _is_num(tr.get(key), 0.0):
             bad(f"training.{key}", "a number >= 0")
