@@ -14,6 +14,7 @@ from trainjet.core.events.enums import OperationStatus, OperationType
 from trainjet.core.events.factory import EventFactory, new_event_id, new_operation_id, utcnow
 from trainjet.core.events.model import (
     EVENT_TYPES,
+    TERMINAL_STATUS,
     TERMINAL_TYPES,
     AnyEvent,
     BatchProgress,
@@ -48,6 +49,7 @@ __all__ = [
     "CODEC",
     "CURRENT_VERSION",
     "EVENT_TYPES",
+    "TERMINAL_STATUS",
     "TERMINAL_TYPES",
     "AnyEvent",
     "BatchProgress",
