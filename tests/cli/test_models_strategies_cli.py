@@ -14,10 +14,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.fakes import FakeReporter
 from tests.integration.harness import Stack, free_port
 from tests.strategy_texts import unknown_indicator
 from trainjet.natsd import EmbeddedNats
@@ -28,15 +28,6 @@ MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
 BROKEN_YAML = unknown_indicator("broken_demo")
 
 
-class Quiet:
-    cancelled = False
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None: ...
-    def on_batch(self, *args: Any) -> None: ...
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None: ...
-    def check_cancelled(self) -> None: ...
-
-
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("cli")
@@ -44,7 +35,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (root / "strategies" / "broken_demo.yaml").write_text(BROKEN_YAML)
     spec = TrainingRequestSpec(strategy_name="eurusd_rsi_mlp",
                                strategies_dir=str(root / "strategies"), epochs=1)  # fmt: skip
-    run_training(spec, Quiet(), models_dir=root / "models", data_dir=REPO / "data")
+    run_training(spec, FakeReporter(), models_dir=root / "models", data_dir=REPO / "data")
     with EmbeddedNats(root / "nats-data") as server:
         stack = Stack(server.url, root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
                       TRAINJET_MARKET_DATA_DIR=str(REPO / "data"))  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import FakeReporter
 from tests.integration.harness import TERMINAL, Stack, detail_of
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import BatchRecord
@@ -281,25 +282,10 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
 
     from trainjet.training.pipeline import TrainingRequestSpec, run_training
 
-    class Recorder:
-        cancelled = False
-
-        def __init__(self) -> None:
-            self.batches: list[BatchRecord] = []
-
-        def on_phase(self, *args: Any, **kwargs: Any) -> None: ...
-        def on_epoch(self, *args: Any) -> None: ...
-        def check_cancelled(self) -> None: ...
-
-        def on_batch(
-            self, epoch: int, batch: int, _bpe: int, _te: int, loss: float, acc: float
-        ) -> None:
-            self.batches.append(BatchRecord(epoch, batch, loss, acc))
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the runner does: same kernels, same floating-point order
     try:
-        recorder = Recorder()
+        recorder = FakeReporter()
         run_training(
             TrainingRequestSpec(
                 strategy_name="eurusd_rsi_mlp",
@@ -313,7 +299,7 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
         )
     finally:
         torch.set_num_threads(threads)
-    assert curve == recorder.batches
+    assert curve == [BatchRecord(e, b, loss, acc) for e, b, _, _, loss, acc in recorder.batches]
 
     # Retry is only for failed operations (as ktrdr's server does); the same request again is
     # how a user reruns a completed one, and with the same seed it is the same run.
