@@ -22,7 +22,7 @@ import pytest
 
 from tests.chaos.report import record
 from tests.chaos.terminal_scan import assert_one_terminal_each
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 GHOST = "op_dummy_20260101_000000_0badf00d"  # created by the poison, run by nobody

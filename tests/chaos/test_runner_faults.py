@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.chaos.report import FULL, count, record
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 from trainjet.natsd import EmbeddedNats
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900 if FULL else 300)]

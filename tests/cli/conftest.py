@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeReporter
-from tests.integration.harness import Stack, free_port
+from tests.stack import Stack, free_port
 from tests.strategy_texts import unknown_indicator
 from trainjet.natsd import EmbeddedNats
 from trainjet.training.pipeline import TrainingRequestSpec, run_training

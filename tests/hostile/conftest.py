@@ -66,7 +66,7 @@ class LiveServer:
 
         import uvicorn
 
-        from tests.integration.harness import free_port
+        from tests.stack import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

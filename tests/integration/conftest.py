@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Stack
+from tests.stack import Stack
 from trainjet.natsd import EmbeddedNats
 
 

@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 
 
 @pytest.fixture

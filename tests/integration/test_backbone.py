@@ -12,7 +12,7 @@ import msgspec
 import nats
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 from trainjet.core.events import decode
 from trainjet.core.projections import fold
 

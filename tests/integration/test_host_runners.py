@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, detail_of
+from tests.stack import TERMINAL, Stack, detail_of
 from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 from tests.strategy_texts import unknown_indicator
 from trainjet.api.schemas_errors import ErrorResponse
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, detail_of
+from tests.stack import TERMINAL, Stack, detail_of
 from tests.strategy_texts import unknown_indicator
 from trainjet.natsd import EmbeddedNats
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
 from tests.integration.test_models_strategies_api import make_workdir, start_training
+from tests.stack import TERMINAL, Stack
 from trainjet.natsd import EmbeddedNats
 
 pytestmark = pytest.mark.timeout(400)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeReporter
-from tests.integration.harness import TERMINAL, Stack, detail_of
+from tests.stack import TERMINAL, Stack, detail_of
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import BatchRecord
 from trainjet.core.projections import batch_curve
