@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeReporter
-from tests.stack import Stack, free_port
+from tests.stack import free_port, running_stack
 from tests.strategy_texts import unknown_indicator
-from trainjet.natsd import EmbeddedNats
 from trainjet.training.pipeline import TrainingRequestSpec, run_training
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,14 +35,10 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     spec = TrainingRequestSpec(strategy_name="eurusd_rsi_mlp",
                                strategies_dir=str(root / "strategies"), epochs=1)  # fmt: skip
     run_training(spec, FakeReporter(), models_dir=root / "models", data_dir=REPO / "data")
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = Stack(server.url, root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-                      TRAINJET_MARKET_DATA_DIR=str(REPO / "data"))  # fmt: skip
-        try:
-            stack.start_api()
-            yield f"http://127.0.0.1:{stack.port}"
-        finally:
-            stack.close()
+    with running_stack(root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
+                       TRAINJET_MARKET_DATA_DIR=str(REPO / "data")) as stack:  # fmt: skip
+        stack.start_api()
+        yield f"http://127.0.0.1:{stack.port}"
 
 
 def trainjet(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ real torch on CPU, the bundled data and example strategies."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +12,12 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeReporter
-from tests.stack import TERMINAL, Stack, detail_of
+from tests.stack import TERMINAL, Stack, copy_inputs, detail_of, running_stack
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import BatchRecord
 from trainjet.core.projections import batch_curve
 from trainjet.core.store import JetStreamEventStore, StoredEvent
-from trainjet.natsd import EmbeddedNats, connect
+from trainjet.natsd import connect
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -54,25 +53,14 @@ training: {labels: {source: zigzag, zigzag_threshold: 0.01}}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("training")
-    shutil.copytree(REPO / "data", root / "data")
-    shutil.copytree(REPO / "strategies", root / "strategies")
+    inputs = copy_inputs(root)
     for name, text in BAD_STRATEGIES.items():
         (root / "strategies" / f"{name}.yaml").write_text(text)
-    with EmbeddedNats(root / "nats-data") as server:
-        s = Stack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(root / "data"),
-            TRAINJET_TORCH_THREADS="1",
-        )
+    with running_stack(root, **inputs, TRAINJET_TORCH_THREADS="1") as s:
         s.start_api()
         s.start_runner()
         s.wait_runners(1)
-        try:
-            yield s
-        finally:
-            s.close()
+        yield s
 
 
 def train(stack: Stack, strategy: str, **body: Any) -> str:
