@@ -54,6 +54,8 @@ def test_sse_stream_replays_history_and_ends_at_terminal(stack: Stack) -> None:
                     events.append(current)
                 current = {}
                 continue
+            if line.startswith(":"):
+                continue  # a keep-alive comment (a runner slow to start on a loaded machine)
             key, _, value = line.partition(": ")
             current[key] = value
     types = [e["event"] for e in events]
