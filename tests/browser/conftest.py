@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.integration.harness import TERMINAL, free_port
+from tests.stack import TERMINAL, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TRAINJET_CHROMIUM", "/usr/bin/chromium")

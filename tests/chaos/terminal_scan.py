@@ -13,9 +13,9 @@ from collections import Counter
 import nats
 import nats.errors
 
-from trainjet.core.events import TERMINAL_TYPES, type_name
+from tests.stack import TERMINAL_EVENTS
+from trainjet.core.events import OperationCancelled, OperationFailed, type_name
 
-TERMINAL_NAMES = frozenset(type_name(t) for t in TERMINAL_TYPES)
 EVENTS_SUBJECTS = "trainjet.ops.>"
 
 
@@ -34,7 +34,7 @@ async def terminal_events(urls: str, subjects: str = EVENTS_SUBJECTS) -> dict[st
                 except nats.errors.TimeoutError:
                     break
                 kind = msg.subject.rsplit(".", 1)[-1]
-                if kind not in TERMINAL_NAMES:
+                if kind not in TERMINAL_EVENTS:
                     continue
                 try:  # a poison message on a terminal subject is not a terminal event
                     body = json.loads(msg.data)
@@ -42,9 +42,9 @@ async def terminal_events(urls: str, subjects: str = EVENTS_SUBJECTS) -> dict[st
                     continue
                 if isinstance(body, dict) and body.get("type") == kind:
                     detail = kind
-                    if kind == "operation_failed":
+                    if kind == type_name(OperationFailed):
                         detail += f"({body.get('error_code') or body.get('error', '')!s:.60})"
-                    elif kind == "operation_cancelled":
+                    elif kind == type_name(OperationCancelled):
                         detail += f"({body.get('reason', '')!s:.60})"
                     found.setdefault(str(body.get("operation_id")), []).append(detail)
         finally:

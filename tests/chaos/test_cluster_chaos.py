@@ -19,8 +19,8 @@ import pytest
 
 from tests.chaos.report import full, record
 from tests.chaos.terminal_scan import assert_one_terminal_each
-from tests.integration.harness import TERMINAL, Stack
 from tests.integration.test_cluster import REPO, _name, start_cluster, stream_facts, wait_jetstream
+from tests.stack import TERMINAL, Stack
 from trainjet.natsd import EmbeddedNats
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]

@@ -22,7 +22,7 @@ import pytest
 
 from tests.chaos.report import record
 from tests.chaos.terminal_scan import assert_one_terminal_each
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, TERMINAL_EVENTS, Stack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 GHOST = "op_dummy_20260101_000000_0badf00d"  # created by the poison, run by nobody
@@ -44,7 +44,7 @@ def poison(known: str, known_events: list[dict[str, Any]]) -> list[tuple[str, st
     """(name, subject, payload) of every kind of bad message."""
     subject = f"trainjet.ops.{known}"
     phase = next(e for e in known_events if e["type"] not in ("operation_created",) and
-                 e["type"] not in ("operation_completed", "operation_failed", "operation_cancelled"))  # fmt: skip
+                 e["type"] not in TERMINAL_EVENTS)  # fmt: skip
     created = _event("operation_created", GHOST, operation_type="dummy", pool="local",
                      inputs={"iterations": 5, "interval_seconds": 0.01})  # fmt: skip
     naive = _event("operation_started", GHOST, runner_id="runner-ghost", attempt=1)

@@ -19,13 +19,11 @@ from typing import Any
 import pytest
 
 from tests.chaos.report import FULL, count, record
-from tests.integration.harness import TERMINAL, Stack
-from trainjet.natsd import EmbeddedNats
+from tests.stack import TERMINAL, TERMINAL_EVENTS, Stack, running_stack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900 if FULL else 300)]
 
 REPO = Path(__file__).resolve().parents[2]
-TERMINAL_TYPES = ("operation_completed", "operation_failed", "operation_cancelled")
 
 
 class ChaosStack(Stack):
@@ -35,7 +33,7 @@ class ChaosStack(Stack):
         return list(response.json()["data"]["events"])
 
     def terminal_count(self, op_id: str) -> int:
-        return sum(e["type"] in TERMINAL_TYPES for e in self.events(op_id))
+        return sum(e["type"] in TERMINAL_EVENTS for e in self.events(op_id))
 
     def live(self) -> list[dict[str, Any]]:
         alive = {p.pid for p in self.runners if p.poll() is None}
@@ -70,20 +68,16 @@ class ChaosStack(Stack):
 
 
 def make_stack(tmp_path: Path, **env: str) -> Iterator[ChaosStack]:
-    with EmbeddedNats(tmp_path / "nats-data") as server:
-        stack = ChaosStack(
-            server.url,
-            tmp_path,
-            TRAINJET_STRATEGIES_DIR=str(REPO / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(REPO / "data"),
-            TRAINJET_TORCH_THREADS="1",
-            **{"TRAINJET_RUNNER_TTL_SECONDS": "2", "TRAINJET_LEASE_SECONDS": "3", **env},
-        )
-        try:
-            stack.start_api(timeout=60)
-            yield stack
-        finally:
-            stack.close()
+    with running_stack(
+        tmp_path,
+        ChaosStack,
+        TRAINJET_STRATEGIES_DIR=str(REPO / "strategies"),
+        TRAINJET_MARKET_DATA_DIR=str(REPO / "data"),
+        TRAINJET_TORCH_THREADS="1",
+        **{"TRAINJET_RUNNER_TTL_SECONDS": "2", "TRAINJET_LEASE_SECONDS": "3", **env},
+    ) as stack:
+        stack.start_api(timeout=60)
+        yield stack
 
 
 @pytest.fixture

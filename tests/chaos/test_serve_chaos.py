@@ -17,8 +17,8 @@ import pytest
 
 from tests.chaos.report import full, record
 from tests.chaos.terminal_scan import assert_one_terminal_each
-from tests.integration.harness import TERMINAL, free_port
 from tests.integration.test_serve import _alive, _children
+from tests.stack import TERMINAL, free_port
 from trainjet.cli.runtime import read_runtime
 from trainjet.natsd import EmbeddedNats, StoreInUse
 from trainjet.natsd.embedded import LOCK_NAME, lock_dir

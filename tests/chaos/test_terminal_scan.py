@@ -11,7 +11,7 @@ import pytest
 
 from tests.chaos.report import record
 from tests.chaos.terminal_scan import assert_one_terminal_each, operations_with_several_terminals
-from tests.integration.harness import Stack
+from tests.stack import Stack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120)]
 

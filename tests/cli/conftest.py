@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
-from trainjet.natsd import EmbeddedNats
+from tests.stack import TERMINAL, Stack, copy_inputs, running_stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,32 +130,21 @@ def start_training(stack: Stack, **body: Any) -> str:
 @pytest.fixture(scope="package")
 def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
     root = tmp_path_factory.mktemp("cli_live")
-    shutil.copytree(REPO / "data", root / "data")
-    shutil.copytree(REPO / "strategies", root / "strategies")
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = Stack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(root / "data"),
-            TRAINJET_TORCH_THREADS="1",
-        )
-        try:
-            stack.start_api()
-            # Failed: its data vanishes after the API accepted it, before a runner takes it.
-            shutil.copy(root / "data" / "EURUSD_1h.csv", root / "data" / "GONE_1h.csv")
-            failed = start_training(stack, symbols=["GONE"])
-            (root / "data" / "GONE_1h.csv").unlink()
-            stack.start_runner()
-            cli = CliStack(stack, root, "", "", failed)
-            assert cli.finish(failed)["status"] == "failed"
-            cli.completed = start_training(stack)
-            assert cli.finish(cli.completed)["status"] == "completed"
-            cli.cancelled = start_training(stack, epochs=500)
-            cli.wait_epochs(cli.cancelled, 2)
-            cancel = stack.http.post(f"/operations/{cli.cancelled}/cancel", json={})
-            assert cancel.status_code == 200, cancel.text
-            assert cli.finish(cli.cancelled)["status"] == "cancelled"
-            yield cli
-        finally:
-            stack.close()
+    inputs = copy_inputs(root)
+    with running_stack(root, **inputs, TRAINJET_TORCH_THREADS="1") as stack:
+        stack.start_api()
+        # Failed: its data vanishes after the API accepted it, before a runner takes it.
+        shutil.copy(root / "data" / "EURUSD_1h.csv", root / "data" / "GONE_1h.csv")
+        failed = start_training(stack, symbols=["GONE"])
+        (root / "data" / "GONE_1h.csv").unlink()
+        stack.start_runner()
+        cli = CliStack(stack, root, "", "", failed)
+        assert cli.finish(failed)["status"] == "failed"
+        cli.completed = start_training(stack)
+        assert cli.finish(cli.completed)["status"] == "completed"
+        cli.cancelled = start_training(stack, epochs=500)
+        cli.wait_epochs(cli.cancelled, 2)
+        cancel = stack.http.post(f"/operations/{cli.cancelled}/cancel", json={})
+        assert cancel.status_code == 200, cancel.text
+        assert cli.finish(cli.cancelled)["status"] == "cancelled"
+        yield cli

@@ -14,28 +14,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.integration.harness import Stack, free_port
+from tests.fakes import FakeReporter
+from tests.stack import free_port, running_stack
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import TrainingInputs
-from trainjet.natsd import EmbeddedNats
 from trainjet.training.pipeline import run_training
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
 BROKEN_YAML = unknown_indicator("broken_demo")
-
-
-class Quiet:
-    cancelled = False
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None: ...
-    def on_batch(self, *args: Any) -> None: ...
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None: ...
-    def check_cancelled(self) -> None: ...
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +34,12 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.copytree(REPO / "strategies", root / "strategies")
     (root / "strategies" / "broken_demo.yaml").write_text(BROKEN_YAML)
     spec = TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=1)
-    run_training(spec, Quiet(), models_dir=root / "models", data_dir=REPO / "data",
+    run_training(spec, FakeReporter(), models_dir=root / "models", data_dir=REPO / "data",
                  strategies_dir=root / "strategies")  # fmt: skip
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = Stack(server.url, root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-                      TRAINJET_MARKET_DATA_DIR=str(REPO / "data"))  # fmt: skip
-        try:
-            stack.start_api()
-            yield f"http://127.0.0.1:{stack.port}"
-        finally:
-            stack.close()
+    with running_stack(root, TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
+                       TRAINJET_MARKET_DATA_DIR=str(REPO / "data")) as stack:  # fmt: skip
+        stack.start_api()
+        yield f"http://127.0.0.1:{stack.port}"
 
 
 def trainjet(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:

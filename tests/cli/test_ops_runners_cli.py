@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.conftest import CliStack
-from tests.integration.harness import free_port
+from tests.stack import free_port
 
 
 def test_ops_list_show_events_tables_and_json(cli_stack: CliStack) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from rich.console import Console
 
 from trainjet.cli.live import TrainingView
@@ -140,7 +141,7 @@ def render(view: TrainingView) -> str:
 def test_the_live_view_shows_progress_eta_epoch_batch_and_gpu() -> None:
     view = TrainingView(OP)
     for event in run():
-        view.apply(to_builtins(event))
+        view.apply(event)
     screen = render(view)
     assert "50.0%" in screen
     assert "ETA 01:0" in screen  # 65 s, minus the moment it took to get here
@@ -154,8 +155,7 @@ def test_the_live_view_shows_progress_eta_epoch_batch_and_gpu() -> None:
         "memory_used_mb": 1024.0,
         "memory_total_mb": 143000.0,
     }
-    batch = to_builtins(run()[2]) | {"context": {"resource_usage": gpu}}
-    view.apply(batch)
+    view.apply(replace(run()[2], context={"resource_usage": gpu}))
     screen = render(view)
     assert "Epoch 1/2 · Batch 4/4" in screen
     assert "GPU NVIDIA H200  util 87%  mem 1024/143000 MB" in screen

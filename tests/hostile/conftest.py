@@ -66,7 +66,7 @@ class LiveServer:
 
         import uvicorn
 
-        from tests.integration.harness import free_port
+        from tests.stack import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -88,7 +88,3 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
-
-# The real-stack fixtures (a fresh nats-server, trainjet processes on it), shared, not copied.
-from tests.integration.conftest import fresh_nats, stack  # noqa: E402, F401

@@ -11,7 +11,7 @@ from typing import Any
 
 import nats
 
-from tests.integration.harness import Stack
+from tests.stack import Stack
 
 NOW = "2026-01-01T00:00:00+00:00"
 

@@ -12,11 +12,9 @@ import msgspec
 import nats
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, TERMINAL_EVENTS, Stack
 from trainjet.core.events import decode
 from trainjet.core.projections import fold
-
-TERMINAL_TYPES = {"operation_completed", "operation_cancelled", "operation_failed"}
 
 
 async def _plain_subscriber_history(url: str, op_id: str) -> list[dict]:
@@ -94,7 +92,7 @@ def test_cancel_mid_run_ends_cancelled_with_one_terminal_event(stack: Stack) -> 
     assert "cannot be cancelled (status: cancelled)" in again.json()["detail"]
     time.sleep(0.3)  # anything the runner might still send would be in the log by now
     events = stack.http.get(f"/operations/{op_id}/events").json()["data"]["events"]
-    assert sum(e["type"] in TERMINAL_TYPES for e in events) == 1
+    assert sum(e["type"] in TERMINAL_EVENTS for e in events) == 1
 
 
 def test_200_concurrent_dummy_operations_all_accounted_for(stack: Stack) -> None:

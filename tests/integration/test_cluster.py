@@ -19,7 +19,7 @@ import nats
 import nats.errors
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, assert_outage_answer, free_port
+from tests.stack import TERMINAL, Stack, assert_outage_answer, free_port
 from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, detail_of
-from trainjet.natsd import EmbeddedNats
+from tests.stack import TERMINAL, Stack, detail_of, running_stack
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
@@ -72,22 +71,18 @@ class HostStack(Stack):
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostStack]:
     root = tmp_path_factory.mktemp("hosts")
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = HostStack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(REPO / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(REPO / "data"),
-            TRAINJET_MODELS_DIR=str(root / "api-models"),
-            TRAINJET_TORCH_THREADS="1",
-            TRAINJET_RUNNER_TTL_SECONDS="2",
-            TRAINJET_LEASE_SECONDS="3",
-        )
-        try:
-            stack.start_api()
-            yield stack
-        finally:
-            stack.close()
+    with running_stack(
+        root,
+        HostStack,
+        TRAINJET_STRATEGIES_DIR=str(REPO / "strategies"),
+        TRAINJET_MARKET_DATA_DIR=str(REPO / "data"),
+        TRAINJET_MODELS_DIR=str(root / "api-models"),
+        TRAINJET_TORCH_THREADS="1",
+        TRAINJET_RUNNER_TTL_SECONDS="2",
+        TRAINJET_LEASE_SECONDS="3",
+    ) as stack:
+        stack.start_api()
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack, copy_inputs, running_stack
 from tests.strategy_texts import unknown_indicator
 from trainjet.api.schemas_errors import ErrorResponse
 
@@ -25,22 +26,18 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
-def ktrdr_stack(fresh_nats: str, tmp_path: Path) -> Stack:
-    shutil.copytree(REPO / "data", tmp_path / "data")
-    shutil.copytree(REPO / "strategies", tmp_path / "strategies")
+def ktrdr_stack(tmp_path: Path) -> Iterator[Stack]:
+    inputs = copy_inputs(tmp_path)
     (tmp_path / "strategies" / "odd_indicator.yaml").write_text(unknown_indicator("odd_indicator"))
     (tmp_path / "strategies" / "no_fuzzy.yaml").write_text("name: no_fuzzy\nindicators: []\n")
-    s = Stack(
-        fresh_nats,
+    with running_stack(
         tmp_path,
-        TRAINJET_STRATEGIES_DIR=str(tmp_path / "strategies"),
-        TRAINJET_MARKET_DATA_DIR=str(tmp_path / "data"),
+        **inputs,
         # Generous: a loaded CI machine must not make a training look lost.
         TRAINJET_RUNNER_TTL_SECONDS="60",
         TRAINJET_LEASE_SECONDS="60",
-    )
-    yield s
-    s.close()
+    ) as s:
+        yield s
 
 
 def documented_error(stack: Stack, method: str, path: str, response: httpx.Response) -> Any:

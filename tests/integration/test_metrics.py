@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import Stack, free_port
+from tests.stack import Stack, free_port
 from trainjet.api.app import create_app
 
 pytestmark = pytest.mark.timeout(240)

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, detail_of
+from tests.stack import TERMINAL, Stack, copy_inputs, detail_of, running_stack
 from tests.strategy_texts import unknown_indicator
-from trainjet.natsd import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
@@ -29,12 +28,13 @@ SIGNALS = {"BUY", "HOLD", "SELL"}
 BROKEN_YAML = unknown_indicator("broken_demo")
 
 
-def make_workdir(root: Path) -> None:
-    """Copies of the example strategies (plus a broken and an unreadable one) and the data."""
-    shutil.copytree(REPO / "data", root / "data")
-    shutil.copytree(REPO / "strategies", root / "strategies")
+def make_workdir(root: Path) -> dict[str, str]:
+    """Copies of the example strategies (plus a broken and an unreadable one) and the data;
+    the settings that point a stack at them."""
+    inputs = copy_inputs(root)
     (root / "strategies" / "broken_demo.yaml").write_text(BROKEN_YAML)
     (root / "strategies" / "unreadable.yaml").write_text("name: [unclosed\n")
+    return inputs
 
 
 def start_training(stack: Stack, **body: Any) -> str:
@@ -64,31 +64,21 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     root = tmp_path_factory.mktemp("models_api")
-    make_workdir(root)
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = Stack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(root / "data"),
-        )
-        try:
-            stack.start_api()
-            # A training whose data vanishes before a runner takes it: pending, then failed.
-            shutil.copy(root / "data" / "EURUSD_1h.csv", root / "data" / "GONE_1h.csv")
-            failing = start_training(stack, symbols=["GONE"], task_id="doomed-training")
-            assert stack.operation(failing)["status"] == "pending"
-            pending = stack.http.post("/models/save", json={"task_id": failing, "model_name": "x"})
-            assert pending.status_code == 400
-            assert "not completed (status: pending)" in detail_of(pending)
-            (root / "data" / "GONE_1h.csv").unlink()
-            stack.start_runner()
-            assert finish(stack, failing)["status"] == "failed"
-            done = finish(stack, start_training(stack))
-            assert done["status"] == "completed", (done["error_message"], stack.log("runner0.log"))
-            yield Trained(stack, done, failing)
-        finally:
-            stack.close()
+    with running_stack(root, **make_workdir(root)) as stack:
+        stack.start_api()
+        # A training whose data vanishes before a runner takes it: pending, then failed.
+        shutil.copy(root / "data" / "EURUSD_1h.csv", root / "data" / "GONE_1h.csv")
+        failing = start_training(stack, symbols=["GONE"], task_id="doomed-training")
+        assert stack.operation(failing)["status"] == "pending"
+        pending = stack.http.post("/models/save", json={"task_id": failing, "model_name": "x"})
+        assert pending.status_code == 400
+        assert "not completed (status: pending)" in detail_of(pending)
+        (root / "data" / "GONE_1h.csv").unlink()
+        stack.start_runner()
+        assert finish(stack, failing)["status"] == "failed"
+        done = finish(stack, start_training(stack))
+        assert done["status"] == "completed", (done["error_message"], stack.log("runner0.log"))
+        yield Trained(stack, done, failing)
 
 
 def test_models_lists_the_trained_model_with_real_ids_and_metrics(trained: Trained) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.harness import Stack, free_port
+from tests.stack import Stack, free_port
 from trainjet.natsd import EmbeddedNats
 
 pytestmark = pytest.mark.timeout(180)

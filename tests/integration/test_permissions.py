@@ -28,7 +28,7 @@ import pytest
 from nats.aio.client import Client
 
 from tests.integration import permission_matrix as matrix
-from tests.integration.harness import TERMINAL, Stack, free_port
+from tests.stack import TERMINAL, Stack, free_port
 from trainjet.core.errors import StoreUnavailable
 from trainjet.core.events import EventFactory, PhaseChanged
 from trainjet.core.store import (

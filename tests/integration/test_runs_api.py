@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack
 from tests.integration.test_models_strategies_api import make_workdir, start_training
-from trainjet.natsd import EmbeddedNats
+from tests.stack import TERMINAL, Stack, running_stack
 
 pytestmark = pytest.mark.timeout(400)
 STRATEGY = "eurusd_rsi_mlp"
@@ -46,30 +45,23 @@ class Runs:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     root = tmp_path_factory.mktemp("runs_api")
-    make_workdir(root)
-    with EmbeddedNats(root / "nats-data") as server:
-        stack = Stack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(root / "data"),
-            # generous: on a loaded CI machine a runner busy importing torch can miss 10 s
-            TRAINJET_RUNNER_TTL_SECONDS="60",
-            TRAINJET_LEASE_SECONDS="60",
-        )
-        try:
-            stack.start_api()
-            stack.start_runner()
-            first = start_training(stack, epochs=2, seed=1)
-            made = Runs(stack, first, "", "")
-            made.finish(first)
-            made.second = start_training(stack, epochs=3, seed=2)
-            made.finish(made.second)
-            made.dummy = stack.start_dummy(iterations=2, interval=0.01)
-            stack.wait_status(made.dummy, TERMINAL)
-            yield made
-        finally:
-            stack.close()
+    with running_stack(
+        root,
+        **make_workdir(root),
+        # generous: on a loaded CI machine a runner busy importing torch can miss 10 s
+        TRAINJET_RUNNER_TTL_SECONDS="60",
+        TRAINJET_LEASE_SECONDS="60",
+    ) as stack:
+        stack.start_api()
+        stack.start_runner()
+        first = start_training(stack, epochs=2, seed=1)
+        made = Runs(stack, first, "", "")
+        made.finish(first)
+        made.second = start_training(stack, epochs=3, seed=2)
+        made.finish(made.second)
+        made.dummy = stack.start_dummy(iterations=2, interval=0.01)
+        stack.wait_status(made.dummy, TERMINAL)
+        yield made
 
 
 def _ids(response: Any) -> list[str]:

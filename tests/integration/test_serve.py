@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.harness import free_port
+from tests.stack import free_port
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,7 +10,7 @@ import sys
 
 import httpx
 
-from tests.integration.harness import TERMINAL, Stack
+from tests.stack import TERMINAL, Stack
 
 
 def verify(stack: Stack) -> subprocess.CompletedProcess[str]:

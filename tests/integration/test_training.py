@@ -4,7 +4,6 @@ real torch on CPU, the bundled data and example strategies."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import TERMINAL, Stack, detail_of
+from tests.fakes import FakeReporter
+from tests.stack import TERMINAL, Stack, copy_inputs, detail_of, running_stack
 from tests.strategy_texts import unknown_indicator
 from trainjet.core.events import BatchRecord
 from trainjet.core.projections import batch_curve
 from trainjet.core.store import JetStreamEventStore, StoredEvent
-from trainjet.natsd import EmbeddedNats, connect
+from trainjet.natsd import connect
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -53,25 +53,14 @@ training: {labels: {source: zigzag, zigzag_threshold: 0.01}}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("training")
-    shutil.copytree(REPO / "data", root / "data")
-    shutil.copytree(REPO / "strategies", root / "strategies")
+    inputs = copy_inputs(root)
     for name, text in BAD_STRATEGIES.items():
         (root / "strategies" / f"{name}.yaml").write_text(text)
-    with EmbeddedNats(root / "nats-data") as server:
-        s = Stack(
-            server.url,
-            root,
-            TRAINJET_STRATEGIES_DIR=str(root / "strategies"),
-            TRAINJET_MARKET_DATA_DIR=str(root / "data"),
-            TRAINJET_TORCH_THREADS="1",
-        )
+    with running_stack(root, **inputs, TRAINJET_TORCH_THREADS="1") as s:
         s.start_api()
         s.start_runner()
         s.wait_runners(1)
-        try:
-            yield s
-        finally:
-            s.close()
+        yield s
 
 
 def train(stack: Stack, strategy: str, **body: Any) -> str:
@@ -282,25 +271,10 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
     from trainjet.core.events import TrainingInputs
     from trainjet.training.pipeline import run_training
 
-    class Recorder:
-        cancelled = False
-
-        def __init__(self) -> None:
-            self.batches: list[BatchRecord] = []
-
-        def on_phase(self, *args: Any, **kwargs: Any) -> None: ...
-        def on_epoch(self, *args: Any) -> None: ...
-        def check_cancelled(self) -> None: ...
-
-        def on_batch(
-            self, epoch: int, batch: int, _bpe: int, _te: int, loss: float, acc: float
-        ) -> None:
-            self.batches.append(BatchRecord(epoch, batch, loss, acc))
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the runner does: same kernels, same floating-point order
     try:
-        recorder = Recorder()
+        recorder = FakeReporter()
         run_training(
             TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=2, seed=1234),
             recorder,
@@ -310,7 +284,7 @@ def test_log_replays_the_exact_batch_curve_and_the_same_inputs_reproduce_the_run
         )
     finally:
         torch.set_num_threads(threads)
-    assert curve == recorder.batches
+    assert curve == [BatchRecord(e, b, loss, acc) for e, b, _, _, loss, acc in recorder.batches]
 
     # Retry is only for failed operations (as ktrdr's server does); the same request again is
     # how a user reruns a completed one, and with the same seed it is the same run.

@@ -1,19 +1,15 @@
-"""Fixtures for the training-input tests: repository paths and a recording reporter.
-
-The recorder implements `trainjet.training.protocol.TrainingReporter` in memory. With
-`cancel_after=N` its `check_cancelled` raises `CancellationError` from the N-th check on (and
-`on_phase` checks too, as the protocol says), which is how a cancel arrives in the pipeline.
-"""
+"""Fixtures for the training-input tests: repository paths and a recording reporter
+(`tests.fakes.FakeReporter`; `make_recorder(cancel_after_checks=N)` cancels from the N-th
+check on, which is how a cancel arrives in the pipeline)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from trainjet.core.cancellation import CancellationError
+from tests.fakes import FakeReporter
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_STRATEGIES = (
@@ -22,42 +18,6 @@ EXAMPLE_STRATEGIES = (
     "multi_symbol_daily",
     "eurusd_early_stopping",
 )
-
-
-class Recorder:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.cancel_after = cancel_after
-        self.checks = 0
-        self.phases: list[tuple[str, str, dict[str, Any]]] = []
-        self.batches: list[tuple[Any, ...]] = []
-        self.epochs: list[tuple[int, int, dict[str, Any]]] = []
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
-        self.check_cancelled()
-        self.phases.append((phase, message, context))
-
-    def on_batch(
-        self,
-        epoch: int,
-        batch: int,
-        batches_per_epoch: int,
-        total_epochs: int,
-        loss: float,
-        accuracy: float,
-    ) -> None:
-        self.batches.append((epoch, batch, batches_per_epoch, total_epochs, loss, accuracy))
-
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
-        self.epochs.append((epoch, total_epochs, metrics))
-
-    def check_cancelled(self) -> None:
-        self.checks += 1
-        if self.cancelled:
-            raise CancellationError("Operation cancelled by test")
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and self.checks >= self.cancel_after
 
 
 @pytest.fixture
@@ -71,13 +31,13 @@ def strategies_dir() -> Path:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder() -> FakeReporter:
+    return FakeReporter()
 
 
 @pytest.fixture
-def make_recorder() -> Callable[..., Recorder]:
-    return Recorder
+def make_recorder() -> Callable[..., FakeReporter]:
+    return FakeReporter
 
 
 @pytest.fixture

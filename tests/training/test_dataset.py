@@ -146,7 +146,7 @@ def test_progress_messages_and_context(strategies_dir: Path, data_dir: Path, rec
 def test_cancellation_propagates(
     after: int, strategies_dir: Path, data_dir: Path, make_recorder: Callable[..., Any]
 ) -> None:
-    reporter = make_recorder(cancel_after=after)
+    reporter = make_recorder(cancel_after_checks=after)
     with pytest.raises(CancellationError):
         prepare(load_strategy("eurusd_multi_timeframe", strategies_dir), data_dir, reporter)
     assert reporter.checks == after  # stopped at the first check that saw the cancel
@@ -161,7 +161,7 @@ def test_cancel_inside_indicator_loop(
     index = next(
         i for i, (p, m, _) in enumerate(probe.phases) if p == "indicators" and m.endswith("(2/3)")
     )
-    reporter = make_recorder(cancel_after=2 * index + 1)  # one check + one on_phase per step
+    reporter = make_recorder(cancel_after_checks=2 * index + 1)  # one check + one on_phase per step
     with pytest.raises(CancellationError):
         prepare(strategy, data_dir, reporter)
     assert reporter.phases[-1][0] == "indicators"

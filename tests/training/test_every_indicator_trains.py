@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from tests.training.test_pipeline import DATA, Reporter
+from tests.fakes import FakeReporter
+from tests.training.test_pipeline import DATA
 from trainjet.core.events import TrainingInputs
 from trainjet.training.indicators.registry import REGISTRY
 from trainjet.training.pipeline import run_training
@@ -117,7 +118,7 @@ def test_a_strategy_with_every_indicator_trains(tmp_path: Path) -> None:
         start_date="2017-05-01",
         end_date="2017-07-31",
     )
-    reporter = Reporter()
+    reporter = FakeReporter()
     summary = run_training(request, reporter, models_dir=tmp_path / "models", data_dir=DATA,
                            strategies_dir=strategies)  # fmt: skip
     assert summary["training_metrics"]["epochs_completed"] == 1 == len(reporter.epochs)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from trainjet.core.cancellation import CancellationError
+from tests.fakes import FakeReporter
 from trainjet.core.events import TrainingInputs
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.artifacts.results import SECTIONS, TrainingCancelled, partial_result
@@ -21,46 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 DATA, STRATEGIES = REPO / "data", REPO / "strategies"
 
 
-class Reporter:
-    """Records everything; cancels after `cancel_after_batches` batches or at `cancel_at_phase`."""
-
-    def __init__(
-        self, cancel_after_batches: int | None = None, cancel_at_phase: str | None = None
-    ) -> None:
-        self.cancel_after_batches, self.cancel_at_phase = cancel_after_batches, cancel_at_phase
-        self.phases: list[tuple[str, dict[str, Any]]] = []
-        self.batches: list[tuple[Any, ...]] = []
-        self.epochs: list[dict[str, Any]] = []
-        self._cancelled = False
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
-        if phase == self.cancel_at_phase:
-            self._cancelled = True
-        self.check_cancelled()
-        self.phases.append((phase, context))
-
-    def on_batch(self, *args: Any) -> None:
-        self.batches.append(args)
-        if self.cancel_after_batches is not None and len(self.batches) >= self.cancel_after_batches:
-            self._cancelled = True
-            self.check_cancelled()  # as the bridge does: this batch is logged, then the loop stops
-
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
-        self.epochs.append(metrics)
-
-    def check_cancelled(self) -> None:
-        if self._cancelled:
-            raise CancellationError("Operation cancelled by test", "op_test")
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-
 def train(
-    tmp_path: Path, reporter: Reporter | None = None, **spec: Any
-) -> tuple[dict[str, Any], Reporter]:
-    rep = reporter or Reporter()
+    tmp_path: Path, reporter: FakeReporter | None = None, **spec: Any
+) -> tuple[dict[str, Any], FakeReporter]:
+    rep = reporter or FakeReporter()
     run_fields = {k: spec.pop(k) for k in ("operation_id", "session_id", "resume_checkpoint")
                   if k in spec}  # fmt: skip
     inputs = TrainingInputs(**{"strategy_name": "eurusd_rsi_mlp", "epochs": 2, **spec})
@@ -78,7 +42,7 @@ def test_end_to_end_trains_evaluates_and_saves(tmp_path: Path) -> None:
         tmp_path, detailed_analytics=True, operation_id="op_e2e", seed=5, session_id="s1"
     )
     assert set(summary) == set(SECTIONS)
-    assert [p for p, _ in rep.phases][-3:] == ["training", "evaluating", "saving"]
+    assert rep.phase_names[-3:] == ["training", "evaluating", "saving"]
     t = summary["training_metrics"]
     assert t["epochs_completed"] == 2 == len(rep.epochs)
     assert t["training_time_minutes"] > 0
@@ -108,7 +72,7 @@ def test_end_to_end_trains_evaluates_and_saves(tmp_path: Path) -> None:
     assert record["seed"] == 5
     assert record["data_hashes"] == meta["data_hashes"]
     assert record["versions"]["torch"]
-    training_ctx = next(ctx for p, ctx in rep.phases if p == "training")
+    training_ctx = next(ctx for p, _, ctx in rep.phases if p == "training")
     assert training_ctx["run_record"] == record
     # the stored model is listed and predicts
     listed = ModelStorage(tmp_path / "models").list_models()
@@ -134,14 +98,14 @@ def test_analytics_off_by_default(tmp_path: Path) -> None:
     [{"cancel_after_batches": 3}, {"cancel_at_phase": "evaluating"}, {"cancel_at_phase": "saving"}],
 )
 def test_cancelled_training_saves_no_model(tmp_path: Path, where: dict[str, Any]) -> None:
-    rep = Reporter(**where)
+    rep = FakeReporter(**where)
     with pytest.raises(TrainingCancelled) as info:
         train(tmp_path, rep, operation_id="op_c")
     assert version_dirs(tmp_path / "models") == []
     partial = partial_result(info.value)
     assert partial is not None
     assert set(partial) == set(SECTIONS)
-    assert partial["session_info"]["cancellation_reason"] == "Operation cancelled by test"
+    assert partial["session_info"]["cancellation_reason"] == FakeReporter.REASON
     assert partial["artifacts"]["model_path"] is None
     assert partial["data_summary"]["total_samples"] > 0
     if "cancel_after_batches" in where:
@@ -158,13 +122,13 @@ def test_seeded_runs_repeat_and_resume_matches(tmp_path: Path) -> None:
         checkpoints[epoch] = state
 
     request: dict[str, Any] = {"epochs": 3, "seed": 3}
-    first = run_training(TrainingInputs(strategy_name="eurusd_rsi_mlp", **request), Reporter(),
+    first = run_training(TrainingInputs(strategy_name="eurusd_rsi_mlp", **request), FakeReporter(),
                          models_dir=tmp_path / "a", data_dir=DATA, strategies_dir=STRATEGIES,
                          checkpoint_fn=keep)  # fmt: skip
     again, _ = train(tmp_path / "b", **request)
     resumed, rep = train(tmp_path / "c", resume_checkpoint=checkpoints[2], **request)
     assert sorted(checkpoints) == [1, 2, 3]
-    assert [m["epoch"] for m in rep.epochs] == [3]
+    assert [m["epoch"] for m in rep.epoch_metrics] == [3]
     for other in (again, resumed):
         assert (
             other["test_metrics"]["confusion_matrix"] == first["test_metrics"]["confusion_matrix"]

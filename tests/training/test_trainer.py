@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.fakes import FakeReporter
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, partial_result
 from trainjet.training.errors import CheckpointError, TrainingConfigError
@@ -48,51 +49,19 @@ def make_dataset(
     )
 
 
-class Reporter:
-    """Records calls; `cancel_at_batch=k` cancels while reporting the k-th batch overall."""
-
-    def __init__(self, cancel_at_batch: int | None = None) -> None:
-        self.cancel_at_batch = cancel_at_batch
-        self.batches: list[tuple[int, int, int, int, float, float]] = []
-        self.epochs: list[tuple[int, int, dict[str, Any]]] = []
-        self.phases: list[str] = []
-        self._cancelled = False
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
-        self.check_cancelled()
-        self.phases.append(phase)
-
-    def on_batch(self, *args: Any) -> None:
-        self.batches.append(args)  # type: ignore[arg-type]
-        if self.cancel_at_batch is not None and len(self.batches) >= self.cancel_at_batch:
-            self._cancelled = True
-            self.check_cancelled()  # as the bridge does: this batch is logged, then the loop stops
-
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
-        self.epochs.append((epoch, total_epochs, metrics))
-
-    def check_cancelled(self) -> None:
-        if self._cancelled:
-            raise CancellationError("cancelled by test", "op_test")
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-
 def run(
     cfg: dict[str, Any],
     dataset: PreparedDataset | None = None,
     *,
     seed: int = 7,
-    reporter: Reporter | None = None,
+    reporter: FakeReporter | None = None,
     model_cfg: dict[str, Any] | None = None,
     **kwargs: Any,
-) -> tuple[torch.nn.Module, Any, Reporter]:
+) -> tuple[torch.nn.Module, Any, FakeReporter]:
     ds = dataset or make_dataset()
     seed_everything(seed)
     model = build_model(model_cfg or MODEL_CFG, ds.train.X.shape[1], len(ds.symbols))
-    rep = reporter or Reporter()
+    rep = reporter or FakeReporter()
     config = TrainingConfig.resolve(cfg)
     outcome = train_model(model, ds, config, rep, device="cpu", seed=seed, **kwargs)
     return model, outcome, rep
@@ -214,14 +183,14 @@ def test_early_stopping_off_when_disabled_or_absent() -> None:
 
 @pytest.mark.parametrize("k", [1, 5, 13 + 4])
 def test_cancel_is_honoured_within_one_batch(k: int) -> None:
-    rep = Reporter(cancel_at_batch=k)
+    rep = FakeReporter(cancel_after_batches=k)
     with pytest.raises(TrainingCancelled) as info:
         run({"epochs": 3, "batch_size": 32}, reporter=rep)
     assert len(rep.batches) == k
     exc = info.value
     assert isinstance(exc, CancellationError)
-    assert exc.reason == "cancelled by test"
-    assert exc.operation_id == "op_test"
+    assert exc.reason == FakeReporter.REASON
+    assert exc.operation_id == FakeReporter.OPERATION_ID
     partial = partial_result(exc)
     assert partial is not None
     done = (k - 1) // 13  # epochs finished before the cancel (13 batches per epoch)
@@ -273,7 +242,11 @@ def test_resume_after_a_cancel_continues_from_the_last_checkpoint() -> None:
     full, _, _ = run(cfg, checkpoint_fn=saved.__setitem__)
     partial: dict[int, bytes] = {}
     with pytest.raises(TrainingCancelled):
-        run(cfg, reporter=Reporter(cancel_at_batch=13 * 2 + 5), checkpoint_fn=partial.__setitem__)
+        run(
+            cfg,
+            reporter=FakeReporter(cancel_after_batches=13 * 2 + 5),
+            checkpoint_fn=partial.__setitem__,
+        )
     assert sorted(partial) == [1, 2]
     resumed, _, _ = run(cfg, seed=5, initial_state=partial[2])
     assert same(weights(full), weights(resumed))
@@ -354,25 +327,6 @@ def test_no_validation_split_monitors_training_loss() -> None:
     assert outcome.best_epoch == int(np.argmin(losses)) + 1
 
 
-class TokenReporter(Reporter):
-    """Cancelled from outside, like the runner's token: the flag flips once `cancel_after_checks`
-    batch checks have passed, whatever has been reported by then."""
-
-    def __init__(self, cancel_after_checks: int) -> None:
-        super().__init__()
-        self.cancel_after_checks = cancel_after_checks
-        self.checks = 0
-
-    def check_cancelled(self) -> None:
-        self.checks += 1
-        if self.cancelled:
-            raise CancellationError("cancelled by test", "op_test")
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled or self.checks >= self.cancel_after_checks
-
-
 def test_figures_are_read_off_the_device_once_per_read_not_per_batch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -396,7 +350,7 @@ def test_figures_are_read_off_the_device_once_per_read_not_per_batch(
 
 def test_a_cancel_lands_within_one_batch_and_logs_every_batch_that_ran() -> None:
     # checks: one before each batch and one after each epoch; 13 batches per epoch
-    rep = TokenReporter(cancel_after_checks=14 + 5)  # epoch 1 (13 + 1), then batch 5 of epoch 2
+    rep = FakeReporter(cancel_after_checks=14 + 5)  # epoch 1 (13 + 1), then batch 5 of epoch 2
     with pytest.raises(TrainingCancelled) as info:
         run({"epochs": 3, "batch_size": 32}, reporter=rep, read_seconds=3600)
     assert [(e, b) for e, b, *_ in rep.batches] == [(1, b) for b in range(1, 14)] + [

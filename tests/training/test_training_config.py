@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 
+from tests.fakes import FakeReporter
 from trainjet.services.training import TrainingService
 from trainjet.training.model.network import build_model
 from trainjet.training.model.trainer import train_model
@@ -72,15 +72,6 @@ def _dataset(n: int = 200) -> PreparedDataset:
     return PreparedDataset(split, empty, empty, ["a", "b", "c", "d"], ["S"], ["1h"])
 
 
-class _Quiet:
-    cancelled = False
-
-    def on_phase(self, *args: Any, **kwargs: Any) -> None: ...
-    def on_batch(self, *args: Any) -> None: ...
-    def on_epoch(self, *args: Any) -> None: ...
-    def check_cancelled(self) -> None: ...
-
-
 @pytest.mark.parametrize("batch_size", [TrainingConfig().batch_size, 50])
 def test_the_loop_reads_its_settings_from_the_config_only(batch_size: int) -> None:
     """Changing the struct's value is what changes the loop: batches per epoch follow
@@ -89,7 +80,7 @@ def test_the_loop_reads_its_settings_from_the_config_only(batch_size: int) -> No
         TrainingConfig.resolve({}, epochs=1), batch_size=batch_size, learning_rate=0.005
     )
     model = build_model({"type": "mlp", "architecture": {"hidden_layers": [8]}}, 4, 1)
-    outcome = train_model(model, _dataset(), config, _Quiet(), seed=1)
+    outcome = train_model(model, _dataset(), config, FakeReporter(), seed=1)
     assert outcome.batches_per_epoch == math.ceil(200 / batch_size)
     assert outcome.history[0]["learning_rate"] == 0.005
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.fakes import FakeReporter
 from trainjet.api.app import create_app
 from trainjet.api.errors import http_error
 from trainjet.config import Settings
@@ -48,23 +49,12 @@ DATA, STRATEGIES = REPO / "data", REPO / "strategies"
 MODEL_ID = "eurusd_rsi_mlp/EURUSD_1h_v1"
 
 
-class Quiet:
-    """A TrainingReporter that records nothing and never cancels."""
-
-    cancelled = False
-
-    def on_phase(self, phase: str, message: str = "", **context: Any) -> None: ...
-    def on_batch(self, *args: Any) -> None: ...
-    def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None: ...
-    def check_cancelled(self) -> None: ...
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A models dir with one real (one-epoch) eurusd_rsi_mlp model, and its result summary."""
     models = tmp_path_factory.mktemp("unit_models") / "models"
     spec = TrainingInputs(strategy_name="eurusd_rsi_mlp", epochs=1)
-    summary = run_training(spec, Quiet(), models_dir=models, data_dir=DATA,
+    summary = run_training(spec, FakeReporter(), models_dir=models, data_dir=DATA,
                            strategies_dir=STRATEGIES)  # fmt: skip
     return models, summary
 
@@ -86,7 +76,7 @@ def recipe_for(strategy_name: str) -> FeatureRecipe:
                                            "multi_symbol_daily"])  # fmt: skip
 def test_inference_features_equal_the_training_rows(strategy_name: str) -> None:
     strategy = load_strategy(strategy_name, STRATEGIES)
-    dataset = prepare_dataset(strategy, data_dir=DATA, reporter=Quiet())
+    dataset = prepare_dataset(strategy, data_dir=DATA, reporter=FakeReporter())
     recipe = recipe_for(strategy_name)
     splits = (dataset.train, dataset.val, dataset.test)
     for i, symbol in enumerate(dataset.symbols):
@@ -105,7 +95,7 @@ def test_predict_matches_the_model_on_the_training_rows(
     from trainjet.training.model.inference import predict_from_prepared
 
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
-    dataset = prepare_dataset(strategy, data_dir=DATA, reporter=Quiet())
+    dataset = prepare_dataset(strategy, data_dir=DATA, reporter=FakeReporter())
     result = service.predict(PredictionQuery("eurusd_rsi_mlp", "EURUSD"))
     stored = load_model(ModelStorage(trained[0]), MODEL_ID)
     [direct] = predict_from_prepared(stored, dataset.test.X[-1])

@@ -1,11 +1,13 @@
 """Follow one operation's events live: straight from its NATS subjects when the CLI can reach
-NATS, else through the API's server-sent-events stream (same events, same order)."""
+NATS, else through the API's server-sent-events stream (same events, same order).
+
+Either way the events arrive typed, decoded by the event codec, so every consumer folds them
+with the projection's functions and tells them apart by their class, never by a type string."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -17,13 +19,26 @@ import httpx
 from trainjet.cli.client import CliError, error_message
 from trainjet.cli.runtime import resolve_nats_url
 from trainjet.config import Settings
-from trainjet.core.events import TERMINAL_TYPES, operation_filter, to_builtins
+from trainjet.core.events import (
+    CODEC,
+    TERMINAL_TYPES,
+    MalformedEvent,
+    operation_filter,
+    to_builtins,
+)
 from trainjet.core.store.port import StoredEvent
 
 if TYPE_CHECKING:
     from trainjet.core.store import JetStreamEventStore
 
-TERMINAL_NAMES = {"operation_completed", "operation_cancelled", "operation_failed"}
+
+def event_json(record: StoredEvent) -> dict[str, Any]:
+    """One followed event as the JSON object `--json` prints: its position, then the event.
+    (The SSE stream does not say the subject: then there is none.)"""
+    where: dict[str, Any] = {"seq": record.seq}
+    if record.subject:
+        where["subject"] = record.subject
+    return {**where, **to_builtins(record.event)}
 
 
 @dataclass
@@ -97,8 +112,8 @@ async def open_store(settings: Settings) -> AsyncIterator[tuple[JetStreamEventSt
         await nc.close()
 
 
-async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
-    """History then live events of one operation as JSON objects, ending after the terminal."""
+async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[StoredEvent]:
+    """History then live events of one operation, ending after the terminal."""
     url = (await find_nats_url(settings)).url
     if url:
         try:
@@ -111,7 +126,7 @@ async def aiter_events(settings: Settings, operation_id: str) -> AsyncIterator[d
         yield item
 
 
-async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[StoredEvent]:
     from trainjet.core.store import JetStreamEventStore
     from trainjet.core.store.nats_factory import connect_nats
     from trainjet.system import nats_access, store_settings
@@ -121,15 +136,15 @@ async def _from_nats(settings: Settings, operation_id: str) -> AsyncIterator[dic
         store = JetStreamEventStore(nc, store_settings(settings))
         async for record in store.subscribe(operation_filter(operation_id), 1):
             if not isinstance(record, StoredEvent):
-                continue
-            yield {"seq": record.seq, "subject": record.subject, **to_builtins(record.event)}
+                continue  # a message that is no event: recorded by the projector, skipped here
+            yield record
             if isinstance(record.event, TERMINAL_TYPES):
                 return
     finally:
         await nc.close()
 
 
-async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[StoredEvent]:
     from httpx_sse import aconnect_sse
 
     base = settings.api_url.rstrip("/")
@@ -147,9 +162,12 @@ async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[dict
             async for sse in source.aiter_sse():
                 if not sse.data:
                     continue
-                item = {"seq": int(sse.id) if sse.id else None, **json.loads(sse.data)}
-                yield item
-                if item.get("type") in TERMINAL_NAMES:
+                try:
+                    event = CODEC.decode(sse.data.encode())
+                except MalformedEvent:
+                    continue  # as on NATS: what is no event (to this trainjet) is skipped
+                yield StoredEvent(int(sse.id) if sse.id else 0, "", event)
+                if isinstance(event, TERMINAL_TYPES):
                     return
     except httpx.ConnectError as exc:
         raise CliError(
@@ -158,7 +176,7 @@ async def _from_sse(settings: Settings, operation_id: str) -> AsyncIterator[dict
         ) from exc
 
 
-def follow_events(settings: Settings, operation_id: str) -> Iterator[dict[str, Any]]:
+def follow_events(settings: Settings, operation_id: str) -> Iterator[StoredEvent]:
     """A synchronous view of `aiter_events` for simple commands (runs a loop in a thread)."""
     items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
 

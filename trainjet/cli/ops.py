@@ -22,6 +22,7 @@ from trainjet.cli.output import (
 )
 from trainjet.cli.runtime import resolve_api_url
 from trainjet.config import Settings
+from trainjet.core.events import TERMINAL_STATUS, OperationStatus
 
 app = typer.Typer(help="Inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -176,7 +177,8 @@ def tail(
 ) -> None:
     """Watch an operation live until it ends, with the display of `train` (exit code: 0
     completed, 1 failed, 130 cancelled). Ctrl-C detaches (exit 0): the operation goes on."""
-    from trainjet.cli.follow import follow_events
+    from trainjet.cli.follow import event_json, follow_events
+    from trainjet.cli.train import EXIT
 
     settings = settings_from(ctx)
     # A live tail of an id nobody wrote would wait for ever: ask the API first when it is up.
@@ -192,10 +194,11 @@ def tail(
         from trainjet.cli.watch import watch_operation
 
         raise typer.Exit(watch_operation(settings, operation_id))
-    last: dict[str, Any] = {}
+    ended: OperationStatus | None = None
     try:
-        for item in follow_events(settings, operation_id):
-            last = item
+        for record in follow_events(settings, operation_id):
+            ended = TERMINAL_STATUS.get(type(record.event), ended)
+            item = event_json(record)
             if as_json:
                 print_json(item)
             else:
@@ -205,11 +208,7 @@ def tail(
         # say "cancelled".
         err_console.print(f"detached from {operation_id}: the operation goes on")
         raise typer.Exit(0) from None
-    raise typer.Exit(_exit_code_for(last.get("type")))
-
-
-def _exit_code_for(event_type: str | None) -> int:
-    return {"operation_completed": 0, "operation_cancelled": 130}.get(event_type or "", 1)
+    raise typer.Exit(EXIT[ended] if ended else 1)
 
 
 def _event_line(item: dict[str, Any]) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from trainjet.core.events import OperationStatus
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -35,7 +37,7 @@ def _pct(value: Any) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-TERMINAL_STATUSES = {"completed", "failed", "cancelled"}
+TERMINAL_STATUSES = {status.value for status in OperationStatus if status.is_terminal}
 
 
 def operations_table(rows: list[dict[str, Any]], total: int, active: int) -> Table:

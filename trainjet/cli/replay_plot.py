@@ -13,12 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainjet.core.events import CancelRequested, RunnerLost, type_name
 from trainjet.replay.analytics import Curves
 
 MARKER_STYLE = {
-    "cancel_requested": {"color": "tab:orange", "linestyle": "--"},
+    type_name(CancelRequested): {"color": "tab:orange", "linestyle": "--"},
     "cancelled": {"color": "tab:red", "linestyle": "-"},
-    "runner_lost": {"color": "tab:purple", "linestyle": ":"},
+    type_name(RunnerLost): {"color": "tab:purple", "linestyle": ":"},
     "resumed": {"color": "tab:green", "linestyle": "-."},
     "failed": {"color": "black", "linestyle": "-"},
 }

@@ -20,13 +20,22 @@ from rich.console import Console
 from rich.live import Live
 
 from trainjet.cli.client import ApiClient, CliError
-from trainjet.cli.follow import aiter_events
+from trainjet.cli.follow import aiter_events, event_json
 from trainjet.cli.live import TrainingView, fmt_seconds
 from trainjet.cli.output import console, err_console, print_json
 from trainjet.cli.run_tables import training_result_table
 from trainjet.config import Settings
+from trainjet.core.events import (
+    TERMINAL_TYPES,
+    AnyEvent,
+    EpochCompleted,
+    OperationStarted,
+    OperationStatus,
+    PhaseChanged,
+    type_name,
+)
 
-EXIT = {"completed": 0, "failed": 1, "cancelled": 130}
+EXIT = {OperationStatus.COMPLETED: 0, OperationStatus.FAILED: 1, OperationStatus.CANCELLED: 130}
 
 
 def start_training(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +109,7 @@ async def _follow(settings: Settings, view: TrainingView, *, as_json: bool, quie
         notices.print("[magenta]cancelling… (Ctrl-C again to leave at once)[/magenta]")
         loop.run_in_executor(None, _cancel, settings, view.operation_id, notices, cancel_failed)
 
-    def apply(event: dict[str, Any]) -> None:
+    def apply(event: AnyEvent) -> None:
         view.apply(event)
         if view.cancel_recorded:
             settled.set()
@@ -111,15 +120,15 @@ async def _follow(settings: Settings, view: TrainingView, *, as_json: bool, quie
             # The view renders itself on each of Live's frames (10 a second): applying an
             # event is bookkeeping only, and the ETA and elapsed time tick between events.
             with Live(view, console=console, refresh_per_second=10, transient=False) as live:
-                async for event in aiter_events(settings, view.operation_id):
-                    apply(event)
+                async for record in aiter_events(settings, view.operation_id):
+                    apply(record.event)
         else:
-            async for event in aiter_events(settings, view.operation_id):
-                apply(event)
+            async for record in aiter_events(settings, view.operation_id):
+                apply(record.event)
                 if as_json:
-                    print_json(event)
+                    print_json(event_json(record))
                 elif not quiet:
-                    _plain_line(view, event)
+                    _plain_line(view, record.event)
     finally:
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(signal.SIGINT)
@@ -139,31 +148,25 @@ def _cancel(
         notices.print(f"[yellow]cancel request: {exc.message}[/yellow]")
 
 
-def _plain_line(view: TrainingView, event: dict[str, Any]) -> None:
+def _plain_line(view: TrainingView, event: AnyEvent) -> None:
     """Without a terminal: one line per phase and per epoch, nothing per batch."""
-    kind = event.get("type")
-    if kind == "phase_changed":
+    if isinstance(event, PhaseChanged):
         print(f"[{view.percentage:5.1f}%] {view.step}", flush=True)
-    elif kind == "epoch_completed":
-        val = event.get("val_loss")
+    elif isinstance(event, EpochCompleted):
         val_text = (
-            f" val_loss={val:.4f} val_acc={event.get('val_accuracy') or 0:.3f}"
-            if val is not None
+            f" val_loss={event.val_loss:.4f} val_acc={event.val_accuracy or 0:.3f}"
+            if event.val_loss is not None
             else ""
         )
         print(
-            f"[{view.percentage:5.1f}%] Epoch {event['epoch']}/{event['total_epochs']} "
-            f"loss={event['train_loss']:.4f} acc={event['train_accuracy']:.3f}{val_text} "
+            f"[{view.percentage:5.1f}%] Epoch {event.epoch}/{event.total_epochs} "
+            f"loss={event.train_loss:.4f} acc={event.train_accuracy:.3f}{val_text} "
             f"ETA {fmt_seconds(view.eta_now)}",
             flush=True,
         )
-    elif kind in (
-        "operation_completed",
-        "operation_cancelled",
-        "operation_failed",
-        "operation_started",
-    ):
-        print(f"[{view.percentage:5.1f}%] {kind.replace('operation_', '')}", flush=True)
+    elif isinstance(event, (OperationStarted, *TERMINAL_TYPES)):
+        kind = type_name(type(event)).removeprefix("operation_")
+        print(f"[{view.percentage:5.1f}%] {kind}", flush=True)
 
 
 def print_result(view: TrainingView) -> None:

@@ -42,9 +42,9 @@ async def _watch(settings: Settings, view: TrainingView) -> None:
     if console.is_terminal:
         # as in `train`: the view renders itself on each frame; applying is bookkeeping
         with Live(view, console=console, refresh_per_second=10, transient=False):
-            async for event in aiter_events(settings, view.operation_id):
-                view.apply(event)
+            async for record in aiter_events(settings, view.operation_id):
+                view.apply(record.event)
         return
-    async for event in aiter_events(settings, view.operation_id):
-        view.apply(event)
-        _plain_line(view, event)
+    async for record in aiter_events(settings, view.operation_id):
+        view.apply(record.event)
+        _plain_line(view, record.event)

@@ -28,6 +28,7 @@ from trainjet.core.events import (
     OperationCancelled,
     OperationFailed,
     OperationStarted,
+    RunnerLost,
     type_name,
 )
 from trainjet.core.projections import EpochRecord, OperationMetrics, batch_curve, evolve_metrics
@@ -38,7 +39,7 @@ from trainjet.core.store.port import StoredEvent
 @dataclass(frozen=True)
 class Marker:
     x: float  # in epochs, like every other series
-    kind: str  # "cancel_requested" | "runner_lost" | "resumed" | "cancelled" | "failed"
+    kind: str  # an event's type (cancel_requested, runner_lost), or resumed/cancelled/failed
     label: str
 
 
@@ -144,13 +145,13 @@ def markers(events: Sequence[StoredEvent]) -> list[Marker]:
                     label += f" (from epoch {event.resumed_from_epoch})"
                 found.append(Marker(x, "resumed", label))
             case CancelRequested():
-                found.append(Marker(x, "cancel_requested", "cancel requested"))
+                found.append(Marker(x, type_name(CancelRequested), "cancel requested"))
             case OperationCancelled():
                 found.append(Marker(x, "cancelled", "cancelled"))
             case OperationFailed():
                 found.append(Marker(x, "failed", f"failed: {event.error_code}"))
-            case _ if type_name(type(event)) == "runner_lost":
-                found.append(Marker(x, "runner_lost", "runner lost"))
+            case RunnerLost():
+                found.append(Marker(x, type_name(RunnerLost), "runner lost"))
     return found
 
 

@@ -20,6 +20,7 @@ from trainjet.core.events.inputs import (
 )
 from trainjet.core.events.model import (
     EVENT_TYPES,
+    TERMINAL_STATUS,
     TERMINAL_TYPES,
     AnyEvent,
     BatchProgress,
@@ -54,6 +55,7 @@ __all__ = [
     "CODEC",
     "CURRENT_VERSION",
     "EVENT_TYPES",
+    "TERMINAL_STATUS",
     "TERMINAL_TYPES",
     "AnyEvent",
     "BatchProgress",

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from trainjet.core.events.enums import OperationType
+from trainjet.core.events.enums import OperationStatus, OperationType
 from trainjet.core.events.inputs import OperationInputs, inputs_kind
 
 
@@ -243,7 +243,14 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ModelPromoted,
 )
 
-TERMINAL_TYPES: tuple[type[Event], ...] = (OperationCancelled, OperationCompleted, OperationFailed)
+# The events that end an operation, and the status each leaves it in: the one definition every
+# reader (folds, runners, the CLI, tests) takes its terminal set from.
+TERMINAL_STATUS: dict[type[Event], OperationStatus] = {
+    OperationCancelled: OperationStatus.CANCELLED,
+    OperationCompleted: OperationStatus.COMPLETED,
+    OperationFailed: OperationStatus.FAILED,
+}
+TERMINAL_TYPES: tuple[type[Event], ...] = tuple(TERMINAL_STATUS)
 
 
 def type_name(event_type: type[Event]) -> str:

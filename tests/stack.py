@@ -1,22 +1,35 @@
 """Real processes for end-to-end tests: a nats-server, `trainjet api` and `trainjet runner`
-subprocesses, talking over real HTTP and real NATS, each on free ports."""
+subprocesses, talking over real HTTP and real NATS, each on free ports.
+
+`running_stack(root, **env)` is the one way a test starts a deployment: a fresh nats-server
+under `root` and a `Stack` on it, closed (processes, then the server) when the block ends. The
+fixtures in tests/conftest.py and the module- or package-scoped fixtures of the suites that
+prepare a deployment of their own (trained models, extra strategies) all go through it.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from trainjet.core.events import OperationStatus
+from trainjet.core.events import TERMINAL_TYPES, OperationStatus, type_name
+from trainjet.natsd import EmbeddedNats
 
+REPO = Path(__file__).resolve().parents[1]
+# Terminal statuses, and the wire types of the terminal events, as the event model defines them.
 TERMINAL = {s.value for s in OperationStatus if s.is_terminal}
+TERMINAL_EVENTS = frozenset(type_name(t) for t in TERMINAL_TYPES)
 
 
 def free_port() -> int:
@@ -154,6 +167,29 @@ def assert_outage_answer(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("application/json"), response.text
     assert response.headers["retry-after"].isdigit()
     assert response.json()["success"] is False
+
+
+def copy_inputs(root: Path) -> dict[str, str]:
+    """Copies of the repository's market data and strategies under `root` (for tests that
+    add, change or remove some), and the settings that point a stack at them."""
+    shutil.copytree(REPO / "data", root / "data")
+    shutil.copytree(REPO / "strategies", root / "strategies")
+    return {
+        "TRAINJET_STRATEGIES_DIR": str(root / "strategies"),
+        "TRAINJET_MARKET_DATA_DIR": str(root / "data"),
+    }
+
+
+@contextmanager
+def running_stack(root: Path, stack_type: type[Stack] = Stack, **env: str) -> Iterator[Stack]:
+    """A fresh nats-server (its store under `root`) and a `stack_type` on it, nothing started
+    yet; everything it started is stopped when the block ends."""
+    with EmbeddedNats(root / "nats-data") as server:
+        stack = stack_type(server.url, root, **env)
+        try:
+            yield stack
+        finally:
+            stack.close()
 
 
 def detail_of(response: httpx.Response) -> str:
