@@ -19,7 +19,17 @@ from bench.common import MODES, ROOT, Sizes, machine, row
 from bench.report import table as render
 from bench.report import update_doc, write_json
 
-FIGURES = ("overhead", "cancel", "freshness", "append", "rebuild", "api", "scale", "startup")
+FIGURES = (
+    "overhead",
+    "cancel",
+    "freshness",
+    "append",
+    "rebuild",
+    "api",
+    "scale",
+    "startup",
+    "restart",
+)
 RESULTS = ROOT / "bench" / "results"
 
 

@@ -51,6 +51,9 @@ class Sizes:
     # 8 start-up
     serve_trials: int = 3
     demo_command: bool = True
+    # 9 restart with a long log
+    restart_events: int = 1_000_000
+    restart_rounds: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,6 +77,8 @@ QUICK = Sizes(
     scale_interval=0.5,
     serve_trials=1,
     demo_command=False,
+    restart_events=40_000,
+    restart_rounds=1,
 )
 TINY = Sizes(
     "tiny",
@@ -96,6 +101,8 @@ TINY = Sizes(
     scale_interval=0.05,
     serve_trials=1,
     demo_command=False,
+    restart_events=2_000,
+    restart_rounds=1,
 )
 MODES = {"full": FULL, "quick": QUICK, "tiny": TINY}
 

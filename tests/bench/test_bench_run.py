@@ -109,3 +109,22 @@ def test_poll_visibility_uses_the_first_poll_that_includes_the_event() -> None:
 def test_workload_histories_add_up() -> None:
     sizes = [len(h) for h in histories("t", 1003, 100)]
     assert sum(sizes) == 1003 and min(sizes) >= 3
+
+
+def test_restart_figure_compares_a_snapshot_start_with_a_full_fold(tmp_path: Path) -> None:
+    from bench import fig_restart
+
+    data = fig_restart.run(TINY, tmp_path)["data"]
+    snap, full = data["runs"]["snapshot"], data["runs"]["full"]
+    assert len(snap) == len(full) == TINY.restart_rounds
+    assert all(r["loaded_snapshot_seq"] > 0 and r["folded"] == data["tail_events"] for r in snap)
+    events = TINY.restart_events + 2 * TINY.restart_rounds * data["tail_events"]
+    assert data["events"] == events
+    assert all(r["loaded_snapshot_seq"] == 0 and r["folded"] >= r["operations"] for r in full)
+    assert [g["events"] for g in data["growth"]] == [
+        TINY.restart_events // 4,
+        TINY.restart_events // 2,
+        TINY.restart_events,
+    ]
+    assert all(g["rss_mib"] > 0 and g["folded"] == g["events"] for g in data["growth"])
+    assert data["snapshot_seconds"] == stats.median([r["seconds"] for r in snap])

@@ -247,3 +247,51 @@ def test_view_counts_follow_every_status_change() -> None:
     recount = Counter((op.status, op.operation_type) for op in view.operations.values())
     assert +view.counts == recount
     assert recount[(OperationStatus.PENDING, OperationType.TRAINING)] == 1
+
+
+def test_view_equals_the_pure_fold_plus_its_position() -> None:
+    """The view builds each new state in one step (the fold's changes and the position
+    together); it must equal `fold` of the same history with the position of the last event
+    that changed something, and count only those events."""
+    from msgspec.structs import replace
+
+    from trainjet.core.events import NoteAdded, OperationTagged, RunnerLost
+
+    make = Clock()
+    history = [
+        created(make),
+        make(OperationStarted, runner_id="r1", attempt=1, session_id="s1"),
+        make(PhaseChanged, phase="loading_data", context={"rows": 3}),
+        make(
+            BatchProgress,
+            percentage=20.0,
+            total_epochs=2,
+            batches_per_epoch=2,
+            items_processed=1,
+            items_total=4,
+            batches=[BatchRecord(1, 1, 0.9, 0.5)],
+            eta_seconds=4.0,
+            context={"epoch_index": 0, "lr": 0.1},
+        ),
+        make(RunnerLost, runner_id="r0", attempt=0, reason="stale"),  # superseded: no change
+        make(CancelRequested, reason="stop"),
+        make(CancelRequested, reason="again"),  # a second request: no change
+        make(WarningRaised, message="slow"),
+        make(OperationCancelled, reason="stop"),
+        make(ProgressUpdated, percentage=99.0),  # after the terminal event: no change
+        make(OperationTagged, add=["keep"]),
+        make(NoteAdded, text="looked at it"),
+    ]
+    view = OperationsView()
+    changed: list[int] = []
+    for seq, event in enumerate(history, 1):
+        before = view.operations.get("op1")
+        view.apply(at(seq, event))
+        if view.operations["op1"] is not before:
+            changed.append(seq)
+    expected = fold(history)
+    assert expected is not None
+    assert changed == [1, 2, 3, 4, 6, 8, 9, 11, 12]
+    assert view.operations["op1"] == replace(
+        expected, last_sequence=changed[-1], event_count=len(changed)
+    )

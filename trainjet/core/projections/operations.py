@@ -12,7 +12,7 @@ Rules worth knowing:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,101 +81,150 @@ def evolve(state: OperationInfo | None, event: AnyEvent) -> OperationInfo | None
     """Apply one event. Returns None only for events of an operation never created."""
     if state is None:
         return create(event) if isinstance(event, OperationCreated) else None
+    changes = changes_of(state, event)
+    return state if changes is None else replace(state, **changes)
+
+
+Changes = dict[str, Any]
+
+
+def changes_of(state: OperationInfo, event: AnyEvent) -> Changes | None:
+    """The fields `event` changes on an existing operation, or None when it changes nothing.
+
+    Separate from `evolve` so the projector can add its position fields and build one new
+    `OperationInfo` per event rather than two (the fold runs for every event of the log).
+    """
     # Annotations are about the run, not part of it: they apply whatever its status.
-    if isinstance(event, OperationTagged):
-        tags = (set(state.tags) - set(event.remove)) | set(event.add)
-        return replace(state, tags=sorted(tags))
-    if isinstance(event, NoteAdded):
-        added = OperationNote(text=event.text, at=event.occurred_at, by=event.by)
-        return replace(state, notes=[*state.notes, added])
-    if state.status.is_terminal:
-        return state
-    match event:
-        case OperationCreated():
-            return state  # a duplicate create (same id) changes nothing
-        case OperationStarted():
-            parameters = state.metadata.parameters
-            if event.session_id is not None:
-                parameters = {**parameters, "session_id": event.session_id}
-            return replace(
-                state,
-                status=OperationStatus.RUNNING,
-                started_at=state.started_at or event.occurred_at,
-                runner_id=event.runner_id,
-                attempt=event.attempt,
-                metadata=replace(state.metadata, parameters=parameters),
-            )
-        case PhaseChanged():
-            progress = replace(
-                state.progress,
-                percentage=state.progress.percentage
-                if event.percentage is None
-                else event.percentage,
-                current_step=event.message or event.phase.replace("_", " ").title(),
-                context={"phase": event.phase, **event.context},
-            )
-            return replace(state, progress=progress)
-        case ProgressUpdated():
-            return replace(state, progress=_progress_from_update(state.progress, event))
-        case BatchProgress():
-            return replace(state, progress=_progress_from_batches(state.progress, event))
-        case EpochCompleted():
-            return replace(state, progress=_progress_from_epoch(state.progress, event))
-        case WarningRaised():
-            return replace(state, warnings=[*state.warnings, event.message])
-        case RunnerLost():
-            # Still running as far as the user is concerned: the next runner of the pool
-            # resumes it (or the monitor fails it). Say so instead of showing a dead runner.
-            if event.attempt != state.attempt:
-                return state  # a late duplicate about an attempt already superseded
-            note = (
-                f"Runner {event.runner_id} lost (attempt {event.attempt}): {event.reason}; "
-                "waiting for another runner to resume from the last checkpoint"
-            ).replace(": ;", ";")
-            return replace(
-                state,
-                warnings=[*state.warnings, note],
-                progress=replace(state.progress, current_step=note),
-            )
-        case CancelRequested():
-            if state.cancel_requested_at is not None:
-                return state
-            return replace(
-                state, cancel_requested_at=event.occurred_at, cancellation_reason=event.reason
-            )
-        case OperationCompleted():
-            progress = replace(
-                state.progress,
-                percentage=100.0,
-                steps_completed=state.progress.steps_total or state.progress.steps_completed,
-                items_processed=state.progress.items_total or state.progress.items_processed,
-            )
-            return replace(
-                state,
-                status=OperationStatus.COMPLETED,
-                completed_at=event.occurred_at,
-                result_summary=event.result_summary,
-                progress=progress,
-            )
-        case OperationCancelled():
-            return replace(
-                state,
-                status=OperationStatus.CANCELLED,
-                completed_at=event.occurred_at,
-                error_message=event.reason,
-                cancellation_reason=event.reason,
-                result_summary=event.partial_result,
-            )
-        case OperationFailed():
-            return replace(
-                state,
-                status=OperationStatus.FAILED,
-                completed_at=event.occurred_at,
-                error_message=event.error,
-                errors=[*state.errors, event.error],
-                result_summary=event.partial_result,
-            )
-    return state
+    if state.status.is_terminal and type(event) not in _ANNOTATIONS:
+        return None
+    change = _CHANGES.get(type(event))
+    return None if change is None else change(state, event)
+
+
+def _tagged(state: OperationInfo, event: OperationTagged) -> Changes:
+    tags = (set(state.tags) - set(event.remove)) | set(event.add)
+    return {"tags": sorted(tags)}
+
+
+def _noted(state: OperationInfo, event: NoteAdded) -> Changes:
+    added = OperationNote(text=event.text, at=event.occurred_at, by=event.by)
+    return {"notes": [*state.notes, added]}
+
+
+def _started(state: OperationInfo, event: OperationStarted) -> Changes:
+    parameters = state.metadata.parameters
+    if event.session_id is not None:
+        parameters = {**parameters, "session_id": event.session_id}
+    return {
+        "status": OperationStatus.RUNNING,
+        "started_at": state.started_at or event.occurred_at,
+        "runner_id": event.runner_id,
+        "attempt": event.attempt,
+        "metadata": replace(state.metadata, parameters=parameters),
+    }
+
+
+def _phase(state: OperationInfo, event: PhaseChanged) -> Changes:
+    progress = replace(
+        state.progress,
+        percentage=state.progress.percentage if event.percentage is None else event.percentage,
+        current_step=event.message or event.phase.replace("_", " ").title(),
+        context={"phase": event.phase, **event.context},
+    )
+    return {"progress": progress}
+
+
+def _progress(state: OperationInfo, event: ProgressUpdated) -> Changes:
+    return {"progress": _progress_from_update(state.progress, event)}
+
+
+def _batches(state: OperationInfo, event: BatchProgress) -> Changes:
+    return {"progress": _progress_from_batches(state.progress, event)}
+
+
+def _epoch(state: OperationInfo, event: EpochCompleted) -> Changes:
+    return {"progress": _progress_from_epoch(state.progress, event)}
+
+
+def _warning(state: OperationInfo, event: WarningRaised) -> Changes:
+    return {"warnings": [*state.warnings, event.message]}
+
+
+def _runner_lost(state: OperationInfo, event: RunnerLost) -> Changes | None:
+    # Still running as far as the user is concerned: the next runner of the pool resumes
+    # it (or the monitor fails it). Say so instead of showing a dead runner.
+    if event.attempt != state.attempt:
+        return None  # a late duplicate about an attempt already superseded
+    note = (
+        f"Runner {event.runner_id} lost (attempt {event.attempt}): {event.reason}; "
+        "waiting for another runner to resume from the last checkpoint"
+    ).replace(": ;", ";")
+    return {
+        "warnings": [*state.warnings, note],
+        "progress": replace(state.progress, current_step=note),
+    }
+
+
+def _cancel_requested(state: OperationInfo, event: CancelRequested) -> Changes | None:
+    if state.cancel_requested_at is not None:
+        return None
+    return {"cancel_requested_at": event.occurred_at, "cancellation_reason": event.reason}
+
+
+def _completed(state: OperationInfo, event: OperationCompleted) -> Changes:
+    progress = replace(
+        state.progress,
+        percentage=100.0,
+        steps_completed=state.progress.steps_total or state.progress.steps_completed,
+        items_processed=state.progress.items_total or state.progress.items_processed,
+    )
+    return {
+        "status": OperationStatus.COMPLETED,
+        "completed_at": event.occurred_at,
+        "result_summary": event.result_summary,
+        "progress": progress,
+    }
+
+
+def _cancelled(state: OperationInfo, event: OperationCancelled) -> Changes:
+    return {
+        "status": OperationStatus.CANCELLED,
+        "completed_at": event.occurred_at,
+        "error_message": event.reason,
+        "cancellation_reason": event.reason,
+        "result_summary": event.partial_result,
+    }
+
+
+def _failed(state: OperationInfo, event: OperationFailed) -> Changes:
+    return {
+        "status": OperationStatus.FAILED,
+        "completed_at": event.occurred_at,
+        "error_message": event.error,
+        "errors": [*state.errors, event.error],
+        "result_summary": event.partial_result,
+    }
+
+
+_ANNOTATIONS = frozenset({OperationTagged, NoteAdded})
+# One lookup by the event's type instead of a chain of isinstance tests: the fold runs for
+# every event of the log. A type missing here (a duplicate create, events of other folds)
+# changes nothing.
+_CHANGES: dict[type[Any], Callable[[OperationInfo, Any], Changes | None]] = {
+    OperationTagged: _tagged,
+    NoteAdded: _noted,
+    OperationStarted: _started,
+    PhaseChanged: _phase,
+    ProgressUpdated: _progress,
+    BatchProgress: _batches,
+    EpochCompleted: _epoch,
+    WarningRaised: _warning,
+    RunnerLost: _runner_lost,
+    CancelRequested: _cancel_requested,
+    OperationCompleted: _completed,
+    OperationCancelled: _cancelled,
+    OperationFailed: _failed,
+}
 
 
 def fold(events: Iterable[AnyEvent]) -> OperationInfo | None:
@@ -211,15 +260,19 @@ def epoch_batch_message(
 
 def _progress_from_batches(progress: OperationProgress, event: BatchProgress) -> OperationProgress:
     last = event.batches[-1] if event.batches else None
-    context: dict[str, Any] = {"phase": "training", **event.context}
-    if last is not None:
-        context.update(
-            epoch_index=last.epoch,
-            total_epochs=event.total_epochs,
-            batch_number=last.batch,
-            batch_total_per_epoch=event.batches_per_epoch,
-            batch_metrics={"loss": last.loss, "accuracy": last.accuracy},
-        )
+    context: dict[str, Any]
+    if last is None:
+        context = {"phase": "training", **event.context}
+    else:  # one literal rather than a copy then an update: this runs for most events
+        context = {
+            "phase": "training",
+            **event.context,
+            "epoch_index": last.epoch,
+            "total_epochs": event.total_epochs,
+            "batch_number": last.batch,
+            "batch_total_per_epoch": event.batches_per_epoch,
+            "batch_metrics": {"loss": last.loss, "accuracy": last.accuracy},
+        }
     if event.eta_seconds is not None:
         context["eta_seconds"] = event.eta_seconds
     step = (

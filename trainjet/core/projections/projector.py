@@ -37,7 +37,7 @@ from trainjet.core.events import (
 from trainjet.core.events.subjects import EVENTS_PREFIX, operation_id_of
 from trainjet.core.projections.metrics import evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
-from trainjet.core.projections.operations import evolve
+from trainjet.core.projections.operations import changes_of, create
 from trainjet.core.projections.promotions import Promotion, evolve_promotions
 from trainjet.core.projections.query import ReadModel
 from trainjet.core.projections.rejections import (
@@ -143,19 +143,28 @@ class OperationsView:
         promotions = evolve_promotions(self.promotions, event)
         if promotions is not None:
             self.promotions = promotions
-        new = evolve(current, event)
-        if new is None:  # unreachable after the checks above; kept so the fold stays total
-            return None
-        if new is not current:
-            new = msgspec.structs.replace(
-                new, last_sequence=record.seq, event_count=new.event_count + 1
-            )
-            if current is None or current.status is not new.status:
-                if current is not None:
-                    self.counts[(current.status, current.operation_type)] -= 1
-                self.counts[(new.status, new.operation_type)] += 1
-                if new.status.is_terminal:
-                    self._live.pop(op_id, None)
+        if current is None:
+            if not isinstance(event, OperationCreated):  # unreachable after the checks above
+                return None
+            new = msgspec.structs.replace(create(event), last_sequence=record.seq, event_count=1)
+        else:
+            changes = changes_of(current, event)
+            if changes is None:
+                new = current
+            else:
+                # one new OperationInfo per event: the fold's changes and the position at once
+                new = msgspec.structs.replace(
+                    current,
+                    **changes,
+                    last_sequence=record.seq,
+                    event_count=current.event_count + 1,
+                )
+        if current is None or current.status is not new.status:
+            if current is not None:
+                self.counts[(current.status, current.operation_type)] -= 1
+            self.counts[(new.status, new.operation_type)] += 1
+            if new.status.is_terminal:
+                self._live.pop(op_id, None)
         self.operations[op_id] = new
         metrics = evolve_metrics(self.metrics.get(op_id), event)
         if metrics is not None:

@@ -33,6 +33,7 @@ from nats.js import api
 from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
 from trainjet.core.store.jetstream import ack_position, translate_errors
+from trainjet.core.store.jetstream_direct import read_direct
 from trainjet.core.store.memory import subject_matches
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
 from trainjet.core.store.settings import StoreSettings, validate_operation_id
@@ -63,6 +64,7 @@ class JetStreamEventStore:
         self._nc = nc
         self._js = nc.jetstream(timeout=self.settings.request_timeout)
         self._warned_unatomic = False
+        self._direct_reads = True  # until the stream turns out not to allow them
 
     def _server_at_least(self, major: int, minor: int) -> bool:
         try:
@@ -202,6 +204,20 @@ class JetStreamEventStore:
     async def read_operation(self, operation_id: str) -> list[Record]:
         validate_operation_id(operation_id)
         wire = self.settings.wire(subjects.operation_filter(operation_id))
+        if self._direct_reads and self._server_at_least(2, 11):
+            # Batched direct gets: no consumer per read (see jetstream_direct).
+            end = await self.last_sequence()
+            with translate_errors(f"read {wire} from {self.stream}"):
+                try:
+                    found = await read_direct(
+                        self._nc, self.stream, wire, end, timeout=self.settings.request_timeout
+                    )
+                except nats.errors.NoRespondersError:
+                    found = None  # a stream made without allow_direct: read with a consumer
+            if found is not None:
+                return [self._decode(seq, subject, data) for seq, subject, data in found]
+            log.info("%s does not allow direct gets; reading with a consumer", self.stream)
+            self._direct_reads = False
         return [record async for record in self._records(wire, 1, stop_at_end=True)]
 
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
