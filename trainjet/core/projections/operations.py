@@ -1,3 +1,4 @@
+# size: one change function per event type, kept side by side so the whole fold reads at once
 """The pure fold from events to `OperationInfo`: `evolve(state, event) -> state`.
 
 No clock, ids or I/O here: everything arrives on the event, so folding the same history

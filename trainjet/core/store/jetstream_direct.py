@@ -16,7 +16,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from trainjet.core.store.errors import StoreError, StoreTimeout
+from trainjet.core.errors import StoreError, StoreTimeout
 
 DIRECT_BATCH = 1_000  # messages per request: a whole operation in one round trip, mostly
 _STATUS = "Status"
