@@ -39,6 +39,36 @@ from trainjet.core.store.port import CommandQueue, EventStore, StartCommand
 from trainjet.errors import Conflict, InvalidRequest, NotFound
 
 
+class OperationSpec(msgspec.Struct, kw_only=True):
+    """One operation to create: what `start_managed_operation` takes, for a batch."""
+
+    metadata: dict[str, Any] = {}
+    inputs: dict[str, Any] = {}
+    total_steps: int = 0
+    operation_id: str | None = None  # client-chosen; repeating it returns the same operation
+    pool: str = "local"
+
+
+def _created_event(
+    operation_type: OperationType, spec: OperationSpec, retry_of: str | None
+) -> OperationCreated:
+    op_id = spec.operation_id or new_operation_id(operation_type.value)
+    return OperationCreated(
+        # A deterministic id makes concurrent duplicates of one request collapse in
+        # JetStream's dedup window instead of creating two operations.
+        event_id=f"created-{op_id}",
+        operation_id=op_id,
+        occurred_at=utcnow(),
+        operation_type=operation_type,
+        pool=spec.pool,
+        metadata=spec.metadata,
+        total_steps=spec.total_steps,
+        inputs=spec.inputs,
+        idempotency_key=spec.operation_id,
+        retry_of=retry_of,
+    )
+
+
 class CancelOutcome(msgspec.Struct, kw_only=True):
     operation: OperationInfo
     confirmed: bool
@@ -81,35 +111,22 @@ class ServiceOrchestrator:
         """Create and queue an operation. Returns (info, created); `created` is False when a
         client-chosen `operation_id` already exists (the idempotent replay of a request)."""
         if operation_id is not None:
-            if not is_valid_operation_id(operation_id):
-                raise InvalidRequest(
-                    f"task_id {operation_id!r} is not a valid operation id: use 1-128 letters, "
-                    "digits, '_' or '-'"
-                )
-            existing = self.projector.view.operations.get(operation_id)
+            existing = self._existing(operation_type, operation_id)
             if existing is not None:
-                if existing.operation_type != operation_type:
-                    raise Conflict(
-                        f"task_id {operation_id} is already used by a {existing.operation_type} "
-                        "operation; choose another id"
-                    )
                 return existing, False
-        op_id = operation_id or new_operation_id(operation_type.value)
-        factory = EventFactory(op_id)
-        created = OperationCreated(
-            # A deterministic id makes concurrent duplicates of one request collapse in
-            # JetStream's dedup window instead of creating two operations.
-            event_id=f"created-{op_id}",
-            operation_id=op_id,
-            occurred_at=utcnow(),
-            operation_type=operation_type,
-            pool=pool,
-            metadata=dict(metadata or {}),
-            total_steps=total_steps,
-            inputs=dict(inputs or {}),
-            idempotency_key=operation_id,
-            retry_of=retry_of,
+        created = _created_event(
+            operation_type,
+            OperationSpec(
+                metadata=dict(metadata or {}),
+                inputs=dict(inputs or {}),
+                total_steps=total_steps,
+                operation_id=operation_id,
+                pool=pool,
+            ),
+            retry_of,
         )
+        op_id = created.operation_id
+        factory = EventFactory(op_id)
         seq = await self.store.append(created)
         if warnings:
             seqs = await self.store.append_many(
@@ -121,18 +138,91 @@ class ServiceOrchestrator:
                 StartCommand(operation_id=op_id, operation_type=operation_type.value, pool=pool)
             )
         except Exception as exc:
-            # Never leave a pending operation that no runner will ever see.
-            seq = await self.store.append(
-                factory.make(
-                    OperationFailed,
-                    error=f"Could not queue the operation for the '{pool}' pool: {exc}",
-                    error_code="queue_unavailable",
-                )
-            )
+            seq = await self._queue_failed(op_id, pool, exc)
             await self.projector.wait_until(seq)
             raise
         await self.projector.wait_until(seq)
         return self.get(op_id), True
+
+    async def start_operations(
+        self, operation_type: OperationType, specs: Sequence[OperationSpec]
+    ) -> list[tuple[OperationInfo, bool]]:
+        """Create and queue several operations in one go: the `operation_created` events in
+        one pipelined append, the start commands in flight together, one wait for the
+        projection. Every item is checked before anything is written, so a bad item (an
+        invalid or repeated `operation_id`, one used by another type) refuses the whole
+        batch and leaves nothing behind. Items whose `operation_id` exists already are the
+        idempotent replay of a request: answered, not created again."""
+        answers: list[tuple[OperationInfo, bool] | OperationCreated] = []
+        seen: set[str] = set()
+        for index, spec in enumerate(specs):
+            if spec.operation_id is not None:
+                if spec.operation_id in seen:
+                    raise InvalidRequest(
+                        f"operations[{index}]: task_id {spec.operation_id!r} appears twice "
+                        "in the batch"
+                    )
+                seen.add(spec.operation_id)
+                existing = self._existing(operation_type, spec.operation_id, index)
+                if existing is not None:
+                    answers.append((existing, False))
+                    continue
+            answers.append(_created_event(operation_type, spec, None))
+        fresh = [a for a in answers if isinstance(a, OperationCreated)]
+        seqs = await self.store.append_many(fresh) if fresh else []
+        last = max(seqs, default=0)
+        results = await asyncio.gather(
+            *(
+                self.commands.submit(
+                    StartCommand(
+                        operation_id=e.operation_id,
+                        operation_type=operation_type.value,
+                        pool=e.pool,
+                    )
+                )
+                for e in fresh
+            ),
+            return_exceptions=True,
+        )
+        failure: BaseException | None = None
+        for event, result in zip(fresh, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+                last = max(last, await self._queue_failed(event.operation_id, event.pool, result))
+        await self.projector.wait_until(last)
+        if failure is not None:
+            raise failure
+        return [
+            (self.get(a.operation_id), True) if isinstance(a, OperationCreated) else a
+            for a in answers
+        ]
+
+    def _existing(
+        self, operation_type: OperationType, operation_id: str, index: int | None = None
+    ) -> OperationInfo | None:
+        where = "" if index is None else f"operations[{index}]: "
+        if not is_valid_operation_id(operation_id):
+            raise InvalidRequest(
+                f"{where}task_id {operation_id!r} is not a valid operation id: use 1-128 "
+                "letters, digits, '_' or '-'"
+            )
+        existing = self.projector.view.operations.get(operation_id)
+        if existing is not None and existing.operation_type != operation_type:
+            raise Conflict(
+                f"{where}task_id {operation_id} is already used by a "
+                f"{existing.operation_type} operation; choose another id"
+            )
+        return existing
+
+    async def _queue_failed(self, operation_id: str, pool: str, exc: BaseException) -> int:
+        """Never leave a pending operation that no runner will ever see."""
+        return await self.store.append(
+            EventFactory(operation_id).make(
+                OperationFailed,
+                error=f"Could not queue the operation for the '{pool}' pool: {exc}",
+                error_code="queue_unavailable",
+            )
+        )
 
     async def cancel_operation(
         self, operation_id: str, reason: str | None = None, *, force: bool = False
