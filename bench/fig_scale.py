@@ -205,7 +205,8 @@ def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
             for index in range(sizes.scale_runners):
                 proc = deployment.start_runner("--pool", "local", "--concurrency", str(per_runner))
                 pids[f"runner{index + 1}"] = proc.pid
-            deployment.wait_runners(sizes.scale_runners)
+            # four runners import torch at once on a shared machine: give them time
+            deployment.wait_runners(sizes.scale_runners, timeout=300)
             result = asyncio.run(_drive(deployment.base, server.url, pids, sizes, n))
             error = _first_error(deployment)
         finally:
