@@ -30,7 +30,9 @@ READ_LAPSE_S = 6.5  # an ephemeral reader consumer outlives its reader by 5 s
 
 async def started(store: JetStreamEventStore) -> int:
     records = [r async for r in store.read_all()]
-    return sum(isinstance(r, StoredEvent) and isinstance(r.event, OperationStarted) for r in records)
+    return sum(
+        isinstance(r, StoredEvent) and isinstance(r.event, OperationStarted) for r in records
+    )
 
 
 async def test_consumers_do_not_grow_with_running_operations(
