@@ -206,6 +206,24 @@ def _first_error(deployment: Deployment) -> str | None:
     return None
 
 
+def _log_counts(deployment: Deployment) -> dict[str, int]:
+    """How often the runners logged a returned command and the API a lost runner."""
+    counts = {"came_back": 0, "runner_lost": 0}
+    for log in deployment.workdir.glob("*.log"):
+        text = log.read_text(errors="replace")
+        counts["came_back"] += text.count("came back while running it")
+        counts["runner_lost"] += text.count("goes to another runner of its pool")
+    return counts
+
+
+def _handover_lines(counts: dict[str, int]) -> str:
+    return (
+        f"(runner logs: {counts['came_back']:,} commands came back to a runner still running "
+        f"them, their lease not renewed in time; API: {counts['runner_lost']:,} operations "
+        "handed over from a runner whose heartbeat lapsed)"
+    )
+
+
 def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
     workdir.mkdir(parents=True)
     per_runner = math.ceil(n / sizes.scale_runners)
@@ -222,6 +240,7 @@ def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
             deployment.wait_runners(sizes.scale_runners, timeout=300)
             result = asyncio.run(_drive(deployment.base, server.url, pids, sizes, n))
             error = _first_error(deployment)
+            deployment_logs = _log_counts(deployment)
         finally:
             deployment.close()
 
@@ -263,6 +282,12 @@ def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
                 f"{len(result['refused'])} start request(s) got no answer from the API "
                 f"({result['refused'][0].strip()}); {result['completed']:,} of the "
                 f"{result['accepted']:,} accepted completed"
+            )
+        elif result["finished"] and result["completed"] == n and stored == folded:
+            note = (
+                f"all completed, stored = folded, but {stored - sent:+,} events against the "
+                "workload's own: lease hand-overs (runner_lost, a new operation_started) "
+                f"{_handover_lines(deployment_logs)}"
             )
         else:
             note = "operations stalled"
@@ -353,6 +378,7 @@ def _run(sizes: Sizes, n: int, workdir: Path) -> dict[str, Any]:
             "rejected": health["projector"]["rejected_messages"],
             "exact": exact,
             "first_runner_error": error,
+            "log_counts": deployment_logs,
             "consumers": cons,
             "rss_mb": memory,
             "samples": result["samples"],
