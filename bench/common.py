@@ -44,7 +44,7 @@ class Sizes:
     api_seconds: float = 8.0
     api_rounds: int = 2
     # 7 scale
-    scale_operations: int = 1_000
+    scale_operations: int = 10_000
     scale_runners: int = 4
     scale_iterations: int = 10
     scale_interval: float = 2.0  # long enough that all operations overlap

@@ -8,8 +8,9 @@ differ by ±20 %:
   trainjet/bare and bare-again/bare (the A/A control, i.e. the noise floor); geometric mean of
   the ratios with a bootstrap 95 % interval. The instrumented arm is the real path: a `Runner`
   takes a start command, runs the training in a thread behind `TrainingProgressBridge`, its
-  `EventOutbox` publishes to a JetStream store on a private nats-server, and its watcher follows
-  the operation's subjects (it decodes every event the runner itself publishes).
+  `EventOutbox` publishes to a JetStream store on a private nats-server (each event encoded once,
+  an epoch's events sent on the bridge's 100 ms cadence in one hand-over), and its one control
+  watcher follows only the control subjects (never the runner's own progress).
 * direct cost: CPU per batch of the reporter calls on the training thread (timed in place, the
   cost of the timer itself measured on a null reporter and subtracted) plus the event-loop
   thread's CPU (outbox, nats client, watcher) above its idle rate, over the bare loop's time per

@@ -83,6 +83,20 @@ async def test_append_many_keeps_order_and_dedups(any_event_store: Any) -> None:
     assert await any_event_store.last_sequence() == 50
 
 
+async def test_append_many_publishes_the_bytes_it_is_given(any_event_store: Any) -> None:
+    events = [phase("op1", f"p{i}") for i in range(3)]
+    # the bytes, not a new encoding of the events, are what is stored
+    sent = [msgspec.structs.replace(e, message="as encoded") for e in events]
+    encoded = [msgspec.json.encode(e) for e in sent]
+    assert await any_event_store.append_many(events, encoded=encoded) == [1, 2, 3]
+    assert events_of(await any_event_store.read_operation("op1")) == sent
+    with pytest.raises(ValueError, match="2 encoded payloads for 3 events"):
+        await any_event_store.append_many(
+            [phase("op2", f"p{i}") for i in range(3)], encoded=encoded[:2]
+        )
+    assert await any_event_store.last_sequence() == 3  # nothing of the refused batch
+
+
 # -- read_operation -------------------------------------------------------------------------
 
 

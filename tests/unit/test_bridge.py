@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 
 import pytest
 
@@ -12,9 +13,12 @@ from trainjet.core.cancellation import CancellationError, CancellationToken
 from trainjet.core.events import (
     BatchProgress,
     EpochCompleted,
+    Event,
     EventFactory,
     OperationCreated,
     OperationType,
+    PhaseChanged,
+    codec,
 )
 from trainjet.core.projections import batch_curve, fold
 from trainjet.core.store import MemoryEventStore, StoredEvent
@@ -63,6 +67,7 @@ async def test_every_batch_is_in_the_log_in_few_events() -> None:
     ctx = await make_ctx(store)
     bridge = TrainingProgressBridge(ctx, flush_seconds=0.05)
     await asyncio.to_thread(run_loop, bridge, 3, 400, None)
+    bridge.flush()  # what the executor does when the training returns
     await ctx.outbox.flush()
     events = [r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
     batch_events = [e for e in events if isinstance(e, BatchProgress)]
@@ -108,4 +113,76 @@ async def test_emit_refuses_unencodable_values_at_the_caller() -> None:
             train_accuracy=0.5,
             extra={"bad": object()},
         )
+    await ctx.outbox.close()
+
+
+class CountingOutbox(EventOutbox):
+    """Counts the hand-overs (each may wake the runner's loop once)."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        super().__init__(store)
+        self.handovers = 0
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        self.handovers += 1
+        super().emit_many(events)
+
+
+async def test_short_epochs_add_no_sends_and_keep_their_order() -> None:
+    store = MemoryEventStore()
+    ctx = await make_ctx(store)
+    outbox = CountingOutbox(store)
+    outbox.start()
+    ctx.outbox = outbox
+    # 40 epochs of 5 batches in far less than one flush interval: one send at the end,
+    # not one (or two) per epoch
+    bridge = TrainingProgressBridge(ctx, flush_seconds=3600)
+    await asyncio.to_thread(run_loop, bridge, 40, 5, None)
+    assert outbox.handovers == 0
+    bridge.flush()
+    await outbox.flush()
+    assert outbox.handovers == 1
+    events = [r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
+    assert [e.epoch for e in events if isinstance(e, EpochCompleted)] == list(range(1, 41))
+    assert len(batch_curve(events)) == 200
+    # every epoch's batches are logged before its epoch_completed
+    seen = 0
+    for event in events:
+        if isinstance(event, BatchProgress):
+            seen = max(seen, *(r.epoch for r in event.batches))
+        if isinstance(event, EpochCompleted):
+            assert seen == event.epoch
+    await outbox.close()
+    await ctx.outbox.close()
+
+
+async def test_a_due_epoch_is_sent_at_once() -> None:
+    store = MemoryEventStore()
+    ctx = await make_ctx(store)
+    bridge = TrainingProgressBridge(ctx, flush_seconds=0.0)
+    await asyncio.to_thread(run_loop, bridge, 2, 3, None)
+    await ctx.outbox.flush()
+    events = [r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
+    assert [e.epoch for e in events if isinstance(e, EpochCompleted)] == [1, 2]
+    await ctx.outbox.close()
+
+
+async def test_the_outbox_encodes_each_event_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryEventStore()
+    ctx = await make_ctx(store)
+    calls: list[str] = []
+    real = codec.EventCodec.encode
+
+    def counting(event: Event) -> bytes:
+        calls.append(event.event_id)
+        return real(event)
+
+    monkeypatch.setattr(codec.EventCodec, "encode", staticmethod(counting))
+    events = [ctx.make(PhaseChanged, phase=f"p{i}", message="m") for i in range(5)]
+    ctx.outbox.emit(events[0])
+    ctx.outbox.emit_many(events[1:])
+    await ctx.outbox.flush()
+    assert sorted(calls) == sorted(e.event_id for e in events)  # once each, not twice
+    stored = [r for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
+    assert [r.event for r in stored[1:]] == events
     await ctx.outbox.close()

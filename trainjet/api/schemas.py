@@ -47,6 +47,20 @@ class DummyStartRequest(StrictModel):
     )
 
 
+# One request's worth: enough to reach hundreds of starts a second from a few clients, small
+# enough that one request's appends finish well inside the client's timeout.
+MAX_BATCH_STARTS = 1000
+
+
+class DummyBatchStartRequest(StrictModel):
+    operations: list[DummyStartRequest] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_BATCH_STARTS,
+        description="The operations to start; one bad item refuses the whole batch",
+    )
+
+
 class CancelOperationRequest(StrictModel):
     reason: str | None = Field(None, max_length=1000)
     force: bool = Field(
@@ -129,6 +143,16 @@ class DummyOperationResponse(BaseModel):
     success: bool = True
     data: DummyStartData | None = None
     error: dict[str, Any] | None = None
+
+
+class DummyBatchStartData(BaseModel):
+    operations: list[DummyStartData]
+    created: int = Field(description="How many were created (the rest existed: replays)")
+
+
+class DummyBatchStartResponse(BaseModel):
+    success: bool = True
+    data: DummyBatchStartData
 
 
 class ErrorBody(BaseModel):

@@ -108,12 +108,24 @@ def api(
     run_api(settings)
 
 
+MAX_CONCURRENCY = 10_000
+
+
 @app.command()
 def runner(
     ctx: typer.Context,
     nats_url: NatsOpt = None,
     pool: Annotated[str, typer.Option(help="local or host")] = "local",
-    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Operations run at once")] = 1,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            # the pool consumer's max_ack_pending: no runner can hold more commands at once
+            max=MAX_CONCURRENCY,
+            help="Operations run at once (dummy operations are cheap; trainings take a thread "
+            "each)",
+        ),
+    ] = 1,
 ) -> None:
     """One runner process: takes start commands of its pool and runs them."""
     from trainjet.cli.runtime import resolve_nats_url

@@ -19,7 +19,6 @@ import msgspec
 
 from trainjet.core.errors import Conflict, InvalidRequest, NotFound
 from trainjet.core.events import (
-    AnyEvent,
     CancelRequested,
     Event,
     EventFactory,
@@ -31,10 +30,9 @@ from trainjet.core.events import (
     OperationType,
     WarningRaised,
     is_valid_operation_id,
-    new_operation_id,
-    utcnow,
 )
 from trainjet.core.fate import History, decide
+from trainjet.core.operation_spec import OperationSpec, TerminalWaiter, created_event
 from trainjet.core.projections import OperationInfo
 from trainjet.core.projections.projector import Projector
 from trainjet.core.retry import (
@@ -90,35 +88,22 @@ class ServiceOrchestrator:
         """Create and queue an operation. Returns (info, created); `created` is False when a
         client-chosen `operation_id` already exists (the idempotent replay of a request)."""
         if operation_id is not None:
-            if not is_valid_operation_id(operation_id):
-                raise InvalidRequest(
-                    f"task_id {operation_id!r} is not a valid operation id: use 1-128 letters, "
-                    "digits, '_' or '-'"
-                )
-            existing = self.projector.query.get(operation_id)
+            existing = self._existing(operation_type, operation_id)
             if existing is not None:
-                if existing.operation_type != operation_type:
-                    raise Conflict(
-                        f"task_id {operation_id} is already used by a {existing.operation_type} "
-                        "operation; choose another id"
-                    )
                 return existing, False
-        op_id = operation_id or new_operation_id(operation_type.value)
-        factory = EventFactory(op_id)
-        created = OperationCreated(
-            # A deterministic id makes concurrent duplicates of one request collapse in
-            # JetStream's dedup window instead of creating two operations.
-            event_id=f"created-{op_id}",
-            operation_id=op_id,
-            occurred_at=utcnow(),
-            operation_type=operation_type,
-            pool=pool,
-            metadata=dict(metadata or {}),
-            total_steps=total_steps,
-            inputs=inputs,
-            idempotency_key=operation_id,
-            retry_of=retry_of,
+        created = created_event(
+            operation_type,
+            OperationSpec(
+                metadata=dict(metadata or {}),
+                inputs=inputs,
+                total_steps=total_steps,
+                operation_id=operation_id,
+                pool=pool,
+            ),
+            retry_of,
         )
+        op_id = created.operation_id
+        factory = EventFactory(op_id)
         seq = await self.store.append(created)
         if warnings:
             seqs = await self.store.append_many(
@@ -130,14 +115,7 @@ class ServiceOrchestrator:
                 StartCommand(operation_id=op_id, operation_type=operation_type.value, pool=pool)
             )
         except Exception as exc:
-            # Never leave a pending operation that no runner will ever see.
-            seq = await self.store.append(
-                factory.make(
-                    OperationFailed,
-                    error=f"Could not queue the operation for the '{pool}' pool: {exc}",
-                    error_code="queue_unavailable",
-                )
-            )
+            seq = await self._queue_failed(op_id, pool, exc)
             await self.projector.wait_until(seq)
             raise
         await self.projector.wait_until(seq)
@@ -166,6 +144,86 @@ class ServiceOrchestrator:
         message = retry_message(operation_id, new.operation_id, resume_from, epoch)
         return Retried(new, resume_from, epoch, message)
 
+    async def start_operations(
+        self, operation_type: OperationType, specs: Sequence[OperationSpec]
+    ) -> list[tuple[OperationInfo, bool]]:
+        """Create and queue several operations in one go: the `operation_created` events in
+        one pipelined append, the start commands in flight together, one wait for the
+        projection. Every item is checked before anything is written, so a bad item (an
+        invalid or repeated `operation_id`, one used by another type) refuses the whole
+        batch and leaves nothing behind. Items whose `operation_id` exists already are the
+        idempotent replay of a request: answered, not created again."""
+        answers: list[tuple[OperationInfo, bool] | OperationCreated] = []
+        seen: set[str] = set()
+        for index, spec in enumerate(specs):
+            if spec.operation_id is not None:
+                if spec.operation_id in seen:
+                    raise InvalidRequest(
+                        f"operations[{index}]: task_id {spec.operation_id!r} appears twice "
+                        "in the batch"
+                    )
+                seen.add(spec.operation_id)
+                existing = self._existing(operation_type, spec.operation_id, index)
+                if existing is not None:
+                    answers.append((existing, False))
+                    continue
+            answers.append(created_event(operation_type, spec, None))
+        fresh = [a for a in answers if isinstance(a, OperationCreated)]
+        seqs = await self.store.append_many(fresh) if fresh else []
+        last = max(seqs, default=0)
+        results = await asyncio.gather(
+            *(
+                self.commands.submit(
+                    StartCommand(
+                        operation_id=e.operation_id,
+                        operation_type=operation_type.value,
+                        pool=e.pool,
+                    )
+                )
+                for e in fresh
+            ),
+            return_exceptions=True,
+        )
+        failure: BaseException | None = None
+        for event, result in zip(fresh, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+                last = max(last, await self._queue_failed(event.operation_id, event.pool, result))
+        await self.projector.wait_until(last)
+        if failure is not None:
+            raise failure
+        return [
+            (self.get(a.operation_id), True) if isinstance(a, OperationCreated) else a
+            for a in answers
+        ]
+
+    def _existing(
+        self, operation_type: OperationType, operation_id: str, index: int | None = None
+    ) -> OperationInfo | None:
+        where = "" if index is None else f"operations[{index}]: "
+        if not is_valid_operation_id(operation_id):
+            raise InvalidRequest(
+                f"{where}task_id {operation_id!r} is not a valid operation id: use 1-128 "
+                "letters, digits, '_' or '-'"
+            )
+        existing = self.projector.query.get(operation_id)
+        if existing is not None and existing.operation_type != operation_type:
+            raise Conflict(
+                f"{where}task_id {operation_id} is already used by a "
+                f"{existing.operation_type} operation; choose another id"
+            )
+        return existing
+
+    async def _queue_failed(self, operation_id: str, pool: str, exc: BaseException) -> int:
+        """Never leave a pending operation that no runner will ever see."""
+        return await self.store.append(
+            EventFactory(operation_id).make(
+                OperationFailed,
+                error=f"Could not queue the operation for the '{pool}' pool: {exc}",
+                error_code="queue_unavailable",
+            )
+        )
+
     async def cancel_operation(
         self, operation_id: str, reason: str | None = None, *, force: bool = False
     ) -> CancelOutcome:
@@ -192,7 +250,7 @@ class ServiceOrchestrator:
                 # No runner seemed to hold it, but one may have started it since the view was
                 # built: decide on the latest history, and only end it if it is still pending.
                 await self._end_if(operation_id, _still_pending, reason)
-            confirmed = await self._wait_terminal(operation_id, done, self.cancel_wait_seconds)
+            confirmed = await done.wait(self.cancel_wait_seconds)
             if not confirmed and force:
                 forced = (
                     f"{reason} (forced: runner {info.runner_id} did not confirm "
@@ -226,21 +284,10 @@ class ServiceOrchestrator:
         if seq:
             await self.projector.wait_until(seq)
 
-    def _terminal_waiter(self, operation_id: str) -> _TerminalWaiter:
-        waiter = _TerminalWaiter(operation_id)
+    def _terminal_waiter(self, operation_id: str) -> TerminalWaiter:
+        waiter = TerminalWaiter(operation_id, lambda: self.get(operation_id).status.is_terminal)
         self.projector.add_listener(waiter.listener)
         return waiter
-
-    async def _wait_terminal(
-        self, operation_id: str, waiter: _TerminalWaiter, timeout: float
-    ) -> bool:
-        if self.get(operation_id).status.is_terminal:
-            return True
-        try:
-            await asyncio.wait_for(waiter.event.wait(), timeout)
-        except TimeoutError:
-            return self.get(operation_id).status.is_terminal
-        return True
 
 
 def _still_pending(info: OperationInfo) -> bool:
@@ -249,13 +296,3 @@ def _still_pending(info: OperationInfo) -> bool:
 
 def _not_ended(info: OperationInfo) -> bool:
     return not info.status.is_terminal
-
-
-class _TerminalWaiter:
-    def __init__(self, operation_id: str) -> None:
-        self.operation_id = operation_id
-        self.event = asyncio.Event()
-
-    def listener(self, info: OperationInfo, _event: AnyEvent) -> None:
-        if info.operation_id == self.operation_id and info.status.is_terminal:
-            self.event.set()

@@ -3,7 +3,11 @@
 Runs on the training thread, so every method is cheap and none waits on the network: events
 go to the runner's `EventOutbox`. Batches are coalesced: each batch's loss and accuracy is
 kept, and one `batch_progress` carrying all batches since the last one leaves at most every
-`flush_seconds` (and at each epoch's last batch). Cancellation is checked on every call.
+`flush_seconds`. Short epochs do not add sends: an epoch's last batches and its
+`epoch_completed` wait (at most `flush_seconds`) and leave with the next send, in one hand-over
+to the outbox, so a training wakes the runner's loop at most once per `flush_seconds` whatever
+its epoch length. `flush()` (phases, the end, before a checkpoint) sends everything at once.
+Cancellation is checked on every call.
 
 Percentage: phases before training share a 0-5 % band, training maps global batches done onto
 5-95 %, evaluation and saving take the rest (100 % comes with completion).
@@ -15,7 +19,7 @@ import time
 from typing import Any
 
 from trainjet.core.cancellation import CancellationError, CancellationToken
-from trainjet.core.events import BatchProgress, BatchRecord, EpochCompleted, PhaseChanged
+from trainjet.core.events import BatchProgress, BatchRecord, EpochCompleted, Event, PhaseChanged
 from trainjet.core.metric_names import EPOCH_METRICS
 from trainjet.runners.context import OperationContext
 
@@ -51,6 +55,7 @@ class TrainingProgressBridge:
         self.gpu_probe = gpu_probe
         self.gpu_every_seconds = gpu_every_seconds
         self._pending: list[BatchRecord] = []
+        self._held: list[Event] = []  # built, waiting for the next send (in order)
         self._last_flush = time.monotonic()
         self._last_gpu = 0.0
         self._gpu: dict[str, Any] | None = None
@@ -86,7 +91,7 @@ class TrainingProgressBridge:
             message=message or phase.replace("_", " ").title(),
             percentage=self.percentage,
             context=context,
-        )
+        )  # after flush(): nothing is held, so the order holds
 
     def on_batch(
         self,
@@ -108,12 +113,20 @@ class TrainingProgressBridge:
             # this batch ran (its step is in the weights): log it, then stop the loop
             self.flush()
             self.check_cancelled()
-        if batch == batches_per_epoch or now - self._last_flush >= self.flush_seconds:
+        if now - self._last_flush >= self.flush_seconds:
             self._flush_batches(now, total_epochs, batches_per_epoch)
+            self._send()
+        elif batch == batches_per_epoch:
+            # The epoch's last batches go before its epoch_completed: build them now, send
+            # them with it at the next tick.
+            self._flush_batches(self._last_flush, total_epochs, batches_per_epoch)
 
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
-        self.flush()
-        self.ctx.emit(
+        now = time.monotonic()
+        if self._pending:  # an epoch that ended before its last batch was reported
+            last = self._pending[-1]
+            self._flush_batches(self._last_flush, total_epochs, self._per_epoch_hint or last.batch)
+        event = self.ctx.make(
             EpochCompleted,
             epoch=epoch,
             total_epochs=total_epochs,
@@ -129,19 +142,31 @@ class TrainingProgressBridge:
             eta_seconds=self._eta(time.monotonic()),
             extra={k: v for k, v in metrics.items() if k not in EPOCH_METRICS and _jsonable(v)},
         )
+        self._held.append(event)
+        if now - self._last_flush >= self.flush_seconds or self.token.is_cancelled:
+            self._last_flush = now
+            self._send()
         self.check_cancelled()
 
     # -- internals -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Send the batches not yet sent (before a phase, epoch or terminal event)."""
+        """Send everything not yet sent (before a phase, a checkpoint or the terminal event)."""
+        now = time.monotonic()
         if self._pending:
             last = self._pending[-1]
-            self._flush_batches(
-                time.monotonic(), self._total_epochs_hint, self._per_epoch_hint or last.batch
-            )
+            self._flush_batches(now, self._total_epochs_hint, self._per_epoch_hint or last.batch)
+        self._last_flush = now
+        self._send()
+
+    def _send(self) -> None:
+        """Hand the held events to the outbox in one call (one wake of the loop)."""
+        if self._held:
+            events, self._held = self._held, []
+            self.ctx.emit_many(events)
 
     def _flush_batches(self, now: float, total_epochs: int, per_epoch: int) -> None:
+        """Build the batch_progress of the pending batches and hold it for the next send."""
         self._total_epochs_hint, self._per_epoch_hint = total_epochs, per_epoch
         batches, self._pending = self._pending, []
         self._last_flush = now
@@ -153,16 +178,18 @@ class TrainingProgressBridge:
         gpu = self._gpu_figures(now)
         if gpu:
             context["resource_usage"] = gpu
-        self.ctx.emit(
-            BatchProgress,
-            batches=batches,
-            total_epochs=total_epochs,
-            batches_per_epoch=per_epoch,
-            items_processed=self.items_processed,
-            items_total=self.items_total,
-            percentage=round(self.percentage, 3),
-            eta_seconds=self._eta(now),
-            context=context,
+        self._held.append(
+            self.ctx.make(
+                BatchProgress,
+                batches=batches,
+                total_epochs=total_epochs,
+                batches_per_epoch=per_epoch,
+                items_processed=self.items_processed,
+                items_total=self.items_total,
+                percentage=round(self.percentage, 3),
+                eta_seconds=self._eta(now),
+                context=context,
+            )
         )
 
     def _eta(self, now: float) -> float | None:

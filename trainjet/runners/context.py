@@ -3,6 +3,7 @@ where its checkpoints go (and the one it resumes from)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -51,6 +52,12 @@ class OperationContext:
         if not self.fenced:
             self.outbox.emit(event)
         return event
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Queue events built with `make`, in order, in one hand-over (one wake of the loop);
+        dropped once the operation is fenced."""
+        if not self.fenced:
+            self.outbox.emit_many(events)
 
     @property
     def resumed_from_epoch(self) -> int | None:

@@ -56,13 +56,24 @@ class AttemptDeps:
     checkpoints: BlobStore | None = None
     resources: dict[str, Any] = field(default_factory=dict)
     stats: RunnerStats = field(default_factory=RunnerStats)
+    # History reads in flight at once, for all this runner's attempts (see `Retrying`).
+    reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_READS))
+
+
+# Each history read costs the server a short-lived consumer (create, info, expiry): a runner
+# taking thousands of commands at once must not ask for thousands together, or the server's
+# JetStream API times them all out and every retry adds to the pile (measured: 10,000 dummy
+# starts on 4 runners). Reads beyond this wait their turn; running operations are not held.
+MAX_READS = 16
 
 
 class Retrying:
-    """The store as `decide` sees it: transient failures retried up to a deadline."""
+    """The store as `decide` sees it: transient failures retried up to a deadline, and
+    history reads gated by the runner's `reads` semaphore."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, reads: asyncio.Semaphore | None = None) -> None:
         self.store = store
+        self.reads = reads or asyncio.Semaphore(MAX_READS)
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         deadline = time.monotonic() + APPEND_DEADLINE
@@ -83,7 +94,9 @@ class Retrying:
         return seq
 
     async def read_operation(self, operation_id: str) -> list[Record]:
-        records: list[Record] = await self._retry(
-            f"reading {operation_id}", lambda: self.store.read_operation(operation_id)
-        )
+        async def read() -> list[Record]:
+            async with self.reads:
+                return await self.store.read_operation(operation_id)
+
+        records: list[Record] = await self._retry(f"reading {operation_id}", read)
         return records

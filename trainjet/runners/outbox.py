@@ -18,6 +18,7 @@ import collections
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 
 import msgspec
 from msgspec.structs import replace
@@ -48,7 +49,7 @@ class EventOutbox:
         self.published = 0
         self.merged = 0
         self.dropped = 0
-        self._pending: collections.deque[Event] = collections.deque()
+        self._pending: collections.deque[tuple[Event, bytes]] = collections.deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -63,30 +64,21 @@ class EventOutbox:
         self._task = asyncio.create_task(self._drain(), name="trainjet-outbox")
 
     def emit(self, event: Event) -> None:
-        """Queue an event for publication. Thread-safe, never blocks on I/O.
+        """Queue an event for publication. Thread-safe, never blocks on I/O."""
+        self.emit_many((event,))
 
-        The event is encoded once here (microseconds, at most a few times a second): a value
-        that cannot be encoded is a bug in the caller, and must fail there, loudly, rather
-        than block every event queued behind it.
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Queue several events in order, with one lock and at most one wake of the loop.
+
+        Each event is encoded once, here: a value that cannot be encoded is a bug in the
+        caller and must fail there, loudly, rather than block every event queued behind it;
+        and the bytes are kept, so publishing does not encode it again.
         """
-        try:
-            encode(event)
-        except (TypeError, msgspec.EncodeError) as exc:
-            raise TypeError(f"{type(event).__name__} cannot be encoded as JSON: {exc}") from exc
+        encoded = [(event, _encode(event)) for event in events]
         with self._lock:
-            if len(self._pending) >= self.max_pending and isinstance(event, BatchProgress):
-                # Merge only into this operation's newest pending event, and only if that is
-                # a batch_progress: merging across an epoch or phase event would reorder them.
-                for index in range(len(self._pending) - 1, -1, -1):
-                    queued = self._pending[index]
-                    if queued.operation_id != event.operation_id:
-                        continue
-                    if isinstance(queued, BatchProgress):
-                        self._pending[index] = _merge(queued, event)
-                        self.merged += 1
-                        return
-                    break
-            self._pending.append(event)
+            for event, data in encoded:
+                if not self._merge_if_full(event):
+                    self._pending.append((event, data))
             loop = self._loop
             if loop is None or self._wake_scheduled:
                 return
@@ -95,6 +87,24 @@ class EventOutbox:
             self._nudge()
         else:
             loop.call_soon_threadsafe(self._nudge)
+
+    def _merge_if_full(self, event: Event) -> bool:
+        """Past `max_pending`, fold a batch_progress into the newest pending one of its
+        operation (under the lock). Merging across an epoch or phase event would reorder
+        them, so only a pending batch_progress that is that operation's newest is merged."""
+        if len(self._pending) < self.max_pending or not isinstance(event, BatchProgress):
+            return False
+        for index in range(len(self._pending) - 1, -1, -1):
+            queued, _ = self._pending[index]
+            if queued.operation_id != event.operation_id:
+                continue
+            if isinstance(queued, BatchProgress):
+                merged = _merge(queued, event)
+                self._pending[index] = (merged, _encode(merged))  # rare: only when backed up
+                self.merged += 1
+                return True
+            return False
+        return False
 
     @property
     def depth(self) -> int:
@@ -106,7 +116,7 @@ class EventOutbox:
         """Drop the queued events of one operation (its runner lost it to another, whose
         events must not be interleaved with stale ones); return how many were dropped."""
         with self._lock:
-            kept = [e for e in self._pending if e.operation_id != operation_id]
+            kept = [item for item in self._pending if item[0].operation_id != operation_id]
             dropped = len(self._pending) - len(kept)
             self._pending = collections.deque(kept)
         self.dropped += dropped
@@ -150,10 +160,12 @@ class EventOutbox:
                 await self._publish(batch)
             self._idle.set()
 
-    async def _publish(self, batch: list[Event]) -> None:
+    async def _publish(self, batch: list[tuple[Event, bytes]]) -> None:
+        events = [event for event, _ in batch]
+        encoded = [data for _, data in batch]
         while True:
             try:
-                await self.store.append_many(batch)
+                await self.store.append_many(events, encoded=encoded)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS down: keep the events and try again
@@ -166,6 +178,13 @@ class EventOutbox:
                 continue
             self.published += len(batch)
             return
+
+
+def _encode(event: Event) -> bytes:
+    try:
+        return encode(event)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"{type(event).__name__} cannot be encoded as JSON: {exc}") from exc
 
 
 def _merge(older: BatchProgress, newer: BatchProgress) -> BatchProgress:

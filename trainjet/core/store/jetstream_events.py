@@ -159,7 +159,9 @@ class JetStreamEventStore:
             )
         return None
 
-    async def append_many(self, events: Sequence[Event]) -> list[int]:
+    async def append_many(
+        self, events: Sequence[Event], *, encoded: Sequence[bytes] | None = None
+    ) -> list[int]:
         """Pipelined: publish everything, then collect the acks (about 5x one-at-a-time).
 
         No per-message stall timeout on purpose: it would make every publish yield to the event
@@ -169,16 +171,19 @@ class JetStreamEventStore:
         if not events:
             return []
         wire = [self._subject(event) for event in events]  # refuse a bad batch before sending
+        if encoded is not None and len(encoded) != len(events):
+            raise ValueError(f"{len(encoded)} encoded payloads for {len(events)} events")
+        payloads = encoded if encoded is not None else [CODEC.encode(e) for e in events]
         futures: list[asyncio.Future[api.PubAck]] = []
         deadline = self.settings.request_timeout + len(events) / 5_000
         with translate_errors(f"append {len(events)} events to {self.stream}"):
             try:
                 async with asyncio.timeout(deadline):
-                    for subject, event in zip(wire, events, strict=True):
+                    for subject, event, data in zip(wire, events, payloads, strict=True):
                         futures.append(
                             await self._js.publish_async(
                                 subject,
-                                CODEC.encode(event),
+                                data,
                                 headers=self._headers(event.event_id),
                             )
                         )

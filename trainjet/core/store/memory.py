@@ -1,3 +1,4 @@
+# size: the three in-memory adapters side by side, so their semantics read against each other
 """In-process adapters of the three ports, for unit tests and single-process tools.
 
 They keep the JetStream adapters' semantics, checked by the same contract tests: events are
@@ -72,11 +73,11 @@ class MemoryEventStore:
         self._records.append(record)
         return seq
 
-    def _append_now(self, event: Event) -> int:
+    def _append_now(self, event: Event, data: bytes | None = None) -> int:
         validate_operation_id(event.operation_id)
         seq = self._dedup.get(event.event_id)
         if seq is None:
-            seq = self._store(subjects.event_subject(event), CODEC.encode(event))
+            seq = self._store(subjects.event_subject(event), data or CODEC.encode(event))
             self._dedup.add(event.event_id, seq)
         return seq
 
@@ -108,10 +109,13 @@ class MemoryEventStore:
         await self._notify()
         return seq
 
-    async def append_many(self, events: Sequence[Event]) -> list[int]:
+    async def append_many(
+        self, events: Sequence[Event], *, encoded: Sequence[bytes] | None = None
+    ) -> list[int]:
         for event in events:  # all or nothing, like a rejected publish
             validate_operation_id(event.operation_id)
-        seqs = [self._append_now(event) for event in events]
+        payloads = _payloads(events, encoded)
+        seqs = [self._append_now(event, data) for event, data in zip(events, payloads, strict=True)]
         await self._notify()
         return seqs
 
@@ -288,3 +292,11 @@ class MemoryRunnerRegistry:
             ),
             key=lambda r: r.runner_id,
         )
+
+
+def _payloads(events: Sequence[Event], encoded: Sequence[bytes] | None) -> Sequence[bytes | None]:
+    if encoded is None:
+        return [None] * len(events)
+    if len(encoded) != len(events):
+        raise ValueError(f"{len(encoded)} encoded payloads for {len(events)} events")
+    return encoded

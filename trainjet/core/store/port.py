@@ -79,8 +79,12 @@ class EventStore(Protocol):
         the same history cannot both end (or hand over) the operation."""
         ...
 
-    async def append_many(self, events: Sequence[Event]) -> list[int]:
-        """Store several events, pipelined; sequences in the given order."""
+    async def append_many(
+        self, events: Sequence[Event], *, encoded: Sequence[bytes] | None = None
+    ) -> list[int]:
+        """Store several events, pipelined; sequences in the given order. `encoded`, when
+        given, holds each event's bytes already encoded (the runner's outbox encodes to
+        validate; encoding again would double its per-event cost)."""
         ...
 
     async def read_operation(self, operation_id: str) -> list[Record]:

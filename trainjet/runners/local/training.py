@@ -88,7 +88,7 @@ class LocalTrainingRunner:
                 data_dir=Path(self.settings.market_data_dir),
                 strategies_dir=Path(self.settings.strategies_dir),
                 run=run,
-                checkpoint_fn=self.checkpoints,
+                checkpoint_fn=self._checkpoint if self.checkpoints is not None else None,
             )
         except CancellationError as exc:
             self.ctx.partial_result = partial_result(exc)
@@ -101,6 +101,14 @@ class LocalTrainingRunner:
         info = result.setdefault("session_info", {})
         info.update(attempt=self.ctx.attempt, resumed_from_epoch=epoch)
         return result
+
+    def _checkpoint(self, epoch: int, data: bytes) -> None:
+        """The trainer's checkpoint_fn (training thread). The bridge holds an epoch's events
+        until its next send; a resume starts after the checkpoint's epoch, so that epoch's
+        events must reach the outbox before the checkpoint does."""
+        self.bridge.flush()
+        assert self.checkpoints is not None
+        self.checkpoints(epoch, data)
 
 
 def _limit_threads() -> None:

@@ -1,0 +1,77 @@
+"""A runner taking many commands at once reads their histories at most MAX_READS at a time
+(each read costs the server a consumer), and still runs them all at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from trainjet.core.events import DummyInputs, EventFactory, OperationCreated, OperationType
+from trainjet.core.store import (
+    MemoryCommandQueue,
+    MemoryEventStore,
+    MemoryRunnerRegistry,
+    Record,
+    StartCommand,
+)
+from trainjet.runners.deps import MAX_READS
+from trainjet.runners.dummy import run_dummy
+from trainjet.runners.worker import Runner
+
+pytestmark = pytest.mark.timeout(60)
+
+OPERATIONS = 4 * MAX_READS
+
+
+class SlowReads(MemoryEventStore):
+    """Reads that take a while, counting how many are in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most = 0
+
+    async def read_operation(self, operation_id: str) -> list[Record]:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.02)
+            return await super().read_operation(operation_id)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_reads_are_gated_and_operations_still_run_together() -> None:
+    store = SlowReads()
+    commands = MemoryCommandQueue(lease_seconds=60)
+    runner = Runner(
+        store=store,
+        commands=commands,
+        registry=MemoryRunnerRegistry(),
+        executors={"dummy": run_dummy},
+        concurrency=OPERATIONS,
+    )
+    for i in range(OPERATIONS):
+        op = f"op_reads_{i}"
+        await store.append(
+            EventFactory(op).make(
+                OperationCreated,
+                operation_type=OperationType.DUMMY,
+                inputs=DummyInputs(iterations=1, interval_seconds=3.0),
+            )
+        )
+        await commands.submit(StartCommand(operation_id=op, operation_type="dummy", pool="local"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    deadline = time.monotonic() + 30
+    peak = 0
+    while runner.completed < OPERATIONS:
+        assert time.monotonic() < deadline, f"{runner.completed}/{OPERATIONS} completed"
+        peak = max(peak, len(runner.active))
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert store.most == MAX_READS  # reads overlapped, never more than the gate
+    assert peak == OPERATIONS  # every operation ran at the same time
