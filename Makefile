@@ -25,9 +25,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-# While working: the unit and contract tests (pure logic and the store adapters).
+# While working: the unit and contract tests (pure logic and the store adapters), on two
+# workers (each its own nats-server), in under a minute.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "unit or contract"
+	$(BIN)/python -m pytest -q -n 2 -m "unit or contract"
 
 # Benchmarks (docs/benchmarks.md). `bench` also tries the optional MLflow peer's extra.
 BENCH_STAMP := $(VENV)/.bench-installed
