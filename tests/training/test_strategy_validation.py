@@ -12,7 +12,8 @@ import yaml
 from trainjet.api.errors import http_error
 from trainjet.training.errors import StrategyValidationError
 from trainjet.training.strategy.loader import parse_strategy, validate_strategy
-from trainjet.training.strategy.validation import ValidationResult, normalise
+from trainjet.training.strategy.normal_form import ValidationResult
+from trainjet.training.strategy.validation import normalise
 
 BASE: dict[str, Any] = {
     "name": "t",

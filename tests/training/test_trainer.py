@@ -13,7 +13,7 @@ from tests.fakes import FakeReporter
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, partial_result
 from trainjet.training.errors import CheckpointError, TrainingConfigError
-from trainjet.training.model import trainer as trainer_module
+from trainjet.training.model import figures as figures_module
 from trainjet.training.model.network import build_model
 from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.model.trainer import (
@@ -331,7 +331,7 @@ def test_figures_are_read_off_the_device_once_per_read_not_per_batch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reads: list[int] = []
-    real_read = trainer_module.read_device_figures
+    real_read = figures_module.read_device_figures
 
     def counting(pending: list[torch.Tensor]) -> list[list[float]]:
         reads.append(len(pending))
@@ -339,7 +339,7 @@ def test_figures_are_read_off_the_device_once_per_read_not_per_batch(
 
     cfg = {"epochs": 3, "batch_size": 32}
     _, _, every_batch = run(cfg, read_seconds=0)
-    monkeypatch.setattr(trainer_module, "read_device_figures", counting)
+    monkeypatch.setattr(figures_module, "read_device_figures", counting)
     _, _, deferred = run(cfg, read_seconds=3600)
     # one read per epoch (its last batch), each carrying the whole epoch's 13 batches ...
     assert reads == [13, 13, 13]

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from tests.unit.test_projection_fold import Clock, at, created
 from trainjet.core.events import OperationCompleted, OperationStarted, OperationStatus
-from trainjet.core.projections.projector import OperationsView
 from trainjet.core.projections.rejections import Rejections
+from trainjet.core.projections.view import OperationsView
 from trainjet.core.store.port import RejectedMessage, StoredEvent
 
 

@@ -28,13 +28,9 @@ from trainjet.config import Settings
 from trainjet.core.errors import Conflict, InvalidRequest, NotFound, TrainjetError
 from trainjet.core.events import OperationStatus, OperationType, TrainingInputs
 from trainjet.core.projections import OperationInfo
-from trainjet.services.models import (
-    ModelCache,
-    ModelService,
-    PredictionQuery,
-    check_model_name,
-    recipe_of,
-)
+from trainjet.services.model_cache import ModelCache
+from trainjet.services.models import ModelService, check_model_name
+from trainjet.services.prediction import PredictionQuery, recipe_of
 from trainjet.training.artifacts.model_files import load_model
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.data.ohlcv import load_ohlcv
@@ -91,7 +87,7 @@ def test_inference_features_equal_the_training_rows(strategy_name: str) -> None:
 def test_predict_matches_the_model_on_the_training_rows(
     service: ModelService, trained: tuple[Path, dict[str, Any]]
 ) -> None:
-    from trainjet.services.models import ktrdr_prediction
+    from trainjet.services.prediction import ktrdr_prediction
     from trainjet.training.model.inference import predict_from_prepared
 
     strategy = load_strategy("eurusd_rsi_mlp", STRATEGIES)
@@ -331,7 +327,7 @@ async def test_writes_need_the_token_when_one_is_set(trained: tuple[Path, dict[s
 
 
 def test_ktrdr_prediction_shape() -> None:
-    from trainjet.services.models import ktrdr_prediction
+    from trainjet.services.prediction import ktrdr_prediction
 
     raw = {"signal": "BUY", "confidence": 0.5, "probabilities": {"BUY": 0.5, "HOLD": 0.3,
                                                                   "SELL": 0.2}}  # fmt: skip

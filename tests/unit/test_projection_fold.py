@@ -22,7 +22,7 @@ from trainjet.core.events import (
 )
 from trainjet.core.events.subjects import event_subject
 from trainjet.core.projections import batch_curve, evolve_metrics, fold
-from trainjet.core.projections.projector import OperationsView
+from trainjet.core.projections.view import OperationsView
 from trainjet.core.store.port import RejectedMessage, StoredEvent
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -30,7 +30,7 @@ from trainjet.core.projections.compare import (
     config_diff,
     config_record,
 )
-from trainjet.core.projections.projector import OperationsView
+from trainjet.core.projections.view import OperationsView
 from trainjet.core.store.port import StoredEvent
 from trainjet.system import memory_api
 

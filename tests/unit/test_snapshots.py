@@ -26,13 +26,14 @@ from trainjet.core.events import (
     OperationType,
     PhaseChanged,
 )
-from trainjet.core.projections.projector import OperationsView, Projector, ViewState
+from trainjet.core.projections.projector import Projector
 from trainjet.core.projections.snapshot import (
     SnapshotRejected,
     SnapshotStore,
     decode_snapshot,
     encode_snapshot,
 )
+from trainjet.core.projections.view import OperationsView, ViewState
 from trainjet.core.store.blobs import MemoryBlobStore
 from trainjet.core.store.memory import MemoryEventStore
 

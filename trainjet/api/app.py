@@ -17,6 +17,7 @@ from trainjet.api.metrics import install_metrics
 from trainjet.api.outage import OutageGuard
 from trainjet.api.routes import (
     dummy,
+    events_model,
     health,
     indicators,
     live,
@@ -88,6 +89,7 @@ def create_app(
         strategies.router,
         dummy.router,
         health.router,
+        events_model.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(indicators.router, prefix=API_PREFIX)

@@ -241,3 +241,22 @@ class EventsData(BaseModel):
 class OperationEventsResponse(BaseModel):
     success: bool = True
     data: EventsData
+
+
+class EventModelResponse(BaseModel):
+    """The event model's vocabulary as the server defines it, so a client (the console) takes
+    its event names and terminal set from here instead of keeping its own copy."""
+
+    event_types: list[str] = Field(
+        description="Every event type, as named by `type` and by the `event:` line of a stream"
+    )
+    terminal_types: list[str] = Field(
+        description="The event types that end an operation; its stream closes after one"
+    )
+    terminal_status: dict[str, OperationStatus] = Field(
+        description="The status each terminal event type leaves its operation in"
+    )
+    statuses: list[OperationStatus] = Field(description="Every operation status")
+    active_statuses: list[OperationStatus] = Field(
+        description="The statuses of an operation that is not over (its stream is live)"
+    )

@@ -29,8 +29,8 @@ async def _read(settings: Settings) -> tuple[bytes | None, list[Record], str]:
 
 
 def verify_stored_snapshot(settings: Settings, *, as_json: bool) -> int:
-    from trainjet.core.projections.projector import ViewState
     from trainjet.core.projections.snapshot import SnapshotRejected, decode_snapshot
+    from trainjet.core.projections.view import ViewState
 
     data, records, url = asyncio.run(_read(settings))
     if data is None:

@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 
 from trainjet.core.projections import OperationInfo, OperationMetrics
-from trainjet.core.projections.projector import OperationsView
 from trainjet.core.projections.trends import metrics_view
+from trainjet.core.projections.view import OperationsView
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
 
 At = int | datetime  # a stream sequence, or a moment (UTC)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from trainjet.core.projections.projector import OperationsView, ViewState
+from trainjet.core.projections.view import OperationsView, ViewState
 from trainjet.core.store.port import Record
 from trainjet.replay.audit import Difference, diff
 from trainjet.replay.rebuild import info_json, metrics_json

@@ -24,7 +24,9 @@ from trainjet.api.schemas_models import (
     SaveModelRequest,
 )
 from trainjet.api.schemas_views import ModelDetailResponse
-from trainjet.services.models import ModelCache, ModelService, PredictionQuery, first_of
+from trainjet.services.model_cache import ModelCache
+from trainjet.services.models import ModelService, first_of
+from trainjet.services.prediction import PredictionQuery
 from trainjet.system import ApiSystem
 
 if TYPE_CHECKING:

@@ -1,4 +1,3 @@
-# size: one training loop: its settings, device-side figures and best-epoch tracker share its state
 """The training loop: epochs, batches, validation, early stopping; ktrdr's known defects fixed.
 
 * Data stay on the CPU as tensors; each epoch gathers one shuffled copy (into pinned memory
@@ -8,11 +7,12 @@
   read together once per `read_seconds` (the bridge's 100 ms event cadence) and at each
   epoch's end, so a GPU never stalls to report progress. Every batch still gets its own
   `on_batch` with its own loss and accuracy (not a running mean), in order. A non-finite loss
-  is caught at the next read, at most `read_seconds` late.
+  is caught at the next read, at most `read_seconds` late (model/figures.py).
 * One cancellation check before every batch (a flag, no sync), so a cancel lands within one
   batch; batches that ran before it are reported first, so the log keeps every step taken.
-* Early stopping honours `patience`, `monitor` and `min_delta` (ktrdr ignored `min_delta`); the best weights,
-  chosen by the same monitor, are a real copy (`clone()`), so restoring them restores them.
+* Early stopping honours `patience`, `monitor` and `min_delta` (ktrdr ignored `min_delta`); the
+  best weights, chosen by the same monitor, are a real copy (`clone()`), so restoring them
+  restores them (model/tracker.py). Optimiser and scheduler come from model/optim.py.
 * Seeded: `torch.manual_seed` (dropout, init), a private `torch.Generator` for the shuffle.
   A checkpoint carries both generators' states, so a resumed run equals an uninterrupted one.
 """
@@ -31,16 +31,14 @@ from torch.nn import functional as F
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
 from trainjet.training.errors import CheckpointError, InsufficientDataError, TrainingDivergedError
+from trainjet.training.model.figures import READ_SECONDS, EpochFigures
 from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
 from trainjet.training.model.network import TradingMLP
+from trainjet.training.model.optim import build_optimizer, build_scheduler
 from trainjet.training.model.reproducibility import seed_everything
+from trainjet.training.model.tracker import BestEpochTracker
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
-from trainjet.training.training_config import (
-    ExponentialScheduler,
-    PlateauScheduler,
-    StepScheduler,
-    TrainingConfig,
-)
+from trainjet.training.training_config import TrainingConfig
 
 __all__ = [
     "TrainOutcome",
@@ -53,126 +51,12 @@ CheckpointFn = Callable[[int, bytes], None]
 CHECKPOINT_FORMAT = 1
 
 
-def _optimizer(model: torch.nn.Module, s: TrainingConfig) -> torch.optim.Optimizer:
-    params, lr, wd = model.parameters(), s.learning_rate, s.weight_decay
-    if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=s.momentum, weight_decay=wd)
-    return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-
-
-def _scheduler(opt: torch.optim.Optimizer, s: TrainingConfig) -> Any:
-    match s.scheduler:
-        case StepScheduler(step_size=step_size, gamma=gamma):
-            return torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
-        case ExponentialScheduler(gamma=gamma):
-            return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
-        case PlateauScheduler(factor=factor, patience=patience):
-            # stepped on a loss below, so always "min"
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min", factor=factor, patience=patience
-            )
-    return None
-
-
 def load_checkpoint(data: bytes) -> dict[str, Any]:
     """A checkpoint written by `checkpoint_fn`; tensors only, so `weights_only` loading works."""
     state: dict[str, Any] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError("Not a trainjet training checkpoint")
     return state
-
-
-class _Tracker:
-    """Best-weights snapshot and early-stopping counter, both on the monitored metric.
-
-    The snapshot follows the best value itself; the patience counter resets only on a gain
-    larger than `min_delta` over the value that last reset it (Keras' rule), so a slow drift
-    of tiny gains still stops training while the best of those epochs is what gets restored.
-    """
-
-    def __init__(self, s: TrainingConfig) -> None:
-        self.es = s.early_stopping
-        self.sign = 1.0 if self.es.monitor == "val_loss" else -1.0  # compare as "lower is better"
-        self.best_epoch: int | None = None
-        self.best_value: float | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.stop_ref: float | None = None
-        self.wait = 0
-
-    def update(self, epoch: int, value: float, model: torch.nn.Module) -> bool:
-        """Record an epoch's monitored value; True when early stopping says stop."""
-        score = self.sign * value
-        if self.best_value is None or score < self.sign * self.best_value:
-            self.best_epoch, self.best_value = epoch, value
-            # clone(): state_dict() tensors alias the live weights (ktrdr's best copy kept moving)
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if self.stop_ref is None or score < self.sign * self.stop_ref - self.es.min_delta:
-            self.stop_ref, self.wait = value, 0
-        else:
-            self.wait += 1
-        return self.es.enabled and self.wait >= self.es.patience
-
-    def state(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in ("best_epoch", "best_value", "best_state", "stop_ref", "wait")
-        }
-
-    def restore(self, state: Mapping[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
-
-
-READ_SECONDS = 0.1
-"""How often the loop reads the per-batch figures off the device (the bridge sends events at
-the same cadence, so reading more often would only make the GPU wait)."""
-
-
-def read_device_figures(pending: list[torch.Tensor]) -> list[list[float]]:
-    """The one host-device sync of a read: every pending batch's [loss, hits] at once."""
-    values: list[list[float]] = torch.stack(pending).tolist()
-    return values
-
-
-class _EpochFigures:
-    """Per-batch [loss, hits] pairs kept on the device until the next read, and the epoch's
-    sums built from what was read."""
-
-    def __init__(
-        self,
-        epoch: int,
-        bpe: int,
-        epochs: int,
-        batch_size: int,
-        n: int,
-        reporter: TrainingReporter,
-    ) -> None:
-        self.epoch, self.bpe, self.epochs = epoch, bpe, epochs
-        self.batch_size, self.n, self.reporter = batch_size, n, reporter
-        self.pending: list[torch.Tensor] = []
-        self.reported = 0
-        self.loss_sum, self.correct, self.seen = 0.0, 0.0, 0
-
-    def read(self, outcome: TrainOutcome) -> None:
-        if not self.pending:
-            return
-        values, self.pending = read_device_figures(self.pending), []
-        for loss_v, hits_v in values:
-            b = self.reported
-            if not math.isfinite(loss_v):
-                raise TrainingDivergedError(
-                    f"Loss became {loss_v} at epoch {self.epoch}, batch {b + 1}: "
-                    "lower the learning rate or check the features"
-                )
-            k = min((b + 1) * self.batch_size, self.n) - b * self.batch_size
-            self.loss_sum += loss_v * k
-            self.correct += hits_v
-            self.seen += k
-            self.reported = outcome.batches_done_in_epoch = b + 1
-            # this batch's own figures: the log keeps every batch, folds derive any average
-            self.reporter.on_batch(self.epoch, b + 1, self.bpe, self.epochs, loss_v, hits_v / k)
 
 
 class _Loop:
@@ -196,9 +80,9 @@ class _Loop:
             )
         self.bpe = math.ceil(self.n / s.batch_size)
         self.shuffle_gen = torch.Generator().manual_seed(seed)
-        self.opt = _optimizer(model, s)
-        self.sched = _scheduler(self.opt, s)
-        self.tracker = _Tracker(s)
+        self.opt = build_optimizer(model, s)
+        self.sched = build_scheduler(self.opt, s)
+        self.tracker = BestEpochTracker(s)
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
         # CUDA: gather each epoch into pinned buffers, reused; the read at each epoch's last
@@ -243,7 +127,7 @@ class _Loop:
         model.train()
         X, y, sym = self._shuffled()
         uses_symbols = model.uses_symbols
-        figures = _EpochFigures(epoch, self.bpe, s.epochs, s.batch_size, self.n, reporter)
+        figures = EpochFigures(epoch, self.bpe, s.epochs, s.batch_size, self.n, reporter)
         norm_sum: torch.Tensor | None = None
         norm_max: torch.Tensor | None = None
         last_read = time.monotonic()

@@ -25,12 +25,8 @@ from trainjet.training.errors import (
     UnsupportedIndicatorError,
 )
 from trainjet.training.indicators.registry import IndicatorSpec, available_indicators
-from trainjet.training.strategy.validation import (
-    Issues,
-    ValidationIssue,
-    ValidationResult,
-    normalise,
-)
+from trainjet.training.strategy.normal_form import Issues, ValidationIssue, ValidationResult
+from trainjet.training.strategy.validation import normalise
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,9 @@
-# size: one normalising pass over every strategy section, each check reading the ones before it
 """Normalise a parsed strategy mapping and collect every problem on the way.
 
 One pass both validates and normalises, so what `validate_strategy` accepts is exactly what
 `load_strategy` builds. Problems are collected, not raised, so a user sees all of them at once.
 Messages quote ktrdr's where ktrdr has one, so its users recognise them. Deliberate differences from ktrdr:
-`list:` is an alias of `symbols:`/`timeframes:` (ktrdr S2 files write it), flat indicator parameters are used,
+`list:` is an alias of `symbols:`/`timeframes:` (strategy/data_section.py), flat indicator parameters are used,
 unknown parameters/activations/optimizers are errors instead of silent fallbacks, and a
 `data_split` written with S2's `test_size`/`validation_size` is converted with a warning rather than silently misread.
 """
@@ -14,12 +13,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from trainjet.training.data.ohlcv import SYMBOL_RE, TIMEFRAME_RE
-from trainjet.training.features.alignment import fuzzy_targets, order_timeframes
-from trainjet.training.features.fuzzy import FuzzyParse, parse_fuzzy_sets
+from trainjet.training.features.alignment import fuzzy_targets
+from trainjet.training.features.fuzzy import parse_fuzzy_sets
 from trainjet.training.indicators.registry import (
     IndicatorSpec,
     available_indicators,
@@ -27,6 +24,7 @@ from trainjet.training.indicators.registry import (
     resolve_indicator,
     unsupported_reason,
 )
+from trainjet.training.strategy.data_section import read_data_section
 from trainjet.training.strategy.defaults import (
     DEFAULT_DECISIONS,
     DEFAULT_MODEL,
@@ -35,83 +33,12 @@ from trainjet.training.strategy.defaults import (
     normalise_model,
     normalise_training,
 )
+from trainjet.training.strategy.normal_form import Issues, Normalized, ValidationResult
 
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _INDICATOR_META = ("name", "type", "feature_id", "params")
 
-
-@dataclass(frozen=True)
-class ValidationIssue:
-    severity: str  # "error" | "warning"
-    category: str  # "structure" | "data" | "indicators" | "fuzzy_sets" | "model" | "training"
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    is_valid: bool
-    errors: list[str]
-    warnings: list[str]
-    suggestions: list[str]
-    issues: list[ValidationIssue] = field(default_factory=list)
-
-    def message(self, strategy_name: str) -> str:
-        """The validate endpoint's sentence, worded as ktrdr's."""
-        n_err, n_warn = len(self.errors), len(self.warnings)
-        if n_err:
-            extra = f" and {n_warn} warning(s)" if n_warn else ""
-            return f"Strategy '{strategy_name}' has {n_err} error(s){extra}"
-        if n_warn:
-            return f"Strategy '{strategy_name}' is valid with {n_warn} warning(s)"
-        return f"Strategy '{strategy_name}' is valid"
-
-    def error_lines(self) -> list[str]:
-        """`"<category>: <message>"` per error, as ktrdr's training start joins them."""
-        return [f"{i.category}: {i.message}" for i in self.issues if i.severity == "error"]
-
-
-@dataclass
-class Normalized:
-    """Best-effort normal form; only trustworthy when the result has no errors."""
-
-    name: str = ""
-    version: str = "1.0"
-    description: str = ""
-    format: str = "v1"
-    scope: str | None = None
-    symbols: list[str] = field(default_factory=list)
-    timeframes: list[str] = field(default_factory=list)
-    history_required: int = 200
-    start_date: str | None = None
-    end_date: str | None = None
-    indicators: list[IndicatorSpec] = field(default_factory=list)
-    fuzzy: FuzzyParse = field(default_factory=FuzzyParse)
-    model: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, Any] = field(default_factory=dict)
-    data_split: dict[str, float] = field(default_factory=dict)
-    decisions: dict[str, Any] = field(default_factory=dict)
-    analytics: dict[str, Any] = field(default_factory=dict)
-    seed: int | None = None
-
-
-class Issues:
-    def __init__(self) -> None:
-        self.issues: list[ValidationIssue] = []
-        self.suggestions: list[str] = []
-
-    def error(self, category: str, message: str, **details: Any) -> None:
-        self.issues.append(ValidationIssue("error", category, message, details))
-
-    def warn(self, category: str, message: str, **details: Any) -> None:
-        self.issues.append(ValidationIssue("warning", category, message, details))
-
-    def result(self) -> ValidationResult:
-        errors = [i.message for i in self.issues if i.severity == "error"]
-        warnings = [i.message for i in self.issues if i.severity == "warning"]
-        return ValidationResult(
-            not errors, errors, warnings, list(self.suggestions), list(self.issues)
-        )
+__all__ = ["is_v2", "normalise"]
 
 
 def is_v2(raw: Mapping[str, Any]) -> bool:
@@ -132,7 +59,7 @@ def normalise(
     issues, out = Issues(), Normalized()
     out.format = "v2" if is_v2(raw) else "v1"
     _identity(raw, fallback_name, out, issues)
-    _symbols_timeframes(raw, out, issues)
+    read_data_section(raw, out, issues)
     _indicators(raw, out, issues)
     model = raw.get("model", {})
     if not isinstance(model, Mapping):
@@ -187,93 +114,6 @@ def _identity(
     for section in ("indicators", "fuzzy_sets"):
         if section not in raw:
             issues.error("structure", f"Missing required section: '{section}'")
-
-
-def _pick_list(
-    entry: Mapping[str, Any], plural: str, single: str, where: str, issues: Issues
-) -> list[Any] | None:
-    """The list under `plural` or its alias `list` (ktrdr's shipped files use `list:`)."""
-    a, b = entry.get(plural), entry.get("list")
-    if a is not None and b is not None and a != b:
-        issues.error("data", f"{where}: both '{plural}' and 'list' given with different values")
-    values = a if a is not None else b
-    if values is None and entry.get(single) is not None:
-        values = [entry[single]]
-    if values is None:
-        return None
-    return values if isinstance(values, list) else [values]
-
-
-def _parse_axis(
-    entry: Any, plural: str, single: str, multi_mode: str, where: str, issues: Issues
-) -> list[str]:
-    if entry is None:
-        return []
-    if not isinstance(entry, Mapping):
-        values: list[Any] | None = entry if isinstance(entry, list) else [entry]
-    else:
-        mode = entry.get("mode")
-        if mode not in (None, "single", multi_mode):
-            issues.error("data", f"{where}.mode must be 'single' or '{multi_mode}', got {mode!r}")
-        values = _pick_list(entry, plural, single, where, issues)
-        if values is None and "selection_criteria" in entry:
-            issues.warn(
-                "data",
-                f"{where}: selection_criteria cannot be resolved to a list; "
-                "pass symbols with the training request",
-            )
-            return []
-        if values is None:
-            need = f"'{single}'" if mode == "single" else f"'{plural}' (or 'list')"
-            issues.error("data", f"{where}: mode {mode or multi_mode!r} needs {need}")
-            return []
-        if mode == "single" and len(values) != 1:
-            issues.error("data", f"{where}: mode 'single' needs exactly one {single}")
-        if mode == multi_mode and plural == "timeframes" and len(values) < 2:
-            issues.error("data", f"{where}: mode 'multi_timeframe' needs at least 2 timeframes")
-    pattern = SYMBOL_RE if plural == "symbols" else TIMEFRAME_RE
-    result = [str(v) for v in values or []]
-    for bad in (v for v in result if not pattern.match(v)):
-        issues.error("data", f"{where}: invalid {single} {bad!r}")
-    if len(set(result)) != len(result):
-        issues.error("data", f"{where}: duplicate {plural} in {result}")
-    return result
-
-
-def _symbols_timeframes(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None:
-    section = "training_data" if out.format == "v2" else "data"
-    td = raw.get(section)
-    if td is None and out.format == "v2":
-        issues.error("structure", "Missing required section: 'training_data'")
-    td = td if isinstance(td, Mapping) else {}
-    out.symbols = _parse_axis(
-        td.get("symbols"), "symbols", "symbol", "multi_symbol", f"{section}.symbols", issues
-    )
-    tfs = td.get("timeframes")
-    tf_list = _parse_axis(
-        tfs, "timeframes", "timeframe", "multi_timeframe", f"{section}.timeframes", issues
-    )
-    if out.format == "v1":  # v1 files get ktrdr's legacy defaults
-        out.symbols = out.symbols if "symbols" in td else ["AAPL"]
-        tf_list = tf_list if "timeframes" in td else ["1h"]
-    if all(TIMEFRAME_RE.match(t) for t in tf_list):
-        out.timeframes = order_timeframes(tf_list)
-    base = tfs.get("base_timeframe") if isinstance(tfs, Mapping) else None
-    if base is not None and base not in tf_list:
-        issues.error("data", f"base_timeframe {base!r} is not in the timeframes {tf_list}")
-    elif base is not None and out.timeframes and base != out.timeframes[0]:
-        issues.warn(
-            "data",
-            f"base_timeframe {base!r} ignored: features are aligned on the "
-            f"finest timeframe {out.timeframes[0]!r}",
-        )
-    history = td.get("history_required", 200)
-    if not isinstance(history, int) or isinstance(history, bool) or history < 50:
-        issues.error("data", "History required must be at least 50 bars")
-    else:
-        out.history_required = history
-    out.start_date = str(td["start_date"]) if td.get("start_date") else None
-    out.end_date = str(td["end_date"]) if td.get("end_date") else None
 
 
 def _indicators(raw: Mapping[str, Any], out: Normalized, issues: Issues) -> None:

@@ -57,6 +57,16 @@ export async function capabilities() {
   };
 }
 
+// The event model as the server defines it (event names, terminal set, statuses), fetched
+// once: the console keeps no list of its own that could drift from the server's.
+let events = null;
+export async function eventModel() {
+  if (!events) {
+    events = get("/events/model").catch((error) => { events = null; throw error; });
+  }
+  return events;
+}
+
 export function stream(path, handlers) {
   const source = new EventSource(API + path);
   for (const [name, handler] of Object.entries(handlers)) {

@@ -2,14 +2,15 @@
 // The history comes from `/curves` (downsampled on the server); the page then follows the
 // operation's own event stream from the position it drew, appending points as they come.
 
-import { API, capabilities, get, post, stream } from "../api.js";
+import { API, capabilities, eventModel, get, post, stream } from "../api.js";
 import { LineChart } from "../charts.js";
 import { duration, el, fill, flash, num, pct, progressBar, statusBadge, throttle, time } from "../format.js";
 
 const MAX_POINTS = 2000;
 
 export async function mount(main, { id }) {
-  const caps = await capabilities();
+  const [caps, model] = await Promise.all([capabilities(), eventModel()]);
+  const isActive = (status) => model.active_statuses.includes(status);
   const path = `/operations/${encodeURIComponent(id)}`;
   let info = (await get(path)).data;
 
@@ -69,7 +70,7 @@ export async function mount(main, { id }) {
   }
 
   function renderActions() {
-    const active = info.status === "pending" || info.status === "running";
+    const active = isActive(info.status);
     fill(actions,
       el("button", { id: "cancel", class: "danger", disabled: !active, onclick: cancel }, "Cancel"),
       el("button", { id: "retry", disabled: active, onclick: retry }, "Retry"),
@@ -177,14 +178,12 @@ export async function mount(main, { id }) {
     },
     epoch_completed: (event) => { addTimeline(event); refreshEpochs(); refresh(); },
   };
-  for (const type of ["operation_created", "operation_started", "phase_changed", "progress_updated", "warning_raised",
-    "cancel_requested", "runner_lost", "operation_completed", "operation_failed", "operation_cancelled",
-    "operation_tagged", "operation_untagged", "note_added", "tags_changed"]) {
-    handlers[type] = (event) => { addTimeline(event); refresh(); };
+  // every other event type the server defines goes to the timeline
+  for (const type of model.event_types) {
+    handlers[type] ??= (event) => { addTimeline(event); refresh(); };
   }
-  const active = info.status === "pending" || info.status === "running";
-  const source = active ? stream(`${path}/stream?after_seq=${lastSeq}`, handlers) : null;
-  for (const type of ["operation_completed", "operation_failed", "operation_cancelled"]) {
+  const source = isActive(info.status) ? stream(`${path}/stream?after_seq=${lastSeq}`, handlers) : null;
+  for (const type of model.terminal_types) {
     // the stream ends after the terminal event; do not let EventSource reconnect for ever
     if (source) source.addEventListener(type, () => source.close());
   }

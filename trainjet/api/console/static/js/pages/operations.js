@@ -2,11 +2,10 @@
 // the all-operations event stream then updates rows in place and re-reads the page when an
 // operation it does not show (a new one, or one that moved) changed. No polling.
 
-import { capabilities, get, stream } from "../api.js";
+import { capabilities, eventModel, get, stream } from "../api.js";
 import { duration, el, fill, pct, progressBar, shortId, statusBadge, throttle, time } from "../format.js";
 
 const PAGE_SIZE = 50;
-const STATUSES = ["", "pending", "running", "completed", "failed", "cancelled"];
 const TYPES = ["", "training", "dummy"];
 const COLUMNS = [
   ["", null],
@@ -30,7 +29,7 @@ function stepText(op) {
 }
 
 export async function mount(main, { query }) {
-  const caps = await capabilities();
+  const [caps, model] = await Promise.all([capabilities(), eventModel()]);
   const state = {
     status: query.get("status") || "",
     operation_type: query.get("type") || "",
@@ -56,7 +55,7 @@ export async function mount(main, { query }) {
     window.location.hash = `#/compare?ids=${[...selected].map(encodeURIComponent).join(",")}`;
   } }, "Compare selected");
   const filters = el("div", { class: "filters" },
-    el("label", {}, "Status", select("status", STATUSES)),
+    el("label", {}, "Status", select("status", ["", ...model.statuses])),
     el("label", {}, "Type", select("operation_type", TYPES)),
     text("strategy", "Strategy"), text("symbol", "Symbol"), text("tag", "Tag"),
     compareButton);
