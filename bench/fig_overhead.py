@@ -153,10 +153,10 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     from trainjet.runners.bridge import TrainingProgressBridge
     from trainjet.runners.worker import Runner
     from trainjet.training.data.prepare import prepare_dataset
+    from trainjet.training.model.config import TrainingConfig
     from trainjet.training.model.network import build_model
     from trainjet.training.model.trainer import train_model
     from trainjet.training.strategy.loader import load_strategy
-    from trainjet.training.training_config import TrainingConfig
 
     torch.set_num_threads(1)
     strategy = load_strategy(STRATEGY, ROOT / "strategies")

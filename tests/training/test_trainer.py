@@ -14,6 +14,7 @@ from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, partial_result
 from trainjet.training.errors import CheckpointError, TrainingConfigError
 from trainjet.training.model import figures as figures_module
+from trainjet.training.model.config import TrainingConfig
 from trainjet.training.model.network import build_model
 from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.model.trainer import (
@@ -22,7 +23,6 @@ from trainjet.training.model.trainer import (
     train_model,
 )
 from trainjet.training.protocol import DatasetSplit, PreparedDataset
-from trainjet.training.training_config import TrainingConfig
 
 MODEL_CFG = {"type": "mlp", "architecture": {"hidden_layers": [16, 8], "dropout": 0.1}}
 

@@ -12,15 +12,15 @@ import pytest
 
 from tests.fakes import FakeReporter
 from trainjet.services.training import TrainingService
-from trainjet.training.model.network import build_model
-from trainjet.training.model.trainer import train_model
-from trainjet.training.protocol import DatasetSplit, PreparedDataset
-from trainjet.training.strategy.loader import parse_strategy
-from trainjet.training.training_config import (
+from trainjet.training.model.config import (
     EarlyStopping,
     PlateauScheduler,
     TrainingConfig,
 )
+from trainjet.training.model.network import build_model
+from trainjet.training.model.trainer import train_model
+from trainjet.training.protocol import DatasetSplit, PreparedDataset
+from trainjet.training.strategy.loader import parse_strategy
 
 ROOT = Path(__file__).resolve().parents[2] / "trainjet"
 

@@ -34,6 +34,6 @@ def test_exports_lead_with_the_epoch_metrics_and_monitors_are_among_them() -> No
 def test_the_typed_training_config_accepts_exactly_the_monitors() -> None:
     from typing import get_args
 
-    from trainjet.training.training_config import Monitor
+    from trainjet.training.model.config import Monitor
 
     assert get_args(Monitor) == MONITORS

@@ -34,6 +34,7 @@ from trainjet.training.artifacts.results import (
     training_section,
 )
 from trainjet.training.data.prepare import prepare_dataset
+from trainjet.training.model.config import TrainingConfig
 from trainjet.training.model.devices import (
     gpu_snapshot,
     peak_memory_mb,
@@ -51,7 +52,6 @@ from trainjet.training.model.reproducibility import run_record, seed_everything,
 from trainjet.training.model.trainer import CheckpointFn, train_model
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy, parse_strategy
-from trainjet.training.training_config import TrainingConfig
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from trainjet.training.training_config import (
+from trainjet.training.model.config import (
     ExponentialScheduler,
     PlateauScheduler,
     StepScheduler,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from trainjet.training.training_config import TrainingConfig
+from trainjet.training.model.config import TrainingConfig
 
 
 class BestEpochTracker:

@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from trainjet.core.cancellation import CancellationError
 from trainjet.training.artifacts.results import TrainingCancelled, TrainOutcome, training_section
 from trainjet.training.errors import CheckpointError, InsufficientDataError, TrainingDivergedError
+from trainjet.training.model.config import TrainingConfig
 from trainjet.training.model.figures import READ_SECONDS, EpochFigures
 from trainjet.training.model.inference import SplitTensors, loss_and_accuracy
 from trainjet.training.model.network import TradingMLP
@@ -38,7 +39,6 @@ from trainjet.training.model.optim import build_optimizer, build_scheduler
 from trainjet.training.model.reproducibility import seed_everything
 from trainjet.training.model.tracker import BestEpochTracker
 from trainjet.training.protocol import PreparedDataset, TrainingReporter
-from trainjet.training.training_config import TrainingConfig
 
 __all__ = [
     "TrainOutcome",

@@ -18,7 +18,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from trainjet.training.training_config import (
+from trainjet.training.model.config import (
     MONITORS,
     OPTIMIZERS,
     TrainingConfig,
@@ -30,7 +30,7 @@ from trainjet.training.training_config import (
 SUPPORTED_MODEL_TYPES = ("mlp",)
 # Kept in step with model/network.ACTIVATIONS (that module imports torch, so it is not imported here).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
-# The training defaults are TrainingConfig's (training_config.py), the one place they live.
+# The training defaults are TrainingConfig's (training/model/config.py), the one place they live.
 SCHEDULERS: dict[str, dict[str, Any]] = scheduler_defaults()
 DEFAULT_MODEL: dict[str, Any] = {
     "type": "mlp",
