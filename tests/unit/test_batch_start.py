@@ -4,39 +4,21 @@ leaves nothing behind; a repeated task_id is a replay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from trainjet.api.app import create_app
-from trainjet.config import Settings
 from trainjet.core.events import DummyInputs, OperationCreated
 from trainjet.core.store import StoredEvent
-from trainjet.system import ApiSystem, memory_api
+from trainjet.system import ApiSystem
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[ApiSystem]:
-    b = memory_api(Settings())
-    await b.start(lease_monitor=False)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-async def http(backend: ApiSystem) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(), lease_monitor=False)
-    app.state.backend = backend
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://batch.test/api/v1"
-    ) as client:
-        yield client
+def api_base_url() -> str:
+    return "http://batch.test/api/v1"
 
 
 async def created_events(backend: ApiSystem) -> list[OperationCreated]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,8 @@ import httpx
 import msgspec
 import pytest
 
-from trainjet.api.app import create_app
 from trainjet.api.console import STATIC_DIR
 from trainjet.api.routes import live
-from trainjet.config import Settings
 from trainjet.core.events import (
     BatchProgress,
     BatchRecord,
@@ -29,29 +26,14 @@ from trainjet.core.events import (
     OperationType,
 )
 from trainjet.replay.export import read_jsonl
-from trainjet.system import ApiSystem, memory_api
+from trainjet.system import ApiSystem
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[ApiSystem]:
-    b = memory_api(Settings())
-    await b.start(lease_monitor=False)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-async def http(backend: ApiSystem) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(), lease_monitor=False)
-    app.state.backend = backend  # the lifespan's job, done here without NATS
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://console.test"
-    ) as client:
-        yield client
+def api_base_url() -> str:
+    return "http://console.test"
 
 
 async def training(

@@ -4,13 +4,11 @@ backend; and the rule that keeps them the only way in: no route or service reads
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.unit.test_console_api import training
-from trainjet.config import Settings
 from trainjet.core.errors import InvalidRequest, NotFound
 from trainjet.core.events import (
     DummyInputs,
@@ -24,20 +22,10 @@ from trainjet.core.events import (
 )
 from trainjet.core.projections.listing import SortKey, SortOrder
 from trainjet.core.projections.query import OperationFilter
-from trainjet.system import ApiSystem, memory_api
+from trainjet.system import ApiSystem
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def backend() -> AsyncIterator[ApiSystem]:
-    b = memory_api(Settings())
-    await b.start(lease_monitor=False)
-    try:
-        yield b
-    finally:
-        await b.close()
 
 
 async def _failed(backend: ApiSystem, op_id: str, op_type: OperationType) -> None:

@@ -6,7 +6,6 @@ every object closed (an undocumented field fails as surely as a missing one)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from trainjet.core.projections import (
 )
 from trainjet.core.projections.promotions import Promotion
 from trainjet.core.store.port import RunnerInfo
-from trainjet.system import ApiSystem, memory_api
+from trainjet.system import ApiSystem
 
 pytestmark = pytest.mark.unit
 READ_MODELS = [
@@ -49,6 +48,11 @@ READ_MODELS = [
     Promotion,
     RunnerInfo,
 ]
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> Settings:
+    return Settings(models_dir=tmp_path / "models")
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -153,26 +157,6 @@ class Documented:
         errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
         assert not errors, f"{method.upper()} {path}:\n" + "\n".join(errors[:10])
         return body
-
-
-@pytest.fixture
-async def backend() -> AsyncIterator[ApiSystem]:
-    b = memory_api(Settings())
-    await b.start(lease_monitor=False)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-async def http(backend: ApiSystem, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(models_dir=tmp_path / "models"), lease_monitor=False)
-    app.state.backend = backend
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://schemas.test"
-    ) as client:
-        yield client
 
 
 async def _failed_dummy(backend: ApiSystem, op_id: str) -> None:

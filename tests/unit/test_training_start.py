@@ -4,44 +4,27 @@ nothing behind, and the file work stays off the event loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from trainjet.api.app import create_app
 from trainjet.config import Settings
 from trainjet.core.events import OperationCreated, TrainingInputs, decode, encode
 from trainjet.core.store.port import StoredEvent
 from trainjet.services import training as training_service
 from trainjet.services.training import TrainingService
 from trainjet.services.training_request import TrainingStartRequest
-from trainjet.system import ApiSystem, memory_api
+from trainjet.system import ApiSystem
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(strategies_dir=REPO / "strategies", market_data_dir=REPO / "data")
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[ApiSystem]:
-    b = memory_api(SETTINGS)
-    await b.start(lease_monitor=False)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-async def http(backend: ApiSystem) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(SETTINGS, lease_monitor=False)
-    app.state.backend = backend  # the lifespan's job, done here without NATS
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://trainjet.test"
-    ) as client:
-        yield client
+def api_settings() -> Settings:
+    return SETTINGS
 
 
 async def _created(backend: ApiSystem, operation_id: str) -> OperationCreated:
