@@ -26,12 +26,11 @@ from trainjet.core.orchestrator import ServiceOrchestrator
 from trainjet.core.projections import OperationInfo
 from trainjet.core.store.port import RunnerRegistry
 from trainjet.services.training_request import TrainingStartRequest
+from trainjet.training.data.names import SYMBOL_RE, TIMEFRAME_RE
 from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.model.config import TrainingConfig
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
-TIMEFRAME_RE = re.compile(r"^[0-9]{1,3}[mhdwM]$")
 MODES = ("local", "host", "auto")
 
 

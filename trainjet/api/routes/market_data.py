@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from trainjet.api.encoding import json_response
-from trainjet.training.data.ohlcv import SYMBOL_RE, TIMEFRAME_RE
+from trainjet.training.data.names import SYMBOL_RE, TIMEFRAME_RE
 
 router = APIRouter(tags=["Market data"])
 

@@ -18,6 +18,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
+from trainjet.training.data.names import SYMBOL_RE, TIMEFRAME_RE
 from trainjet.training.errors import (
     DataError,
     DataNotFoundError,
@@ -28,9 +29,6 @@ from trainjet.training.errors import (
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 # ktrdr's `history_required` default: fewer bars cannot warm up indicators and still train.
 DEFAULT_MIN_BARS = 200
-# Same shapes as ktrdr's loader; they also keep symbols/timeframes from naming other paths.
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,19}$")
-TIMEFRAME_RE = re.compile(r"^[0-9]+[mhdwM]$")
 _TIMESTAMP_NAMES = ("timestamp", "date", "datetime", "time")
 _DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

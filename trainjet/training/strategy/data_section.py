@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjet.training.data.ohlcv import SYMBOL_RE, TIMEFRAME_RE
+from trainjet.training.data.names import SYMBOL_RE, TIMEFRAME_RE
 from trainjet.training.features.alignment import order_timeframes
 from trainjet.training.strategy.normal_form import Issues, Normalized
 
