@@ -1,7 +1,8 @@
 """6. API read path under load: `GET /operations/{id}` and `GET /operations?limit=100` of a
 real `trainjet api` process with N operations in its projection, against a bare FastAPI route
 served by uvicorn with the same settings; 64 keep-alive clients from a load generator in its own
-process (`bench.loadgen`), arms interleaved."""
+process (`bench.loadgen`), arms interleaved. Both sides run twice: on uvloop and httptools (what
+`trainjet api` uses where installed) and on asyncio and h11 (TRAINJET_API_FAST_IO=false)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ TITLE = "API read path under load"
 CONCURRENCY = 64
 EVENTS_PER_OPERATION = 6
 GOAL = 0.7
+# server I/O -> TRAINJET_API_FAST_IO for both the API and the bare route
+IO = {"fast": "true", "plain": "false"}
 
 
 def run(sizes: Sizes, workdir: Path | None = None) -> dict[str, Any]:
@@ -82,51 +85,55 @@ def loadgen(port: int, paths_file: Path, seconds: float, env: dict[str, str]) ->
 
 
 def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
-    import httpx
 
     from bench.workload import operation_id
 
     n_ops = sizes.api_operations
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    results: dict[str, list[dict[str, Any]]] = {"get": [], "list": [], "bare": []}
+    arms = [f"{kind}_{io}" for io in IO for kind in ("get", "list", "bare")]
+    results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
+    ports: dict[str, int] = {}
     with nats_server(workdir) as server:
         sent = asyncio.run(_fill(server.url, n_ops))
-        deployment = Deployment(server.url, workdir)
-        bare_port = free_port()
-        bare_proc = subprocess.Popen(
-            [PY, "-m", "bench.bare_app", "--port", str(bare_port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
+        deployments: list[Deployment] = []
+        bare_procs: list[subprocess.Popen[bytes]] = []
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         try:
-            deployment.start_api()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                health = httpx.get(f"{deployment.base}/health", timeout=30).json()
-                if health["projector"]["operations"] >= n_ops:
-                    break
-                time.sleep(0.1)
-            else:
-                raise TimeoutError(f"the API did not load {n_ops} operations")
-            wait_http(f"http://127.0.0.1:{bare_port}/bare", bare_proc, 60)
+            for io, flag in IO.items():
+                home = workdir / io
+                home.mkdir(exist_ok=True)
+                deployment = Deployment(server.url, home, TRAINJET_API_FAST_IO=flag)
+                deployments.append(deployment)
+                deployment.start_api()
+                port = free_port()
+                bare_procs.append(
+                    subprocess.Popen(
+                        [PY, "-m", "bench.bare_app", "--port", str(port)],
+                        env={**env, "TRAINJET_API_FAST_IO": flag},
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+                wait_http(f"http://127.0.0.1:{port}/bare", bare_procs[-1], 60)
+                ports |= {f"get_{io}": deployment.port, f"list_{io}": deployment.port}
+                ports[f"bare_{io}"] = port
+                _wait_loaded(deployment, n_ops)
             ids = [operation_id("api", i) for i in range(n_ops)]
             random.Random(6).shuffle(ids)
-            files = {
-                "get": workdir / "get.txt",
-                "list": workdir / "list.txt",
-                "bare": workdir / "bare.txt",
+            paths = {
+                "get": "\n".join(f"/api/v1/operations/{i}" for i in ids),
+                "list": "/api/v1/operations?limit=100\n",
+                "bare": "/bare\n",
             }
-            files["get"].write_text("\n".join(f"/api/v1/operations/{i}" for i in ids))
-            files["list"].write_text("/api/v1/operations?limit=100\n")
-            files["bare"].write_text("/bare\n")
-            for _, arm in stats.interleave(list(results), sizes.api_rounds, seed=6):
-                port = bare_port if arm == "bare" else deployment.port
-                results[arm].append(loadgen(port, files[arm], sizes.api_seconds, env))
+            for kind, text in paths.items():
+                (workdir / f"{kind}.txt").write_text(text)
+            for _, arm in stats.interleave(arms, sizes.api_rounds, seed=6):
+                paths_file = workdir / f"{arm.split('_')[0]}.txt"
+                results[arm].append(loadgen(ports[arm], paths_file, sizes.api_seconds, env))
         finally:
-            deployment.close()
-            stop_all([bare_proc])
+            for deployment in deployments:
+                deployment.close()
+            stop_all(bare_procs)
 
     errors = {arm: sum(r["errors"] for r in rs) for arm, rs in results.items()}
     if any(errors.values()):
@@ -135,18 +142,22 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     rps = {arm: stats.median([r["rps"] for r in rs]) for arm, rs in results.items()}
     p99 = {arm: stats.median([r["p99_ms"] for r in rs]) for arm, rs in results.items()}
     rows = []
-    for arm, label in (
-        ("get", "6a. API GET /operations/{id}"),
-        ("list", "6b. API GET /operations?limit=100"),
-    ):
-        ratio = rps[arm] / rps["bare"]
+    labels = (
+        ("get_fast", "api_get", "6a. API GET /operations/{id}"),
+        ("list_fast", "api_list", "6b. API GET /operations?limit=100"),
+        ("get_plain", "api_get_plain", "6c. API GET /operations/{id}, asyncio + h11"),
+        ("list_plain", "api_list_plain", "6d. API GET /operations?limit=100, asyncio + h11"),
+    )
+    for arm, key, label in labels:
+        bare = f"bare_{arm.split('_')[1]}"
+        ratio = rps[arm] / rps[bare]
         rows.append(
             row(
-                f"api_{arm}",
+                key,
                 label,
                 figure=f"{fmt_rate(rps[arm])} req/s, p99 {p99[arm]:.0f} ms "
                 f"({n_ops:,} operations, {CONCURRENCY} clients)",
-                baseline=f"bare FastAPI route {fmt_rate(rps['bare'])} req/s, p99 {p99['bare']:.0f} ms",
+                baseline=f"bare FastAPI route {fmt_rate(rps[bare])} req/s, p99 {p99[bare]:.0f} ms",
                 ratio=f"{ratio:.2f}×",
                 goal=f"≥ {GOAL:.0%} of bare",
                 met=ratio >= GOAL,
@@ -163,6 +174,25 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "rps": rps,
             "p99_ms": p99,
             "runs": results,
-            "server": "uvicorn (trainjet.cli.serve.run_api settings), h11 unless httptools is installed",
+            "server": {io: _server_io(flag) for io, flag in IO.items()},
         },
     }
+
+
+def _wait_loaded(deployment: Deployment, n_ops: int) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{deployment.base}/health", timeout=30).json()
+        if health["projector"]["operations"] >= n_ops:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the API did not load {n_ops} operations")
+
+
+def _server_io(flag: str) -> str:
+    from trainjet.cli.serve import server_io
+
+    loop, http = server_io(flag == "true")
+    return f"uvicorn, loop={loop}, http={http}"

@@ -80,6 +80,7 @@ class _Environment(BaseModel):
     snapshot_seconds: float = Field(
         60.0, ge=0, le=86_400, allow_inf_nan=False, alias="TRAINJET_SNAPSHOT_SECONDS"
     )
+    api_fast_io: bool = Field(True, alias="TRAINJET_API_FAST_IO")
     connect_retry_seconds: float = Field(
         60.0, ge=0, le=86_400, allow_inf_nan=False, alias="TRAINJET_CONNECT_RETRY_SECONDS"
     )
@@ -99,6 +100,7 @@ ALLOWED = {
     ),
     "TRAINJET_API_MAX_BODY_BYTES": "an integer number of bytes from 1024 to 1073741824",
     "TRAINJET_SNAPSHOT_SECONDS": "a number of seconds from 0 (only at a clean stop) to 86400",
+    "TRAINJET_API_FAST_IO": "true/1/yes/on or false/0/no/off",
     "TRAINJET_CONNECT_RETRY_SECONDS": "a number of seconds from 0 to 86400",
 }
 
@@ -152,6 +154,9 @@ class Settings:
     api_protect_reads: bool = False
     api_cors_origins: tuple[str, ...] = ()
     api_max_body_bytes: int = 1_048_576
+    # the API's server on uvloop and httptools where installed (off: asyncio and h11, to
+    # rule them out when something looks wrong at the socket level)
+    api_fast_io: bool = True
     # how long `trainjet api` / `trainjet runner` keep retrying an unreachable NATS at start
     connect_retry_seconds: float = 60.0
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.unit.test_console_api import training
 from trainjet.api.app import create_app
+from trainjet.api.list_rows import OperationSummary
 from trainjet.api.struct_models import model_of
 from trainjet.config import Settings
 from trainjet.core.events import (
@@ -47,6 +48,7 @@ READ_MODELS = [
     OperationMetrics,
     Promotion,
     RunnerInfo,
+    OperationSummary,
 ]
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainjet.api.list_rows import OperationSummary
 from trainjet.api.struct_models import model_of
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.events.inputs import DEFAULT_DUMMY_INTERVAL_SECONDS, DEFAULT_DUMMY_ITERATIONS
@@ -73,6 +74,7 @@ class CancelOperationRequest(StrictModel):
 if TYPE_CHECKING:  # mypy cannot follow a generated class: to it, they are models
     OperationInfoModel: TypeAlias = BaseModel
     EpochRecordModel: TypeAlias = BaseModel
+    OperationSummaryModel: TypeAlias = BaseModel
 else:
     OperationInfoModel = model_of(
         OperationInfo,
@@ -80,33 +82,13 @@ else:
         extra={"duration_seconds": (float | None, None)},
     )
     EpochRecordModel = model_of(EpochRecord)
+    # the list row the route encodes (`api.list_rows`)
+    OperationSummaryModel = model_of(OperationSummary)
 
 
 class OperationStatusResponse(BaseModel):
     success: bool = True
     data: OperationInfoModel
-
-
-class OperationSummaryModel(BaseModel):
-    operation_id: str
-    operation_type: OperationType
-    status: OperationStatus
-    created_at: datetime
-    progress_percentage: float
-    current_step: str | None = None
-    symbol: str | None = None
-    duration_seconds: float | None = None
-    strategy: str | None = None
-    symbols: list[str] = []
-    timeframes: list[str] = []
-    best_val_accuracy: float | None = None
-    epochs_completed: int = 0
-    epochs_total: int | None = None
-    runner_id: str | None = None
-    pool: str = "local"
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    tags: list[str] = []
 
 
 class OperationListResponse(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -51,6 +52,16 @@ class _Server(uvicorn.Server):
             self._on_ready()
 
 
+def server_io(fast: bool) -> tuple[str, str]:
+    """uvicorn's (loop, http) for the API: uvloop and httptools where installed (faster per
+    request, same behaviour), else the pure-Python asyncio and h11 they fall back to."""
+    if not fast:
+        return "asyncio", "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+    return loop, http
+
+
 def run_api(
     settings: Settings,
     *,
@@ -61,10 +72,13 @@ def run_api(
     from trainjet.api.app import create_app
 
     app = create_app(settings)
+    loop, http = server_io(settings.api_fast_io)
     config = uvicorn.Config(
         app,
         host=settings.api_host,
         port=settings.api_port,
+        loop=loop,
+        http=http,
         log_level="info" if access_log else "warning",
         access_log=access_log,
         lifespan="on",

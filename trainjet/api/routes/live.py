@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trainjet.api.deps import get_backend
-from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.encoding import json_response, operation_dict
+from trainjet.api.list_rows import ROWS
 from trainjet.api.schemas_views import AuditResponse, CurvesResponse, raw_body
 from trainjet.core.events import AnyEvent, BatchProgress, to_builtins, utcnow
 from trainjet.core.projections import OperationInfo
@@ -93,12 +94,11 @@ async def _list_sse(backend: ApiSystem, request: Request) -> AsyncIterator[bytes
                 yield b"event: resync\ndata: %s\n\n" % json.dumps({"changed": len(ids)}).encode()
                 continue
             query = projector.query
-            rows = [
-                operation_summary(info, now, query.metrics(i))
-                for i in ids
-                if (info := query.get(i)) is not None
-            ]
-            yield b"event: operations\ndata: %s\n\n" % msgspec.json.encode(rows)
+            rows = ROWS.array(
+                ((info, query.metrics(i)) for i in ids if (info := query.get(i)) is not None),
+                now,
+            )
+            yield b"event: operations\ndata: %s\n\n" % rows
     finally:
         projector.remove_listener(listener)
 

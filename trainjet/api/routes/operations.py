@@ -10,9 +10,12 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from trainjet.api.deps import get_backend, require_token
-from trainjet.api.encoding import json_response, operation_dict, operation_summary
+from trainjet.api.encoding import JSONBytes, json_response, operation_dict
+from trainjet.api.list_rows import ROWS
+from trainjet.api.query_model import query_parameters, query_parser
 from trainjet.api.schemas import (
     CancelOperationRequest,
     OperationCancelResponse,
@@ -54,47 +57,55 @@ def _get(backend: ApiSystem, operation_id: str) -> OperationInfo:
     return backend.orchestrator.get(operation_id)
 
 
-@router.get("", response_model=OperationListResponse)
-async def list_operations(
-    backend: BackendDep,
-    status: OperationStatus | None = None,
-    operation_type: OperationType | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    active_only: bool = False,
-    sort: Annotated[
-        SortKey | None, Query(description="Column to sort by; default: newest first")
-    ] = None,
-    order: SortOrder = SortOrder.DESC,
-    tag: Annotated[
-        list[str] | None, Query(description="Only operations with this tag (repeat: all of them)")
-    ] = None,
-    strategy: Annotated[str | None, Query(max_length=128, description="Strategy name")] = None,
-    symbol: Annotated[str | None, Query(max_length=32, description="A symbol trained on")] = None,
-) -> Response:
+class ListQuery(BaseModel):
+    """`GET /operations`' query parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: OperationStatus | None = None
+    operation_type: OperationType | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+    active_only: bool = False
+    sort: SortKey | None = Field(None, description="Column to sort by; default: newest first")
+    order: SortOrder = SortOrder.DESC
+    tag: list[str] | None = Field(
+        None, description="Only operations with this tag (repeat: all of them)"
+    )
+    strategy: str | None = Field(None, max_length=128, description="Strategy name")
+    symbol: str | None = Field(None, max_length=32, description="A symbol trained on")
+
+
+# validated in one step per distinct query string: as ten FastAPI parameters they cost more
+# than the page itself (`api.query_model`)
+_list_query = query_parser(ListQuery)
+
+
+@router.get(
+    "",
+    response_model=OperationListResponse,
+    openapi_extra={"parameters": query_parameters(ListQuery)},
+)
+async def list_operations(request: Request, backend: BackendDep) -> Response:
     """Newest first (the order the log accepted them) unless `sort` names a column. Filters
     combine; `total_count` counts every match, `active_count` every active operation."""
+    q = _list_query(request.scope["query_string"])
     where = OperationFilter(
-        status=status,
-        operation_type=operation_type,
-        active_only=active_only,
-        tags=normalize_tags(tag or []),
-        strategy=strategy,
-        symbol=symbol,
+        status=q.status,
+        operation_type=q.operation_type,
+        active_only=q.active_only,
+        tags=normalize_tags(q.tag or []),
+        strategy=q.strategy,
+        symbol=q.symbol,
     )
     now = utcnow()
     page = backend.projector.query.page(
-        where, offset=offset, limit=limit, sort=sort, order=order, now=now
+        where, offset=q.offset, limit=q.limit, sort=q.sort, order=q.order, now=now
     )
-    data = [operation_summary(op, now, metrics) for op, metrics in page.rows]
-    return json_response(
-        {
-            "success": True,
-            "data": data,
-            "total_count": page.total_count,
-            "active_count": page.active_count,
-        }
-    )
+    # {"success", "data", "total_count", "active_count"}, the rows' bytes reused while their
+    # operations do not change (most of a list are runs that ended)
+    body = ROWS.page(page.rows, now, total_count=page.total_count, active_count=page.active_count)
+    return JSONBytes(content=body)
 
 
 @router.get("/{operation_id}", response_model=OperationStatusResponse)

@@ -1,7 +1,7 @@
 """The operations list as the console shows it: the columns a user compares runs by, and the
 server-side sort over them, so a page of 10,000 operations costs one sort, not a transfer.
 
-Rows are `encoding.operation_summary`: every field `GET /operations` always had plus the
+Rows are `api.list_rows.OperationSummary`: every field `GET /operations` always had plus the
 columns runs are compared by, so older clients read them unchanged.
 """
 
