@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -105,7 +106,12 @@ class Runner:
             resources=resources or {},
             stats=self.stats,
         )
+        # The attempts running, by operation. The loop changes it; the heartbeat thread reads
+        # it (`info`): both under `_active_lock`, or a copy taken while the loop adds an
+        # attempt fails with "dictionary changed size during iteration" (a copy of a large
+        # dict allocates, the collector may run Python code, and that lets the loop run).
         self.active: dict[str, Attempt] = {}
+        self._active_lock = threading.Lock()
         self.started_at = utcnow().isoformat()
         self._stopping = False
         self._slots = asyncio.Semaphore(concurrency)
@@ -236,7 +242,8 @@ class Runner:
                 gpu = self.gpu_probe()
             except Exception:  # a failing probe must not stop the heartbeat
                 log.debug("gpu probe failed", exc_info=True)
-        attempts = list(self.active.items())  # one C-level copy: safe against the loop thread
+        with self._active_lock:
+            attempts = list(self.active.items())
         return RunnerInfo(
             runner_id=self.runner_id,
             pool=self.pool,
@@ -320,6 +327,14 @@ class Runner:
 
     # -- one operation ---------------------------------------------------------------------
 
+    def _set_active(self, op_id: str, attempt: Attempt | None) -> None:
+        """Add (or with None, remove) the running attempt of `op_id`; see `active`."""
+        with self._active_lock:
+            if attempt is None:
+                self.active.pop(op_id, None)
+            else:
+                self.active[op_id] = attempt
+
     async def _handle(self, claim: Claim) -> None:
         op_id = claim.command.operation_id
         attempt: Attempt | None = None
@@ -335,7 +350,7 @@ class Runner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(mine.finished.wait(), UNWIND_WAIT)
             attempt = Attempt(self.deps, claim)
-            self.active[op_id] = attempt
+            self._set_active(op_id, attempt)
             await self.beat_soon()
             await attempt.run()
         except Exception:
@@ -345,5 +360,5 @@ class Runner:
                     await claim.release()
         finally:
             if attempt is not None and self.active.get(op_id) is attempt:
-                del self.active[op_id]
+                self._set_active(op_id, None)
             self._slots.release()
