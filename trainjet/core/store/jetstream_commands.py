@@ -25,6 +25,10 @@ from trainjet.core.store.settings import StoreSettings, validate_pool
 _decode_command = msgspec.json.Decoder(StartCommand).decode
 _encode = msgspec.json.Encoder().encode
 
+# How long a batch claim waits for the commands the consumer said were waiting (another
+# runner may take them first; the no-wait request returns at once when they are there).
+TOP_UP_S = 0.05
+
 
 class JetStreamClaim:
     """One delivery of a start command; `complete`/`release` end it, later calls do nothing."""
@@ -104,7 +108,16 @@ class JetStreamCommandQueue:
         return sub
 
     async def next_claim(self, pool: str, timeout: float) -> JetStreamClaim | None:
+        claims = await self.next_claims(pool, 1, timeout)
+        return claims[0] if claims else None
+
+    async def next_claims(self, pool: str, max_count: int, timeout: float) -> list[JetStreamClaim]:
+        """The first command as soon as it is there (a fetch of several would wait its whole
+        timeout for the rest), then, if the consumer says more are waiting, up to
+        `max_count` in all in one more round trip."""
         validate_pool(pool)
+        if max_count < 1:
+            raise ValueError(f"max_count must be at least 1, not {max_count}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         lock = self._locks.setdefault(pool, asyncio.Lock())
@@ -112,27 +125,49 @@ class JetStreamCommandQueue:
             async with asyncio.timeout(timeout):
                 await lock.acquire()
         except TimeoutError:
-            return None
+            return []
         try:
             sub = await self._subscription(pool)
-            while (remaining := deadline - loop.time()) > 0.01:
-                with translate_errors(f"claim from pool {pool}"):
-                    try:
-                        msg = (await sub.fetch(1, timeout=remaining))[0]
-                    except nats.errors.TimeoutError:
-                        return None
-                    try:
-                        command = _decode_command(msg.data)
-                    except msgspec.DecodeError:
-                        # Not a start command (a foreign writer): drop it, never loop on it.
-                        await msg.term()
-                        continue
-                return JetStreamClaim(
-                    msg, command, msg.metadata.num_delivered, self.settings.request_timeout
-                )
-            return None
+            claims: list[JetStreamClaim] = []
+            waiting = 0
+            while not claims and (remaining := deadline - loop.time()) > 0.01:
+                msgs = await self._fetch(sub, pool, 1, remaining)
+                if not msgs:
+                    return []
+                claims = await self._claims(msgs)
+                waiting = msgs[-1].metadata.num_pending or 0
+            if claims and waiting > 0 and len(claims) < max_count:
+                count = min(max_count - len(claims), waiting)
+                claims += await self._claims(await self._fetch(sub, pool, count, TOP_UP_S))
+            return claims
         finally:
             lock.release()
+
+    async def _fetch(
+        self, sub: JetStreamContext.PullSubscription, pool: str, count: int, timeout: float
+    ) -> list[Msg]:
+        with translate_errors(f"claim from pool {pool}"):
+            try:
+                return await sub.fetch(count, timeout=timeout)
+            except nats.errors.TimeoutError:
+                return []
+
+    async def _claims(self, msgs: list[Msg]) -> list[JetStreamClaim]:
+        claims = []
+        for msg in msgs:
+            try:
+                command = _decode_command(msg.data)
+            except msgspec.DecodeError:
+                # Not a start command (a foreign writer): drop it, never loop on it.
+                with translate_errors("drop a message that is not a start command"):
+                    await msg.term()
+                continue
+            claims.append(
+                JetStreamClaim(
+                    msg, command, msg.metadata.num_delivered, self.settings.request_timeout
+                )
+            )
+        return claims
 
     async def pending(self, pool: str) -> int:
         validate_pool(pool)
