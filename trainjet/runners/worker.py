@@ -58,6 +58,9 @@ GpuProbe = Callable[[], dict[str, Any] | None]
 DEFAULT_GRACE_SECONDS = 30.0
 # How long a new attempt waits for this runner's own fenced attempt to unwind.
 UNWIND_WAIT = 30.0
+# Most commands claimed in one round trip, however many slots are free: a bounded request
+# (the loop takes the rest on its next turn).
+MAX_CLAIM_BATCH = 256
 
 
 class Runner:
@@ -156,29 +159,30 @@ class Runner:
             while not stop.is_set():
                 if not await self._take_slot(stop):
                     break
+                slots = 1 + await self._take_free_slots()
                 if self._cut_off() is not None:
                     # A runner nobody can see must not take work: it would be fenced again
                     # at once, and its claims would bounce. Wait for a heartbeat to land.
-                    self._slots.release()
+                    self._give_slots(slots)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.2)
                     continue
                 try:
-                    claim = await self.commands.next_claim(self.pool, timeout=0.5)
+                    # As many commands as there are free slots, in one or two round trips.
+                    claims = await self.commands.next_claims(self.pool, slots, timeout=0.5)
                 except StoreError as exc:  # NATS down or a leader election: wait, retry
-                    self._slots.release()
+                    self._give_slots(slots)
                     log.warning("taking a command failed (%s); retrying", exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.5)
                     continue
-                if claim is None:
-                    self._slots.release()
-                    continue
-                task = asyncio.create_task(
-                    self._handle(claim), name=f"op-{claim.command.operation_id}"
-                )
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                self._give_slots(slots - len(claims))
+                for claim in claims:
+                    task = asyncio.create_task(
+                        self._handle(claim), name=f"op-{claim.command.operation_id}"
+                    )
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
         finally:
             self._stopping = True
             await self.beat_soon()  # tell the pool at once: nothing is to be handed to us
@@ -233,6 +237,18 @@ class Runner:
                 acquire.cancel()
             return False
         return True
+
+    async def _take_free_slots(self) -> int:
+        """Take every slot free now, without waiting (at most `MAX_CLAIM_BATCH` - 1 more)."""
+        taken = 0
+        while taken < MAX_CLAIM_BATCH - 1 and not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            taken += 1
+        return taken
+
+    def _give_slots(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
 
     def info(self) -> RunnerInfo:
         """This runner's registry entry; called from the heartbeat thread too."""
