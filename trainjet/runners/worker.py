@@ -190,6 +190,7 @@ class Runner:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await self.deps.leases.close()
             await self.control.stop()
             await self.outbox.close()
             if self._beat_thread is not None:
