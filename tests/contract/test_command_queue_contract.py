@@ -136,3 +136,34 @@ async def test_invalid_pool_is_refused(any_command_queue: CommandQueue) -> None:
         await any_command_queue.submit(start("op1", pool="no.dots"))
     with pytest.raises(InvalidName):
         await any_command_queue.next_claim("a*", 0.1)
+
+
+async def test_next_claims_takes_the_waiting_commands_together(
+    any_command_queue: CommandQueue,
+) -> None:
+    for op in ("op1", "op2", "op3", "op4", "op5"):
+        await any_command_queue.submit(start(op))
+    first = await any_command_queue.next_claims("local", 3, 3.0)
+    assert [c.command.operation_id for c in first] == ["op1", "op2", "op3"]
+    rest = await any_command_queue.next_claims("local", 10, 3.0)
+    assert [c.command.operation_id for c in rest] == ["op4", "op5"]
+    assert await any_command_queue.next_claims("local", 10, 0.3) == []
+    for c in [*first, *rest]:
+        assert c.delivery_count == 1
+        await c.complete()
+
+
+async def test_next_claims_returns_the_first_command_without_waiting_for_more(
+    any_command_queue: CommandQueue,
+) -> None:
+    async def submit_later() -> None:
+        await asyncio.sleep(0.2)
+        await any_command_queue.submit(start("op1"))
+
+    later = asyncio.create_task(submit_later())
+    started = time.monotonic()
+    got = await any_command_queue.next_claims("local", 50, 10.0)
+    await later
+    assert [c.command.operation_id for c in got] == ["op1"]
+    assert time.monotonic() - started < 5.0  # not the whole timeout for the other 49
+    await got[0].complete()

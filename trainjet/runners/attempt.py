@@ -94,30 +94,29 @@ class Attempt:
 
     async def run(self) -> None:
         mailbox = self.deps.control.register(self.operation_id)  # before reading: see control
+        # The lease is renewed from the moment the command is held to its ack or hand-back:
+        # deciding the start or the end (reads, a checkpoint download, appends) can take
+        # longer than a lease on a loaded machine, and a lapsed lease hands the command to
+        # another runner for nothing. A fenced attempt is no longer renewed.
+        self.deps.leases.hold(self)
         try:
             await self._run(mailbox)
         finally:
+            self.deps.leases.drop(self)
             self.deps.control.unregister(mailbox)
             self.finished.set()
 
     async def _run(self, mailbox: Mailbox) -> None:
-        # Renew the lease from the moment the command is held: deciding the start (reads,
-        # a checkpoint download) can take longer than a lease on a loaded machine, and a
-        # lapsed lease hands the command to another runner for nothing.
-        helpers = [asyncio.create_task(self._keep_lease(), name=f"lease-{self.operation_id}")]
+        started = await self._decide_start()
+        if started is None:
+            return
+        ctx, executor = started
+        watch = asyncio.create_task(self._watch(mailbox, ctx), name=f"watch-{self.operation_id}")
         try:
-            started = await self._decide_start()
-            if started is None:
-                return
-            ctx, executor = started
-            helpers.append(
-                asyncio.create_task(self._watch(mailbox, ctx), name=f"watch-{self.operation_id}")
-            )
             terminal = await self._run_executor(executor, ctx)
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         if self.fenced:
             self.deps.outbox.discard(self.operation_id)
             if self._release_on_exit:
@@ -373,17 +372,6 @@ class Attempt:
                 self.fence(f"attempt {ctx.attempt} was handed over: {event.reason}")
             elif isinstance(event, OperationStarted) and event.attempt > ctx.attempt:
                 self.fence(f"runner {event.runner_id} took over as attempt {event.attempt}")
-
-    async def _keep_lease(self) -> None:
-        interval = max(0.2, self.deps.lease_seconds / 3)
-        while not self.fenced:
-            await asyncio.sleep(interval)
-            if self.fenced:
-                return
-            try:
-                await self.claim.extend()
-            except Exception as exc:
-                log.warning("lease renewal failed: %s", exc)
 
 
 def _epoch_of(resume: Blob | None) -> int | None:

@@ -19,6 +19,7 @@ from trainjet.core.store.blobs import BlobStore
 from trainjet.core.store.port import EventStore, Record, RunnerRegistry
 from trainjet.runners.context import OperationContext
 from trainjet.runners.control import ControlWatcher
+from trainjet.runners.leases import LeaseKeeper
 from trainjet.runners.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,21 @@ class AttemptDeps:
     checkpoints: BlobStore | None = None
     resources: dict[str, Any] = field(default_factory=dict)
     stats: RunnerStats = field(default_factory=RunnerStats)
+    # The one task renewing every held command's lease (see `leases`).
+    leases: LeaseKeeper = field(init=False)
     # History reads in flight at once, for all this runner's attempts (see `Retrying`).
     reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_READS))
 
+    def __post_init__(self) -> None:
+        self.leases = LeaseKeeper(self.lease_seconds)
 
-# Each history read costs the server a short-lived consumer (create, info, expiry): a runner
-# taking thousands of commands at once must not ask for thousands together, or the server's
-# JetStream API times them all out and every retry adds to the pile (measured: 10,000 dummy
-# starts on 4 runners). Reads beyond this wait their turn; running operations are not held.
+
+# Each history read costs the server's JetStream API a request or more (the stream's last
+# sequence, then batched direct gets; a consumer where the stream has no direct gets): a
+# runner taking thousands of commands at once must not ask for thousands together, or the
+# server times them all out and every retry adds to the pile (measured: 10,000 dummy starts
+# on 4 runners, with a consumer per read). Reads beyond this wait their turn; running
+# operations are not held.
 MAX_READS = 16
 
 

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -57,6 +58,9 @@ GpuProbe = Callable[[], dict[str, Any] | None]
 DEFAULT_GRACE_SECONDS = 30.0
 # How long a new attempt waits for this runner's own fenced attempt to unwind.
 UNWIND_WAIT = 30.0
+# Most commands claimed in one round trip, however many slots are free: a bounded request
+# (the loop takes the rest on its next turn).
+MAX_CLAIM_BATCH = 256
 
 
 class Runner:
@@ -105,7 +109,12 @@ class Runner:
             resources=resources or {},
             stats=self.stats,
         )
+        # The attempts running, by operation. The loop changes it; the heartbeat thread reads
+        # it (`info`): both under `_active_lock`, or a copy taken while the loop adds an
+        # attempt fails with "dictionary changed size during iteration" (a copy of a large
+        # dict allocates, the collector may run Python code, and that lets the loop run).
         self.active: dict[str, Attempt] = {}
+        self._active_lock = threading.Lock()
         self.started_at = utcnow().isoformat()
         self._stopping = False
         self._slots = asyncio.Semaphore(concurrency)
@@ -150,29 +159,30 @@ class Runner:
             while not stop.is_set():
                 if not await self._take_slot(stop):
                     break
+                slots = 1 + await self._take_free_slots()
                 if self._cut_off() is not None:
                     # A runner nobody can see must not take work: it would be fenced again
                     # at once, and its claims would bounce. Wait for a heartbeat to land.
-                    self._slots.release()
+                    self._give_slots(slots)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.2)
                     continue
                 try:
-                    claim = await self.commands.next_claim(self.pool, timeout=0.5)
+                    # As many commands as there are free slots, in one or two round trips.
+                    claims = await self.commands.next_claims(self.pool, slots, timeout=0.5)
                 except StoreError as exc:  # NATS down or a leader election: wait, retry
-                    self._slots.release()
+                    self._give_slots(slots)
                     log.warning("taking a command failed (%s); retrying", exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.5)
                     continue
-                if claim is None:
-                    self._slots.release()
-                    continue
-                task = asyncio.create_task(
-                    self._handle(claim), name=f"op-{claim.command.operation_id}"
-                )
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                self._give_slots(slots - len(claims))
+                for claim in claims:
+                    task = asyncio.create_task(
+                        self._handle(claim), name=f"op-{claim.command.operation_id}"
+                    )
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
         finally:
             self._stopping = True
             await self.beat_soon()  # tell the pool at once: nothing is to be handed to us
@@ -180,6 +190,7 @@ class Runner:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await self.deps.leases.close()
             await self.control.stop()
             await self.outbox.close()
             if self._beat_thread is not None:
@@ -228,6 +239,18 @@ class Runner:
             return False
         return True
 
+    async def _take_free_slots(self) -> int:
+        """Take every slot free now, without waiting (at most `MAX_CLAIM_BATCH` - 1 more)."""
+        taken = 0
+        while taken < MAX_CLAIM_BATCH - 1 and not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            taken += 1
+        return taken
+
+    def _give_slots(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
     def info(self) -> RunnerInfo:
         """This runner's registry entry; called from the heartbeat thread too."""
         gpu: dict[str, Any] | None = None
@@ -236,7 +259,8 @@ class Runner:
                 gpu = self.gpu_probe()
             except Exception:  # a failing probe must not stop the heartbeat
                 log.debug("gpu probe failed", exc_info=True)
-        attempts = list(self.active.items())  # one C-level copy: safe against the loop thread
+        with self._active_lock:
+            attempts = list(self.active.items())
         return RunnerInfo(
             runner_id=self.runner_id,
             pool=self.pool,
@@ -320,6 +344,14 @@ class Runner:
 
     # -- one operation ---------------------------------------------------------------------
 
+    def _set_active(self, op_id: str, attempt: Attempt | None) -> None:
+        """Add (or with None, remove) the running attempt of `op_id`; see `active`."""
+        with self._active_lock:
+            if attempt is None:
+                self.active.pop(op_id, None)
+            else:
+                self.active[op_id] = attempt
+
     async def _handle(self, claim: Claim) -> None:
         op_id = claim.command.operation_id
         attempt: Attempt | None = None
@@ -335,7 +367,7 @@ class Runner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(mine.finished.wait(), UNWIND_WAIT)
             attempt = Attempt(self.deps, claim)
-            self.active[op_id] = attempt
+            self._set_active(op_id, attempt)
             await self.beat_soon()
             await attempt.run()
         except Exception:
@@ -345,5 +377,5 @@ class Runner:
                     await claim.release()
         finally:
             if attempt is not None and self.active.get(op_id) is attempt:
-                del self.active[op_id]
+                self._set_active(op_id, None)
             self._slots.release()

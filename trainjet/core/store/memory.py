@@ -259,6 +259,18 @@ class MemoryCommandQueue:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), max(wait, 0.001))
 
+    async def next_claims(self, pool: str, max_count: int, timeout: float) -> list[MemoryClaim]:
+        first = await self.next_claim(pool, timeout)
+        if first is None:
+            return []
+        claims = [first]
+        while len(claims) < max_count:
+            claim, _ = self._take(pool)
+            if claim is None:
+                break
+            claims.append(claim)
+        return claims
+
     async def pending(self, pool: str) -> int:
         validate_pool(pool)
         return sum(1 for e in self._pools.get(pool, []) if e.delivery_count == 0)

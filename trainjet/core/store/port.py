@@ -139,6 +139,11 @@ class CommandQueue(Protocol):
         """Take the next command of `pool` under a lease, or None after `timeout` seconds."""
         ...
 
+    async def next_claims(self, pool: str, max_count: int, timeout: float) -> Sequence[Claim]:
+        """Take up to `max_count` commands of `pool` under a lease, in order, as soon as one is
+        there (those waiting with it come in the same round trip); empty after `timeout`."""
+        ...
+
     async def pending(self, pool: str) -> int:
         """Commands waiting (not yet claimed) in `pool`."""
         ...
