@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainjet.training.errors import DeviceUnavailableError, TrainingConfigError
 from trainjet.training.model import devices
 from trainjet.training.model.network import (
     ACTIVATIONS,
@@ -65,7 +66,7 @@ def test_defaults() -> None:
     ],
 )
 def test_invalid_configs_raise(model_cfg: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(TrainingConfigError, match=match):
         build_model(model_cfg, 4)
 
 
@@ -102,10 +103,10 @@ def test_select_device() -> None:
     auto = devices.select_device()
     expected = "cuda" if torch.cuda.is_available() else "mps" if devices._mps_available() else "cpu"
     assert auto.type == expected
-    with pytest.raises(ValueError, match="Unsupported"):
+    with pytest.raises(DeviceUnavailableError, match="Unsupported"):
         devices.select_device("tpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(DeviceUnavailableError, match="CUDA is not available"):
             devices.select_device("cuda")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from trainjet.core.errors import InvalidRequest
 from trainjet.training.artifacts.model_files import load_model, save_model
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.model.inference import (
@@ -62,7 +63,7 @@ def test_predict_returns_valid_probabilities(tmp_path: Path) -> None:
 
 def test_wrong_feature_count_is_refused(tmp_path: Path) -> None:
     store, _ = stored(tmp_path)
-    with pytest.raises(ValueError, match="expects 5 features"):
+    with pytest.raises(InvalidRequest, match="expects 5 features"):
         predict_from_prepared(load_model(store, "demo"), np.zeros((2, 4)))
 
 
@@ -70,15 +71,15 @@ def test_multi_symbol_prediction_needs_and_uses_the_symbol(tmp_path: Path) -> No
     store, _ = stored(tmp_path, n_symbols=3)
     loaded = load_model(store, "demo")
     X = np.random.default_rng(2).random((3, 5), dtype=np.float32)
-    with pytest.raises(ValueError, match="pass the symbol"):
+    with pytest.raises(InvalidRequest, match="pass the symbol"):
         predict_from_prepared(loaded, X)
     by_name = predict_from_prepared(loaded, X, "GBPUSD")
     assert by_name == predict_from_prepared(loaded, X, 1)
     assert by_name == predict_from_prepared(loaded, X, np.array([1, 1, 1]))
     assert by_name != predict_from_prepared(loaded, X, 2)
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(InvalidRequest, match="not one of"):
         predict_from_prepared(loaded, X, "AAPL")
-    with pytest.raises(ValueError, match="symbol_idx"):
+    with pytest.raises(InvalidRequest, match="symbol_idx"):
         predict_from_prepared(loaded, X, 7)
 
 

@@ -112,3 +112,8 @@ class TrainingDivergedError(TrainjetError):
 class CheckpointError(TrainjetError):
     """A checkpoint that is not trainjet's, or does not fit the run resuming from it. Not the
     caller's to fix: the run fails (a retry starts from the first epoch if it persists)."""
+
+
+class DeviceUnavailableError(TrainjetError):
+    """The device a training asked for (`cuda`, `mps`, an index) is not on the runner's machine,
+    or is not one trainjet trains on."""

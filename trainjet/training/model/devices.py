@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from trainjet.training.errors import DeviceUnavailableError
+
 DEVICE_ENV = "TRAINJET_DEVICE"
 _MB = 1024 * 1024
 
@@ -48,11 +50,13 @@ def select_device(preference: str | None = None) -> torch.device:
     except RuntimeError:
         device = torch.device("meta")  # reported as unsupported below
     if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"Unsupported device {choice!r}; use auto, cpu, cuda[:N] or mps")
+        raise DeviceUnavailableError(
+            f"Unsupported device {choice!r}; use auto, cpu, cuda[:N] or mps"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Device {choice!r} requested but CUDA is not available")
+        raise DeviceUnavailableError(f"Device {choice!r} requested but CUDA is not available")
     if device.type == "mps" and not _mps_available():
-        raise ValueError(f"Device {choice!r} requested but MPS is not available")
+        raise DeviceUnavailableError(f"Device {choice!r} requested but MPS is not available")
     return device
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from trainjet.core.errors import InvalidRequest
 from trainjet.training.artifacts.model_files import LoadedModel, load_model
 from trainjet.training.artifacts.registry import ModelStorage
 from trainjet.training.artifacts.results import CLASS_NAMES, classification_metrics
@@ -126,17 +127,21 @@ def _symbol_indices(stored: LoadedModel, symbol_idx: Any, n: int) -> torch.Tenso
     symbols = list(stored.features.get("symbols") or stored.metadata.get("symbols") or [])
     if symbol_idx is None:
         if stored.model.uses_symbols:
-            raise ValueError(f"This model was trained on {symbols}; pass the symbol to predict for")
+            raise InvalidRequest(
+                f"This model was trained on {symbols}; pass the symbol to predict for"
+            )
         return torch.zeros(n, dtype=torch.int64)
     if isinstance(symbol_idx, str):
         if symbol_idx not in symbols:
-            raise ValueError(f"Symbol {symbol_idx!r} is not one of the model's symbols {symbols}")
+            raise InvalidRequest(
+                f"Symbol {symbol_idx!r} is not one of the model's symbols {symbols}"
+            )
         return torch.full((n,), symbols.index(symbol_idx), dtype=torch.int64)
     idx = torch.as_tensor(np.asarray(symbol_idx, dtype=np.int64))
     idx = idx.expand(n).clone() if idx.ndim == 0 else idx
     n_symbols = max(len(symbols), int(stored.model.spec["n_symbols"]))
     if idx.shape != (n,) or (n and (int(idx.min()) < 0 or int(idx.max()) >= n_symbols)):
-        raise ValueError(f"symbol_idx must be one index in [0, {n_symbols}) or one per row")
+        raise InvalidRequest(f"symbol_idx must be one index in [0, {n_symbols}) or one per row")
     return idx
 
 
@@ -147,7 +152,7 @@ def predict_from_prepared(
     rows = np.atleast_2d(np.asarray(X, dtype=np.float32))
     expected = int(stored.model.spec["input_size"])
     if rows.shape[1] != expected:
-        raise ValueError(f"Model expects {expected} features per row, got {rows.shape[1]}")
+        raise InvalidRequest(f"Model expects {expected} features per row, got {rows.shape[1]}")
     idx = _symbol_indices(stored, symbol_idx, rows.shape[0])
     probs = torch.softmax(logits_of(stored.model, torch.from_numpy(rows), idx), dim=1).cpu()
     out = []

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainjet.training.errors import TrainingConfigError
+
 N_CLASSES = 3
 DEFAULT_EMBEDDING_DIM = 16
 DEFAULT_DROPOUT = 0.2
@@ -44,15 +46,17 @@ class TradingMLP(nn.Module):
     ) -> None:
         super().__init__()
         if input_size < 1:
-            raise ValueError(f"input_size must be >= 1, got {input_size}")
+            raise TrainingConfigError(f"input_size must be >= 1, got {input_size}")
         if not hidden_layers or any(int(h) < 1 for h in hidden_layers):
-            raise ValueError(
+            raise TrainingConfigError(
                 f"hidden_layers must be a non-empty list of positive ints, got {hidden_layers!r}"
             )
         if activation not in ACTIVATIONS:
-            raise ValueError(f"Unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
+            raise TrainingConfigError(
+                f"Unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}"
+            )
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise TrainingConfigError(f"dropout must be in [0, 1), got {dropout}")
         self.spec: dict[str, Any] = {
             "type": "mlp",
             "input_size": int(input_size),
@@ -83,6 +87,7 @@ class TradingMLP(nn.Module):
     def forward(self, x: torch.Tensor, symbol_idx: torch.Tensor | None = None) -> torch.Tensor:
         if self.embedding is not None:
             if symbol_idx is None:
+                # the caller's bug, not the user's: predict and the loop always pass them
                 raise ValueError("A multi-symbol model needs symbol indices for every sample")
             x = torch.cat((x, self.embedding(symbol_idx)), dim=1)
         out: torch.Tensor = self.net(x)
@@ -93,11 +98,11 @@ def build_model(model_cfg: Mapping[str, Any], n_features: int, n_symbols: int = 
     """Build from the strategy's `model` section. Unknown values raise, never default."""
     model_type = str(model_cfg.get("type", "mlp")).lower()
     if model_type != "mlp":
-        raise ValueError(f"Unknown model type {model_type!r}; only 'mlp' is supported")
+        raise TrainingConfigError(f"Unknown model type {model_type!r}; only 'mlp' is supported")
     arch = model_cfg.get("architecture") or {}
     hidden = arch.get("hidden_layers")
     if not isinstance(hidden, list | tuple):
-        raise ValueError("model.architecture.hidden_layers must be a list of layer sizes")
+        raise TrainingConfigError("model.architecture.hidden_layers must be a list of layer sizes")
     dropout = arch.get("dropout")
     return TradingMLP(
         n_features,
@@ -112,7 +117,7 @@ def build_model(model_cfg: Mapping[str, Any], n_features: int, n_symbols: int = 
 def model_from_spec(spec: Mapping[str, Any]) -> TradingMLP:
     """Rebuild the exact module a stored `spec` describes (weights are loaded separately)."""
     if spec.get("type", "mlp") != "mlp":
-        raise ValueError(f"Unknown model type {spec.get('type')!r}")
+        raise TrainingConfigError(f"Unknown model type {spec.get('type')!r}")
     return TradingMLP(
         int(spec["input_size"]),
         [int(h) for h in spec["hidden_layers"]],
