@@ -132,3 +132,15 @@ def test_nothing_after_the_terminal_event_changes_the_view() -> None:
 def test_the_terminal_set_is_defined_once_and_matches_the_terminal_statuses() -> None:
     assert tuple(TERMINAL_STATUS) == TERMINAL_TYPES
     assert set(TERMINAL_STATUS.values()) == {s for s in OperationStatus if s.is_terminal}
+
+
+def test_an_epoch_sent_in_one_burst_with_its_batches_still_shows_the_batch() -> None:
+    """Short epochs reach the log as one burst: the projection's step then reads "Epoch k/N",
+    and the terminal keeps the batch it saw (the user watches the loop move)."""
+    events = resumed_run()
+    first_epoch_end = next(i for i, e in enumerate(events) if isinstance(e, EpochCompleted))
+    view = TrainingView("op1")
+    for event in events[: first_epoch_end + 1]:
+        view.apply(event)
+    assert view.info is not None and view.info.progress.current_step == "Epoch 1/4"
+    assert view.step == "Epoch 1/4 · Batch 2/2"

@@ -70,6 +70,7 @@ class TrainingView:
     ended: float | None = None  # when the terminal event arrived: the clocks stop there
     _notice: str | None = field(default=None, repr=False)  # "started / resumed on ..."
     _batch_at: tuple[int, int] = field(default=(0, 0), repr=False)  # (epoch, batch) last shown
+    _per_epoch: int = field(default=0, repr=False)  # batches per epoch, from the batch events
     _sums: tuple[float, float, int] = field(default=(0.0, 0.0, 0), repr=False)
 
     def apply(self, event: AnyEvent) -> None:
@@ -96,6 +97,7 @@ class TrainingView:
         # Each batch is logged with its own figures; show the epoch's running mean, which
         # reads steadily at 10 frames a second where single batches jump about. A new epoch,
         # or a resumed attempt re-reporting from its checkpoint, starts the mean again.
+        self._per_epoch = event.batches_per_epoch
         for record in event.batches:
             loss, accuracy, count = self._sums
             if (record.epoch, record.batch) <= self._batch_at or record.epoch != self._batch_at[0]:
@@ -126,9 +128,16 @@ class TrainingView:
     def step(self) -> str:
         if self._notice is not None:
             return self._notice
-        if self.info is not None and self.info.progress.current_step:
-            return self.info.progress.current_step
-        return "Waiting for a runner…"
+        if self.info is None or not self.info.progress.current_step:
+            return "Waiting for a runner…"
+        step = self.info.progress.current_step
+        # Short epochs reach the log as one burst (their batches, then `epoch_completed`), so
+        # the projection's step reads "Epoch k/N" after every burst; the terminal saw the
+        # batches themselves and keeps showing where in the epoch the loop got.
+        epoch, batch = self._batch_at
+        if self._per_epoch and "Batch" not in step and step.startswith(f"Epoch {epoch}/"):
+            return f"{step} · Batch {batch}/{self._per_epoch}"
+        return step
 
     @property
     def epochs(self) -> tuple[EpochRecord, ...]:
