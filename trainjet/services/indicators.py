@@ -2,7 +2,7 @@
 the very functions that build training features, so a user inspects what a model saw.
 
 Training loads `SYMBOL_TIMEFRAME.csv` for its date range (`load_ohlcv`), then computes every
-indicator on exactly those bars (`feature_steps.compute_outputs`). This does the same, with the
+indicator on exactly those bars (`features/build.py` `compute_outputs`). This does the same, with the
 indicator specs normalised as a strategy's are (registry defaults, then alias overrides, then
 the user's parameters). The first bars of the range are therefore the warm-up (null), as
 they are for a training over the same range.

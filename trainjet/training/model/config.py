@@ -1,6 +1,6 @@
 """`TrainingConfig`: the training loop's settings, and the one place their defaults live.
 
-A strategy's `model.training` section (normalised by `strategy_defaults`, or as written) plus
+A strategy's `model.training` section (normalised by `strategy/defaults.py`, or as written) plus
 the request's overrides resolve into one typed struct; the trainer reads nothing else, the
 training service reads the epochs and the duration estimate from it, and the strategy
 normaliser takes its default values from here. The defaults are ktrdr's loader-injected ones
