@@ -62,11 +62,33 @@ def nats_access(settings: Settings, url: str | None = None) -> NatsAccess:
     )
 
 
+class _Connected:
+    """The connection's parts, named as the routes and runners use them."""
+
+    connection: StoreConnection
+
+    @property
+    def store(self) -> EventStore:
+        return self.connection.store
+
+    @property
+    def commands(self) -> CommandQueue:
+        return self.connection.commands
+
+    @property
+    def registry(self) -> RunnerRegistry:
+        return self.connection.registry
+
+    @property
+    def checkpoints(self) -> BlobStore | None:
+        return self.connection.checkpoints
+
+
 # -- the API process ------------------------------------------------------------------------
 
 
 @dataclass
-class ApiSystem:
+class ApiSystem(_Connected):
     """What the API serves from: the write side, the read side and the lease monitor."""
 
     settings: Settings
@@ -94,23 +116,6 @@ class ApiSystem:
         self.annotations = OperationAnnotations(
             self.connection.store, self.projector, self.orchestrator.get
         )
-
-    # The connection's parts, named as the routes use them.
-    @property
-    def store(self) -> EventStore:
-        return self.connection.store
-
-    @property
-    def commands(self) -> CommandQueue:
-        return self.connection.commands
-
-    @property
-    def registry(self) -> RunnerRegistry:
-        return self.connection.registry
-
-    @property
-    def checkpoints(self) -> BlobStore | None:
-        return self.connection.checkpoints
 
     @property
     def nats_url(self) -> str | None:
@@ -175,27 +180,11 @@ def memory_api(settings: Settings | None = None) -> ApiSystem:
 
 
 @dataclass
-class RunnerSystem:
+class RunnerSystem(_Connected):
     """What a runner works with: no projector, orchestrator or lease monitor (the API's)."""
 
     settings: Settings
     connection: StoreConnection
-
-    @property
-    def store(self) -> EventStore:
-        return self.connection.store
-
-    @property
-    def commands(self) -> CommandQueue:
-        return self.connection.commands
-
-    @property
-    def registry(self) -> RunnerRegistry:
-        return self.connection.registry
-
-    @property
-    def checkpoints(self) -> BlobStore | None:
-        return self.connection.checkpoints
 
     @property
     def models(self) -> BlobStore | None:
