@@ -13,6 +13,7 @@ from trainjet import __version__
 from trainjet.api.console import install_console
 from trainjet.api.errors import install_error_handlers
 from trainjet.api.guards import install_guards
+from trainjet.api.hot_reads import install_hot_reads
 from trainjet.api.metrics import install_metrics
 from trainjet.api.outage import OutageGuard
 from trainjet.api.routes import (
@@ -95,6 +96,8 @@ def create_app(
     app.include_router(indicators.router, prefix=API_PREFIX)
     app.include_router(market_data.router, prefix=API_PREFIX)
     install_console(app)
-    # last: it documents the error bodies of every route registered above
+    # it documents the error bodies of every route registered above
     document_error_responses(app, API_PREFIX)
+    # last: it passes on the paths that routes registered before the hot reads take
+    install_hot_reads(app, operations.HOT_READS)
     return app

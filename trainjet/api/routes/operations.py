@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -12,8 +12,9 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainjet.api.deps import get_backend, require_token
+from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import JSONBytes, json_response, operation_dict
+from trainjet.api.hot_reads import Handler
 from trainjet.api.list_rows import ROWS
 from trainjet.api.query_model import query_parameters, query_parser
 from trainjet.api.schemas import (
@@ -89,7 +90,11 @@ _list_query = query_parser(ListQuery)
 async def list_operations(request: Request, backend: BackendDep) -> Response:
     """Newest first (the order the log accepted them) unless `sort` names a column. Filters
     combine; `total_count` counts every match, `active_count` every active operation."""
-    q = _list_query(request.scope["query_string"])
+    return _list_page(backend, request.scope["query_string"])
+
+
+def _list_page(backend: ApiSystem, query_string: bytes) -> Response:
+    q = _list_query(query_string)
     where = OperationFilter(
         status=q.status,
         operation_type=q.operation_type,
@@ -110,7 +115,27 @@ async def list_operations(request: Request, backend: BackendDep) -> Response:
 
 @router.get("/{operation_id}", response_model=OperationStatusResponse)
 async def get_operation(operation_id: str, backend: BackendDep) -> Response:
+    return _read_one(backend, operation_id)
+
+
+def _read_one(backend: ApiSystem, operation_id: str) -> Response:
     return json_response({"success": True, "data": operation_dict(_get(backend, operation_id))})
+
+
+# The two reads clients poll, answered ahead of FastAPI's routing (`api.hot_reads`) by these
+# handlers; the routes above document them and answer when that way is not taken.
+async def _list_hot(request: Request) -> Response:
+    return _list_page(backend_of(request), request.scope["query_string"])
+
+
+async def _read_one_hot(request: Request) -> Response:
+    return _read_one(backend_of(request), request.scope["path_params"]["operation_id"])
+
+
+HOT_READS: dict[Callable[..., Any], Handler] = {
+    list_operations: _list_hot,
+    get_operation: _read_one_hot,
+}
 
 
 async def _cancel(
