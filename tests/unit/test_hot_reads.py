@@ -4,6 +4,7 @@ before them still reach their own routes, and every guard still applies."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from trainjet.api.app import API_PREFIX, create_app
 from trainjet.api.hot_reads import HotReads, hot_reads
 from trainjet.api.routes import operations
 from trainjet.config import Settings
-from trainjet.core.events import OperationCreated, OperationType, utcnow
+from trainjet.core.events import OperationCreated, OperationStarted, OperationType, utcnow
 from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.unit
@@ -91,6 +92,41 @@ async def test_the_hot_reads_answer_as_the_routes_they_stand_in_for(
         assert got.content == want.content
     else:  # the durations of operations not yet ended grow between the two requests
         assert _without_durations(got.json()) == _without_durations(want.json())
+
+
+async def test_a_polled_page_follows_every_change(backend: ApiSystem) -> None:
+    """Pages are kept while nothing changes: a new operation, and a started one (whose
+    duration then grows with the clock), show up on the next poll."""
+    async with client(create_app(Settings(), lease_monitor=False), backend) as http:
+        first = await http.get(OPS, params={"limit": 10})
+        assert (await http.get(OPS, params={"limit": 10})).content == first.content
+        seq = await backend.store.append(
+            OperationCreated(
+                event_id="created-new",
+                operation_id="op_dummy_hot_new",
+                occurred_at=utcnow(),
+                operation_type=OperationType.DUMMY,
+            )
+        )
+        await backend.projector.wait_until(seq)
+        body = (await http.get(OPS, params={"limit": 10})).json()
+        assert body["total_count"] == 4 and body["data"][0]["operation_id"] == "op_dummy_hot_new"
+        seq = await backend.store.append(
+            OperationStarted(
+                event_id="started-new",
+                operation_id="op_dummy_hot_new",
+                occurred_at=utcnow(),
+                runner_id="runner-1",
+            )
+        )
+        await backend.projector.wait_until(seq)
+        durations = set()
+        for _ in range(3):
+            row = (await http.get(OPS, params={"limit": 10})).json()["data"][0]
+            assert row["status"] == "running"
+            durations.add(row["duration_seconds"])
+            await asyncio.sleep(0.002)
+        assert len(durations) == 3
 
 
 def _without_durations(body: Any) -> Any:

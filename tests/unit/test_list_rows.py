@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from trainjet.api.list_rows import RowCache, operation_summary
+from trainjet.api.list_rows import PageCache, RowCache, operation_summary
 from trainjet.core.events import OperationStatus, OperationType
 from trainjet.core.projections import (
     EpochRecord,
@@ -157,3 +157,42 @@ def test_the_cache_holds_at_most_its_bound() -> None:
     for i in range(10):
         cache.row(msgspec.structs.replace(done, operation_id=f"op-{i}"), NOW, metrics)
     assert len(cache) == 3
+
+
+class View:
+    """Stands for a projector's view: pages are kept per view and sequence."""
+
+
+def test_a_page_is_kept_while_the_version_holds() -> None:
+    pages, view = PageCache(), View()
+    pending, _, done, failed = varied()
+    rows = [pending, done, failed]
+    pages.put(b"limit=3", (view, 7), b"page", rows, sorted_by_clock=False)
+    assert pages.get(b"limit=3", (view, 7)) == b"page"
+    assert pages.get(b"limit=4", (view, 7)) is None
+    assert pages.get(b"limit=3", (view, 8)) is None  # the fold applied a record since
+    assert pages.get(b"limit=3", (View(), 7)) is None  # another projector, or a snapshot
+    pages.put(b"limit=2", (view, 8), b"newer", rows, sorted_by_clock=False)
+    assert pages.get(b"limit=3", (view, 7)) is None  # only the latest version is kept
+    assert pages.get(b"limit=2", (view, 8)) == b"newer"
+
+
+def test_a_page_that_moves_with_the_clock_is_not_kept() -> None:
+    pages, view = PageCache(), View()
+    rows = varied()  # holds a running operation: its duration grows
+    pages.put(b"", (view, 1), b"page", rows, sorted_by_clock=False)
+    assert pages.get(b"", (view, 1)) is None
+    settled = [row for row in rows if row[0].completed_at or not row[0].started_at]
+    pages.put(b"sort=duration", (view, 1), b"page", settled, sorted_by_clock=True)
+    assert pages.get(b"sort=duration", (view, 1)) is None
+    pages.put(b"x" * 2000, (view, 1), b"page", settled, sorted_by_clock=False)
+    assert pages.get(b"x" * 2000, (view, 1)) is None  # a one-off query string
+
+
+def test_the_pages_hold_at_most_their_bound_in_bytes() -> None:
+    pages, view = PageCache(max_bytes=10), View()
+    for n in range(5):
+        pages.put(b"%d" % n, (view, 1), b"1234", [], sorted_by_clock=False)
+    assert [pages.get(b"%d" % n, (view, 1)) for n in range(5)] == [None, None, None] + [b"1234"] * 2
+    pages.put(b"big", (view, 1), b"x" * 11, [], sorted_by_clock=False)
+    assert pages.get(b"big", (view, 1)) is None

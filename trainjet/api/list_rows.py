@@ -21,6 +21,9 @@ from trainjet.core.projections.compare import best_val_accuracy
 # Enough for every row of the largest page many times over, small enough that a list of
 # 1M operations paged through end to end holds a bounded amount (~600 bytes a row).
 MAX_CACHED_ROWS = 20_000
+# Whole pages: a few dozen of the default size (100 rows), a handful of the largest
+MAX_CACHED_PAGE_BYTES = 4 * 1024 * 1024
+MAX_CACHED_QUERY_BYTES = 1024  # a longer query string is a one-off
 
 
 class OperationSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +49,11 @@ class OperationSummary(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     tags: list[str] = msgspec.field(default_factory=list)
+
+
+def moves_with_clock(info: OperationInfo) -> bool:
+    """Whether the operation's row changes with time alone: its duration, while it runs."""
+    return info.started_at is not None and info.completed_at is None
 
 
 def operation_summary(
@@ -96,7 +104,7 @@ class RowCache:
         if cached is not None and cached[0] is info and cached[1] is metrics:
             return cached[2]
         encoded = self._encode(operation_summary(info, now, metrics))
-        if info.started_at is None or info.completed_at is not None:
+        if not moves_with_clock(info):
             rows = self._rows
             rows.pop(key, None)  # re-inserted last: eviction goes oldest-stored first
             if len(rows) >= self._max:
@@ -128,6 +136,56 @@ class RowCache:
         )
 
 
-# One per process: rows are checked against the very objects they were built from, so
-# projectors (one per app; several in a test run) cannot read each other's rows.
+class PageCache:
+    """Whole `GET /operations` answers per query string, kept while the read models stay at
+    one version (`ReadModel.version`) and nothing on the page moves with the clock.
+
+    A console or a script polls the same few pages, and between two polls nothing happened
+    most of the time: each poll would walk the same operations and join the same rows again.
+    A page holding a running operation (its duration grows), or sorted by duration (a running
+    one may move into it), is built anew every time. Only the latest version's pages are kept.
+    """
+
+    def __init__(self, max_bytes: int = MAX_CACHED_PAGE_BYTES) -> None:
+        self._max = max_bytes
+        self._size = 0
+        self._version: tuple[object, int] | None = None
+        self._pages: dict[bytes, bytes] = {}
+
+    def _current(self, version: tuple[object, int]) -> bool:
+        kept = self._version
+        return kept is not None and kept[0] is version[0] and kept[1] == version[1]
+
+    def get(self, query: bytes, version: tuple[object, int]) -> bytes | None:
+        return self._pages.get(query) if self._current(version) else None
+
+    def put(
+        self,
+        query: bytes,
+        version: tuple[object, int],
+        body: bytes,
+        rows: Iterable[tuple[OperationInfo, OperationMetrics | None]],
+        *,
+        sorted_by_clock: bool,
+    ) -> None:
+        if sorted_by_clock or len(query) > MAX_CACHED_QUERY_BYTES or len(body) > self._max:
+            return
+        if any(moves_with_clock(info) for info, _ in rows):
+            return
+        if not self._current(version):
+            self._pages.clear()
+            self._size = 0
+            self._version = version
+        pages = self._pages
+        self._size -= len(pages.pop(query, b""))
+        while pages and self._size + len(body) > self._max:
+            self._size -= len(pages.pop(next(iter(pages))))
+        pages[query] = body
+        self._size += len(body)
+
+
+# One per process: rows are checked against the very objects they were built from, and pages
+# against the view they were read from, so projectors (one per app; several in a test run)
+# cannot read each other's.
 ROWS = RowCache()
+PAGES = PageCache()

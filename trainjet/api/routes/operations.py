@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trainjet.api.deps import backend_of, get_backend, require_token
 from trainjet.api.encoding import JSONBytes, json_response, operation_dict
 from trainjet.api.hot_reads import Handler
-from trainjet.api.list_rows import ROWS
+from trainjet.api.list_rows import PAGES, ROWS
 from trainjet.api.query_model import query_parameters, query_parser
 from trainjet.api.schemas import (
     CancelOperationRequest,
@@ -94,7 +94,12 @@ async def list_operations(request: Request, backend: BackendDep) -> Response:
 
 
 def _list_page(backend: ApiSystem, query_string: bytes) -> Response:
-    q = _list_query(query_string)
+    q = _list_query(query_string)  # first: a bad query is a 422, kept page or not
+    query = backend.projector.query
+    version = query.version()
+    kept = PAGES.get(query_string, version)
+    if kept is not None:
+        return JSONBytes(content=kept)
     where = OperationFilter(
         status=q.status,
         operation_type=q.operation_type,
@@ -104,12 +109,11 @@ def _list_page(backend: ApiSystem, query_string: bytes) -> Response:
         symbol=q.symbol,
     )
     now = utcnow()
-    page = backend.projector.query.page(
-        where, offset=q.offset, limit=q.limit, sort=q.sort, order=q.order, now=now
-    )
+    page = query.page(where, offset=q.offset, limit=q.limit, sort=q.sort, order=q.order, now=now)
     # {"success", "data", "total_count", "active_count"}, the rows' bytes reused while their
     # operations do not change (most of a list are runs that ended)
     body = ROWS.page(page.rows, now, total_count=page.total_count, active_count=page.active_count)
+    PAGES.put(query_string, version, body, page.rows, sorted_by_clock=q.sort is SortKey.DURATION)
     return JSONBytes(content=body)
 
 

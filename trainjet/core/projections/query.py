@@ -130,6 +130,14 @@ class ReadModel:
     def get(self, operation_id: str) -> OperationInfo | None:
         return self._view_of().operations.get(operation_id)
 
+    def version(self) -> tuple[object, int]:
+        """What every answer here reflects: the view (a projector replaces it when it loads a
+        snapshot) and the last stream sequence it applied. The fold is the view's only writer
+        and moves the sequence on each record, so answers at equal versions are equal (the
+        clock aside: the duration of an operation still running)."""
+        view = self._view_of()
+        return view, view.last_seq
+
     def metrics(self, operation_id: str) -> OperationMetrics | None:
         """The operation's per-epoch history (None: unknown operation)."""
         return self._view_of().metrics.get(operation_id)
