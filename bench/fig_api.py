@@ -89,7 +89,9 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     from bench.workload import operation_id
 
     n_ops = sizes.api_operations
-    arms = [f"{kind}_{io}" for io in IO for kind in ("get", "list", "bare")]
+    # "pages": a different page each request, so the API's page cache (a page polled again
+    # while nothing changed is served as kept) cannot answer it: the cost of building a page
+    arms = [f"{kind}_{io}" for io in IO for kind in ("get", "list", "pages", "bare")]
     results: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     ports: dict[str, int] = {}
     with nats_server(workdir) as server:
@@ -115,14 +117,19 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                     )
                 )
                 wait_http(f"http://127.0.0.1:{port}/bare", bare_procs[-1], 60)
-                ports |= {f"get_{io}": deployment.port, f"list_{io}": deployment.port}
+                ports |= dict.fromkeys((f"get_{io}", f"list_{io}", f"pages_{io}"), deployment.port)
                 ports[f"bare_{io}"] = port
                 _wait_loaded(deployment, n_ops)
             ids = [operation_id("api", i) for i in range(n_ops)]
+            pages = max(n_ops - 100, 1)
             random.Random(6).shuffle(ids)
             paths = {
                 "get": "\n".join(f"/api/v1/operations/{i}" for i in ids),
                 "list": "/api/v1/operations?limit=100\n",
+                "pages": "\n".join(
+                    f"/api/v1/operations?limit=100&offset={k}"
+                    for k in random.Random(7).sample(range(pages), pages)
+                ),
                 "bare": "/bare\n",
             }
             for kind, text in paths.items():
@@ -145,8 +152,14 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     labels = (
         ("get_fast", "api_get", "6a. API GET /operations/{id}"),
         ("list_fast", "api_list", "6b. API GET /operations?limit=100"),
+        ("pages_fast", "api_pages", "6b'. API GET /operations?limit=100&offset=k, k new each time"),
         ("get_plain", "api_get_plain", "6c. API GET /operations/{id}, asyncio + h11"),
         ("list_plain", "api_list_plain", "6d. API GET /operations?limit=100, asyncio + h11"),
+        (
+            "pages_plain",
+            "api_pages_plain",
+            "6d'. API GET /operations?limit=100&offset=k, k new each time, asyncio + h11",
+        ),
     )
     for arm, key, label in labels:
         bare = f"bare_{arm.split('_')[1]}"
