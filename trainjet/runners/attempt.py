@@ -290,10 +290,15 @@ class Attempt:
 
     async def _decide_end(self, ctx: OperationContext, terminal: Event) -> None:
         """Append the terminal event if the operation is still this attempt's to end."""
+        # `_still_mine` needs only the newest start, hand-over and terminal event: read the
+        # last event of each type, not the whole history (whose every progress event costs
+        # the server a scan of all the messages stored between them, thousands of operations
+        # interleaved).
         outcome = await decide(
             self._store,
             self.operation_id,
             lambda history: terminal if self._still_mine(history, ctx) else None,
+            latest=True,
         )
         info = outcome.history.info
         if outcome.event is None and info is not None and not info.status.is_terminal:
@@ -321,7 +326,7 @@ class Attempt:
             return runner_lost_event(self.operation_id, runner_id, ctx.attempt, reason, runner_id)
 
         try:
-            outcome = await decide(self._store, self.operation_id, decision)
+            outcome = await decide(self._store, self.operation_id, decision, latest=True)
         except StoreError as exc:
             log.warning(
                 "could not hand %s over (%s); the lease monitor will", self.operation_id, exc

@@ -108,3 +108,11 @@ class Retrying:
 
         records: list[Record] = await self._retry(f"reading {operation_id}", read)
         return records
+
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        async def read() -> list[Record]:
+            async with self.reads:
+                return await self.store.read_latest(operation_id)
+
+        records: list[Record] = await self._retry(f"reading the latest of {operation_id}", read)
+        return records
