@@ -75,3 +75,53 @@ async def test_reads_are_gated_and_operations_still_run_together() -> None:
     await asyncio.wait_for(task, 30)
     assert store.most == MAX_READS  # reads overlapped, never more than the gate
     assert peak == OPERATIONS  # every operation ran at the same time
+
+
+class CountedReads(MemoryEventStore):
+    """Counts whole-history reads and latest-of-each-type reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = 0
+        self.latest = 0
+
+    async def read_operation(self, operation_id: str) -> list[Record]:
+        self.full += 1
+        return await super().read_operation(operation_id)
+
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        self.latest += 1
+        return await super().read_latest(operation_id)
+
+
+async def test_the_end_is_decided_on_the_latest_events_not_the_whole_history() -> None:
+    # A whole-history read costs the server a scan of every message stored since the
+    # operation's first: the start reads it once (its inputs, a resume), the end must not.
+    store = CountedReads()
+    commands = MemoryCommandQueue(lease_seconds=60)
+    runner = Runner(
+        store=store,
+        commands=commands,
+        registry=MemoryRunnerRegistry(),
+        executors={"dummy": run_dummy},
+        concurrency=4,
+    )
+    for i in range(4):
+        op = f"op_latest_{i}"
+        await store.append(
+            EventFactory(op).make(
+                OperationCreated,
+                operation_type=OperationType.DUMMY,
+                inputs=DummyInputs(iterations=3, interval_seconds=0.01),
+            )
+        )
+        await commands.submit(StartCommand(operation_id=op, operation_type="dummy", pool="local"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    deadline = time.monotonic() + 30
+    while runner.completed < 4:
+        assert time.monotonic() < deadline, f"{runner.completed}/4 completed"
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert (store.full, store.latest) == (4, 4)

@@ -133,9 +133,11 @@ class MemoryEventStore:
         return [r for r in self._records if subject_matches(wanted, r.subject)]
 
     async def read_latest(self, operation_id: str) -> list[Record]:
+        wanted = subjects.operation_filter(validate_operation_id(operation_id))
         last: dict[str, Record] = {}
-        for record in await self.read_operation(operation_id):
-            last[record.subject] = record
+        for record in self._records:
+            if subject_matches(wanted, record.subject):
+                last[record.subject] = record
         return sorted(last.values(), key=lambda r: r.seq)
 
     async def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
