@@ -16,7 +16,7 @@ from typing import Protocol
 import msgspec
 
 from trainjet.core.errors import ConcurrencyConflict
-from trainjet.core.events import AnyEvent, Event
+from trainjet.core.events import AnyEvent, Event, OperationCreated
 from trainjet.core.projections import OperationInfo, fold
 from trainjet.core.store.port import Record, StoredEvent
 
@@ -54,6 +54,18 @@ async def read_history(store: HistoryStore, operation_id: str, *, latest: bool =
     records = await read(operation_id)
     events = [r.event for r in records if isinstance(r, StoredEvent)]
     return History(events=events, last_seq=records[-1].seq if records else 0, info=fold(events))
+
+
+async def read_whole_history(store: HistoryStore, operation_id: str) -> History:
+    """The whole history, as `read_history`; read in one cheap get while the operation holds
+    only its `operation_created` (an operation no runner has started yet, which is every
+    first start): its last event of each type is then all of it. Otherwise read in full."""
+    records = await store.read_latest(operation_id)
+    if len(records) == 1 and isinstance(records[0], StoredEvent):
+        event = records[0].event
+        if isinstance(event, OperationCreated):
+            return History(events=[event], last_seq=records[0].seq, info=fold([event]))
+    return await read_history(store, operation_id)
 
 
 Decision = Callable[[History], Event | None]

@@ -42,7 +42,7 @@ from trainjet.core.events import (
     TrainingInputs,
     type_name,
 )
-from trainjet.core.fate import History, decide, read_history
+from trainjet.core.fate import History, decide, read_whole_history
 from trainjet.core.leases import loss_recorded, runner_lost_event
 from trainjet.core.store.blobs import Blob
 from trainjet.core.store.port import Claim
@@ -131,7 +131,9 @@ class Attempt:
     async def _decide_start(self) -> tuple[OperationContext, Executor] | None:
         deps, op_id = self.deps, self.operation_id
         executor = deps.executors.get(self.claim.command.operation_type)
-        history: History | None = await read_history(self._store, op_id)
+        # A whole history read scans every message stored since the operation's first; a
+        # new operation's history is its creation alone, which one cheap get finds.
+        history: History | None = await read_whole_history(self._store, op_id)
         assert history is not None
         resume: Blob | None = None
         if history.info is not None and history.info.attempt >= 1:
