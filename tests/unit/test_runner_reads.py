@@ -1,5 +1,6 @@
-"""A runner taking many commands at once reads their histories at most MAX_READS at a time
-(each read costs the server a consumer), and still runs them all at once."""
+"""A runner taking many commands at once reads whole histories at most MAX_READS at a time and
+the latest events of each type at most MAX_LATEST_READS at a time (each read is a request to
+the server), and still runs them all at once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from trainjet.core.events import DummyInputs, EventFactory, OperationCreated, OperationType
+from trainjet.core.events import (
+    DummyInputs,
+    EventFactory,
+    OperationCreated,
+    OperationTagged,
+    OperationType,
+)
 from trainjet.core.store import (
     MemoryCommandQueue,
     MemoryEventStore,
@@ -17,13 +24,13 @@ from trainjet.core.store import (
     Record,
     StartCommand,
 )
-from trainjet.runners.deps import MAX_READS
+from trainjet.runners.deps import MAX_LATEST_READS, MAX_READS
 from trainjet.runners.dummy import run_dummy
 from trainjet.runners.worker import Runner
 
 pytestmark = pytest.mark.timeout(60)
 
-OPERATIONS = 4 * MAX_READS
+OPERATIONS = 2 * MAX_LATEST_READS
 
 
 class SlowReads(MemoryEventStore):
@@ -31,25 +38,25 @@ class SlowReads(MemoryEventStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.in_flight = 0
-        self.most = 0
+        self.in_flight = {"full": 0, "latest": 0}
+        self.most = {"full": 0, "latest": 0}
 
     async def _slowly(
-        self, read: Callable[[str], Awaitable[list[Record]]], op: str
+        self, kind: str, read: Callable[[str], Awaitable[list[Record]]], op: str
     ) -> list[Record]:
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
+        self.in_flight[kind] += 1
+        self.most[kind] = max(self.most[kind], self.in_flight[kind])
         try:
             await asyncio.sleep(0.02)
             return await read(op)
         finally:
-            self.in_flight -= 1
+            self.in_flight[kind] -= 1
 
     async def read_operation(self, operation_id: str) -> list[Record]:
-        return await self._slowly(super().read_operation, operation_id)
+        return await self._slowly("full", super().read_operation, operation_id)
 
     async def read_latest(self, operation_id: str) -> list[Record]:
-        return await self._slowly(super().read_latest, operation_id)
+        return await self._slowly("latest", super().read_latest, operation_id)
 
 
 async def test_reads_are_gated_and_operations_still_run_together() -> None:
@@ -71,6 +78,8 @@ async def test_reads_are_gated_and_operations_still_run_together() -> None:
                 inputs=DummyInputs(iterations=1, interval_seconds=3.0),
             )
         )
+        if i % 4 == 0:  # more than its creation: its start reads the whole history
+            await store.append(EventFactory(op).make(OperationTagged, add=["x"]))
         await commands.submit(StartCommand(operation_id=op, operation_type="dummy", pool="local"))
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
@@ -82,7 +91,9 @@ async def test_reads_are_gated_and_operations_still_run_together() -> None:
         await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 30)
-    assert store.most == MAX_READS  # reads overlapped, never more than the gate
+    # reads overlapped, never more than their gates: the tagged operations' starts read their
+    # whole history, every other read is of the latest events of each type
+    assert store.most == {"full": MAX_READS, "latest": MAX_LATEST_READS}
     assert peak == OPERATIONS  # every operation ran at the same time
 
 

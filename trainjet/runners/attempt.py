@@ -67,7 +67,7 @@ class Attempt:
         # Fenced because this runner lost contact (nobody told it): it still gives the
         # operation back on the way out, since nobody may have noticed yet.
         self._release_on_exit = False
-        self._store = Retrying(deps.store, deps.reads)
+        self._store = Retrying(deps.store, deps.reads, deps.latest_reads)
         self._started_seq = 0
 
     # -- signals from the runner -----------------------------------------------------------
