@@ -121,6 +121,33 @@ async def test_read_operation_does_not_match_a_longer_id_with_the_same_prefix(
     assert len(await any_event_store.read_operation("op_a")) == 1
 
 
+# -- read_latest -----------------------------------------------------------------------------
+
+
+async def test_read_latest_returns_the_last_record_of_each_subject_in_stream_order(
+    any_event_store: Any,
+) -> None:
+    done = EventFactory("op_a").make(OperationCompleted, result_summary={})
+    mine = [created("op_a"), phase("op_a", "one"), done, phase("op_a", "two")]
+    other = [created("op_b"), phase("op_b", "one")]
+    await any_event_store.append_many([mine[0], other[0], mine[1], mine[2], other[1], mine[3]])
+    records = await any_event_store.read_latest("op_a")
+    # the older phase is left out; the completion (seq 4) comes before the newer phase
+    assert events_of(records) == [mine[0], done, mine[3]]
+    assert [r.seq for r in records] == [1, 4, 6]
+    assert records[-1].seq == (await any_event_store.read_operation("op_a"))[-1].seq
+    assert await any_event_store.read_latest("op_ab") == []
+    assert await any_event_store.read_latest("op_missing") == []
+
+
+async def test_read_latest_keeps_a_message_that_does_not_decode(any_event_store: Any) -> None:
+    await any_event_store.append(created("op_a"))
+    seq = await any_event_store.inject_raw("trainjet.ops.op_a.phase_changed", b"not json")
+    records = await any_event_store.read_latest("op_a")
+    assert [type(r) for r in records] == [StoredEvent, RejectedMessage]
+    assert records[-1].seq == seq
+
+
 # -- read_all -------------------------------------------------------------------------------
 
 

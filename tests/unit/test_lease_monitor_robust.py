@@ -24,7 +24,7 @@ from trainjet.core.events import (
     OperationType,
     subjects,
 )
-from trainjet.core.store import MemoryEventStore, StoredEvent
+from trainjet.core.store import MemoryEventStore, Record, StoredEvent
 from trainjet.system import ApiSystem, memory_api
 
 pytestmark = pytest.mark.timeout(30)
@@ -66,5 +66,39 @@ async def test_a_naive_timestamp_and_a_bad_id_do_not_stop_the_pass() -> None:
         records = await backend.store.read_operation("op_good")
         ends = [r.event for r in records if isinstance(r, StoredEvent)]
         assert isinstance(ends[-1], OperationFailed) and ends[-1].error_code == "runner_lost"
+    finally:
+        await backend.close()
+
+
+async def test_a_pass_reads_no_history_of_an_operation_started_within_a_ttl() -> None:
+    # Its runner may not have heartbeaten since it took it: the decision would be "nothing",
+    # and reading thousands of histories to find that out loaded the server at every start.
+    backend = memory_api(Settings(runner_ttl_seconds=30.0))
+    assert isinstance(backend.store, MemoryEventStore)
+    factory = EventFactory("op_new")
+    await backend.store.append(factory.make(OperationCreated, operation_type=OperationType.DUMMY))
+    await backend.store.append(factory.make(OperationStarted, runner_id="ghost"))
+    reads: list[str] = []
+    inner_full, inner_latest = backend.store.read_operation, backend.store.read_latest
+
+    async def full(op: str) -> list[Record]:
+        reads.append(f"full {op}")
+        return await inner_full(op)
+
+    async def latest(op: str) -> list[Record]:
+        reads.append(f"latest {op}")
+        return await inner_latest(op)
+
+    await backend.start(lease_monitor=False)
+    try:
+        await backend.projector.wait_until(await backend.store.last_sequence())
+        backend.store.read_operation = full  # type: ignore[method-assign]
+        backend.store.read_latest = latest  # type: ignore[method-assign]
+        assert await backend.leases.check_once() == []
+        assert reads == []
+        await ghost(backend, "op_old")  # started a minute ago: checked, on its latest events
+        await backend.projector.wait_until(await backend.store.last_sequence())
+        assert await backend.leases.check_once() == ["op_old"]
+        assert reads == ["latest op_old"]
     finally:
         await backend.close()

@@ -16,7 +16,7 @@ from typing import Protocol
 import msgspec
 
 from trainjet.core.errors import ConcurrencyConflict
-from trainjet.core.events import AnyEvent, Event
+from trainjet.core.events import AnyEvent, Event, OperationCreated
 from trainjet.core.projections import OperationInfo, fold
 from trainjet.core.store.port import Record, StoredEvent
 
@@ -31,6 +31,8 @@ class HistoryStore(Protocol):
 
     async def read_operation(self, operation_id: str) -> list[Record]: ...
 
+    async def read_latest(self, operation_id: str) -> list[Record]: ...
+
     async def append(self, event: Event, *, expected_last_seq: int | None = None) -> int: ...
 
 
@@ -42,10 +44,28 @@ class History(msgspec.Struct, frozen=True):
     info: OperationInfo | None  # the fold of `events`
 
 
-async def read_history(store: HistoryStore, operation_id: str) -> History:
-    records = await store.read_operation(operation_id)
+async def read_history(store: HistoryStore, operation_id: str, *, latest: bool = False) -> History:
+    """The operation's history; with `latest`, only the last event of each type in it
+    (`EventStore.read_latest`). Folded, that still gives the status, the attempt and its
+    runner (the newest start, the terminal event) and a `runner_lost` of the newest attempt,
+    and its last sequence is the operation's: enough for a decision about whether an attempt
+    still owns the operation, without reading every progress event on the way."""
+    read = store.read_latest if latest else store.read_operation
+    records = await read(operation_id)
     events = [r.event for r in records if isinstance(r, StoredEvent)]
     return History(events=events, last_seq=records[-1].seq if records else 0, info=fold(events))
+
+
+async def read_whole_history(store: HistoryStore, operation_id: str) -> History:
+    """The whole history, as `read_history`; read in one cheap get while the operation holds
+    only its `operation_created` (an operation no runner has started yet, which is every
+    first start): its last event of each type is then all of it. Otherwise read in full."""
+    records = await store.read_latest(operation_id)
+    if len(records) == 1 and isinstance(records[0], StoredEvent):
+        event = records[0].event
+        if isinstance(event, OperationCreated):
+            return History(events=[event], last_seq=records[0].seq, info=fold([event]))
+    return await read_history(store, operation_id)
 
 
 Decision = Callable[[History], Event | None]
@@ -61,17 +81,23 @@ class Decided(msgspec.Struct, frozen=True):
 
 
 async def decide(
-    store: HistoryStore, operation_id: str, decision: Decision, *, history: History | None = None
+    store: HistoryStore,
+    operation_id: str,
+    decision: Decision,
+    *,
+    history: History | None = None,
+    latest: bool = False,
 ) -> Decided:
     """Append what `decision` makes of the latest history, or nothing if it returns None.
 
-    `history`, when the caller has just read it, saves the first read. Raises
-    `ConcurrencyConflict` only after `MAX_DECISIONS` histories in a row moved under it.
+    `history`, when the caller has just read it, saves the first read. `latest`: read only
+    the last event of each type (see `read_history`). Raises `ConcurrencyConflict` only after
+    `MAX_DECISIONS` histories in a row moved under it.
     """
     conflict: ConcurrencyConflict | None = None
     for _ in range(MAX_DECISIONS):
         if history is None:
-            history = await read_history(store, operation_id)
+            history = await read_history(store, operation_id, latest=latest)
         event = decision(history)
         if event is None:
             return Decided(event=None, seq=0, history=history)

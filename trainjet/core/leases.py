@@ -71,6 +71,15 @@ def loss_recorded(history: Sequence[AnyEvent], attempt: int) -> RunnerLost | Non
     return None
 
 
+def _after(when: datetime | None, moment: datetime) -> bool:
+    """`when` is later than `moment`; False for a time that cannot be compared (a naive one
+    from a foreign writer: `_check` then decides, and logs what it cannot)."""
+    try:
+        return when is not None and when > moment
+    except TypeError:
+        return False
+
+
 def attempt_started_at(history: Sequence[AnyEvent], attempt: int) -> datetime | None:
     for event in reversed(history):
         if isinstance(event, OperationStarted) and event.attempt == attempt:
@@ -109,10 +118,19 @@ class LeaseMonitor:
         if not running:
             return []
         live = {info.runner_id: info for info in await self.registry.list()}
+        # A set per runner: a runner lists thousands of operations, and a pass asks about
+        # each of them.
+        listed = {rid: set(info.current_operations) for rid, info in live.items()}
+        recent = utcnow() - timedelta(seconds=self.registry.ttl_seconds)
         failed: list[str] = []
         for op in running:
-            runner = live.get(op.runner_id or "")
-            if runner is not None and op.operation_id in runner.current_operations:
+            if op.operation_id in listed.get(op.runner_id or "", ()):
+                continue
+            if _after(op.started_at, recent):
+                # Started (its first attempt, so any later one too) less than a TTL ago: its
+                # runner may not have heartbeaten since, and `_check` would decide nothing.
+                # Reading the history to find that out cost the server a read per operation
+                # started, thousands at once.
                 continue
             try:
                 if await self._check(op.operation_id, live):
@@ -171,7 +189,8 @@ class LeaseMonitor:
                 runner_id=op.runner_id,
             )
 
-        outcome = await decide(self.store, operation_id, decision)
+        # The newest start, hand-over and terminal event decide: the latest of each type.
+        outcome = await decide(self.store, operation_id, decision, latest=True)
         if isinstance(outcome.event, RunnerLost):
             self.handed_over_total += 1
             log.warning(

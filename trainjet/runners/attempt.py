@@ -42,7 +42,7 @@ from trainjet.core.events import (
     TrainingInputs,
     type_name,
 )
-from trainjet.core.fate import History, decide, read_history
+from trainjet.core.fate import History, decide, read_whole_history
 from trainjet.core.leases import loss_recorded, runner_lost_event
 from trainjet.core.store.blobs import Blob
 from trainjet.core.store.port import Claim
@@ -67,7 +67,7 @@ class Attempt:
         # Fenced because this runner lost contact (nobody told it): it still gives the
         # operation back on the way out, since nobody may have noticed yet.
         self._release_on_exit = False
-        self._store = Retrying(deps.store, deps.reads)
+        self._store = Retrying(deps.store, deps.reads, deps.latest_reads)
         self._started_seq = 0
 
     # -- signals from the runner -----------------------------------------------------------
@@ -131,7 +131,9 @@ class Attempt:
     async def _decide_start(self) -> tuple[OperationContext, Executor] | None:
         deps, op_id = self.deps, self.operation_id
         executor = deps.executors.get(self.claim.command.operation_type)
-        history: History | None = await read_history(self._store, op_id)
+        # A whole history read scans every message stored since the operation's first; a
+        # new operation's history is its creation alone, which one cheap get finds.
+        history: History | None = await read_whole_history(self._store, op_id)
         assert history is not None
         resume: Blob | None = None
         if history.info is not None and history.info.attempt >= 1:
@@ -290,10 +292,15 @@ class Attempt:
 
     async def _decide_end(self, ctx: OperationContext, terminal: Event) -> None:
         """Append the terminal event if the operation is still this attempt's to end."""
+        # `_still_mine` needs only the newest start, hand-over and terminal event: read the
+        # last event of each type, not the whole history (whose every progress event costs
+        # the server a scan of all the messages stored between them, thousands of operations
+        # interleaved).
         outcome = await decide(
             self._store,
             self.operation_id,
             lambda history: terminal if self._still_mine(history, ctx) else None,
+            latest=True,
         )
         info = outcome.history.info
         if outcome.event is None and info is not None and not info.status.is_terminal:
@@ -321,7 +328,7 @@ class Attempt:
             return runner_lost_event(self.operation_id, runner_id, ctx.attempt, reason, runner_id)
 
         try:
-            outcome = await decide(self._store, self.operation_id, decision)
+            outcome = await decide(self._store, self.operation_id, decision, latest=True)
         except StoreError as exc:
             log.warning(
                 "could not hand %s over (%s); the lease monitor will", self.operation_id, exc

@@ -61,6 +61,9 @@ class AttemptDeps:
     leases: LeaseKeeper = field(init=False)
     # History reads in flight at once, for all this runner's attempts (see `Retrying`).
     reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_READS))
+    latest_reads: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_LATEST_READS)
+    )
 
     def __post_init__(self) -> None:
         self.leases = LeaseKeeper(self.lease_seconds)
@@ -73,15 +76,26 @@ class AttemptDeps:
 # on 4 runners, with a consumer per read). Reads beyond this wait their turn; running
 # operations are not held.
 MAX_READS = 16
+# A read of the latest event of each type is one cheap request (the server finds each from
+# its subject index): gated only so that a burst of thousands of ends is not thousands of
+# requests at once. Gated with the whole reads, a runner's ends queued behind each other for
+# seconds.
+MAX_LATEST_READS = 128
 
 
 class Retrying:
     """The store as `decide` sees it: transient failures retried up to a deadline, and
-    history reads gated by the runner's `reads` semaphore."""
+    history reads gated by the runner's `reads` and `latest_reads` semaphores."""
 
-    def __init__(self, store: EventStore, reads: asyncio.Semaphore | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        reads: asyncio.Semaphore | None = None,
+        latest_reads: asyncio.Semaphore | None = None,
+    ) -> None:
         self.store = store
         self.reads = reads or asyncio.Semaphore(MAX_READS)
+        self.latest_reads = latest_reads or asyncio.Semaphore(MAX_LATEST_READS)
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         deadline = time.monotonic() + APPEND_DEADLINE
@@ -107,4 +121,12 @@ class Retrying:
                 return await self.store.read_operation(operation_id)
 
         records: list[Record] = await self._retry(f"reading {operation_id}", read)
+        return records
+
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        async def read() -> list[Record]:
+            async with self.latest_reads:
+                return await self.store.read_latest(operation_id)
+
+        records: list[Record] = await self._retry(f"reading the latest of {operation_id}", read)
         return records

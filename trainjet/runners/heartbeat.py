@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
 OpenRegistry = Callable[[], Awaitable[tuple[RunnerRegistry, Closer]]]
+# Least time between two beats: a new operation is listed within it, far inside the TTL
+# the lease monitor grants a runner before it misses one.
+MIN_GAP = 0.25
 
 
 class HeartbeatThread:
@@ -93,6 +96,11 @@ class HeartbeatThread:
                     except Exception as exc:
                         self.last_error = time.monotonic()
                         log.warning("heartbeat failed: %s", exc)
+                if not self._stopping:
+                    # Asked for again at once while it beat (every operation taken asks),
+                    # beat at most this often: each beat lists every operation, thousands
+                    # on a busy runner, and back to back they loaded the server for nothing.
+                    await asyncio.sleep(min(MIN_GAP, self.interval))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
                 self._wake.clear()

@@ -49,13 +49,16 @@ class EventOutbox:
         self.published = 0
         self.merged = 0
         self.dropped = 0
-        self._pending: collections.deque[tuple[Event, bytes]] = collections.deque()
+        # (event, bytes, ticket): tickets number the events in the order they were queued,
+        # so `flush` can wait for those queued before it and not for the ones after.
+        self._pending: collections.deque[tuple[Event, bytes, int]] = collections.deque()
+        self._tickets = 0  # the last ticket given (under the lock)
+        self._in_flight: list[tuple[Event, bytes, int]] = []  # the batch being published
+        self._flushes: list[tuple[int, asyncio.Future[None]]] = []  # (ticket, waiter)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -78,7 +81,8 @@ class EventOutbox:
         with self._lock:
             for event, data in encoded:
                 if not self._merge_if_full(event):
-                    self._pending.append((event, data))
+                    self._tickets += 1
+                    self._pending.append((event, data, self._tickets))
             loop = self._loop
             if loop is None or self._wake_scheduled:
                 return
@@ -95,12 +99,13 @@ class EventOutbox:
         if len(self._pending) < self.max_pending or not isinstance(event, BatchProgress):
             return False
         for index in range(len(self._pending) - 1, -1, -1):
-            queued, _ = self._pending[index]
+            queued, _, ticket = self._pending[index]
             if queued.operation_id != event.operation_id:
                 continue
             if isinstance(queued, BatchProgress):
                 merged = _merge(queued, event)
-                self._pending[index] = (merged, _encode(merged))  # rare: only when backed up
+                # rare: only when backed up. It keeps its place, and so its ticket.
+                self._pending[index] = (merged, _encode(merged), ticket)
                 self.merged += 1
                 return True
             return False
@@ -120,21 +125,48 @@ class EventOutbox:
             dropped = len(self._pending) - len(kept)
             self._pending = collections.deque(kept)
         self.dropped += dropped
+        self._release_flushes()
         return dropped
 
     def _nudge(self) -> None:
-        self._idle.clear()
         self._wake.set()
 
+    def _unsettled(self) -> int:
+        """The oldest ticket not yet stored (or dropped): the batch in flight is older than
+        anything still queued. One past the last ticket when nothing is left."""
+        if self._in_flight:
+            return self._in_flight[0][2]
+        with self._lock:
+            return self._pending[0][2] if self._pending else self._tickets + 1
+
+    def _release_flushes(self) -> None:
+        if not self._flushes:
+            return
+        unsettled = self._unsettled()
+        waiting = []
+        for ticket, waiter in self._flushes:
+            if ticket < unsettled:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                waiting.append((ticket, waiter))
+        self._flushes = waiting
+
     async def flush(self) -> None:
-        """Wait until everything emitted so far is stored."""
-        while True:
-            with self._lock:
-                empty = not self._pending
-            if empty and self._idle.is_set():
-                return
-            self._nudge()
-            await self._idle.wait()
+        """Wait until everything emitted so far is stored (or dropped).
+
+        Only what was emitted before the call: a runner with thousands of operations is
+        never without a pending event, and an attempt ending must not wait for a moment when
+        the whole queue is empty (it came ever later as more operations ran, and the ends
+        queued behind it)."""
+        with self._lock:
+            ticket = self._tickets
+        if ticket < self._unsettled():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._flushes.append((ticket, waiter))
+        self._nudge()
+        await waiter
 
     async def close(self) -> None:
         await self.flush()
@@ -157,12 +189,16 @@ class EventOutbox:
                     self._wake_scheduled = False
                 if not batch:
                     break
-                await self._publish(batch)
-            self._idle.set()
+                self._in_flight = batch
+                try:
+                    await self._publish(batch)
+                finally:
+                    self._in_flight = []
+                self._release_flushes()
 
-    async def _publish(self, batch: list[tuple[Event, bytes]]) -> None:
-        events = [event for event, _ in batch]
-        encoded = [data for _, data in batch]
+    async def _publish(self, batch: list[tuple[Event, bytes, int]]) -> None:
+        events = [event for event, _, _ in batch]
+        encoded = [data for _, data, _ in batch]
         while True:
             try:
                 await self.store.append_many(events, encoded=encoded)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
@@ -22,6 +23,7 @@ DIRECT_BATCH = 1_000  # messages per request: a whole operation in one round tri
 _STATUS = "Status"
 _NOT_FOUND = "404"  # no message of the filter at or after the sequence asked for
 _END_OF_BATCH = "204"
+_TOO_MANY = "413"  # a multi_last get matching more subjects than the server answers at once
 
 
 async def read_direct(
@@ -39,6 +41,50 @@ async def read_direct(
     caller falls back to a consumer), `StoreError` on any other refusal.
     """
     found: list[tuple[int, str, bytes]] = []
+    next_seq = 1
+    while next_seq <= end:
+        request = {"seq": next_seq, "next_by_subj": wire_filter, "batch": batch}
+        messages, status = await _ask(nc, stream, wire_filter, request, timeout)
+        for seq, subject, data in messages:
+            if seq > end:
+                return found  # stored after the read began
+            found.append((seq, subject, data))
+            next_seq = seq + 1
+        if status.get(_STATUS) == _NOT_FOUND or status.get("Nats-Num-Pending") == "0":
+            return found
+        # more of the filter after this batch: ask again from next_seq
+    return found
+
+
+async def read_direct_last(
+    nc: Client, stream: str, wire_filter: str, *, timeout: float, batch: int = DIRECT_BATCH
+) -> list[tuple[int, str, bytes]] | None:
+    """(sequence, wire subject, data) of the last message of each subject on `wire_filter`,
+    in sequence order: one `multi_last` direct get. The server finds each subject's last
+    message from its subject index, so the cost does not grow with the messages stored
+    between them (a `next_by_subj` read scans all of those). None where more subjects match
+    than one answer holds (the caller reads the whole filter instead).
+
+    Raises as `read_direct`.
+    """
+    request = {"multi_last": [wire_filter], "batch": batch}
+    messages, status = await _ask(nc, stream, wire_filter, request, timeout, _TOO_MANY)
+    if status.get(_STATUS) == _TOO_MANY or status.get("Nats-Num-Pending", "0") != "0":
+        return None
+    return sorted(messages)
+
+
+async def _ask(
+    nc: Client,
+    stream: str,
+    wire_filter: str,
+    request: dict[str, Any],
+    timeout: float,
+    *answers: str,
+) -> tuple[list[tuple[int, str, bytes]], dict[str, str]]:
+    """One direct get request: the messages of its answer, and the headers of the status
+    that ended it (404: none at all, 204: end of the batch, or one of `answers`)."""
+    messages: list[tuple[int, str, bytes]] = []
     replies: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def on_reply(msg: Msg) -> None:
@@ -46,40 +92,25 @@ async def read_direct(
 
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_reply)
-    subject = f"$JS.API.DIRECT.GET.{stream}"
     try:
-        next_seq = 1
-        while next_seq <= end:
-            request = {"seq": next_seq, "next_by_subj": wire_filter, "batch": batch}
-            await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
-            while True:
-                try:
-                    msg = await asyncio.wait_for(replies.get(), timeout)
-                except TimeoutError as exc:
-                    raise StoreTimeout(
-                        f"direct get of {wire_filter} from {stream}: no answer"
-                    ) from exc
-                headers = msg.headers or {}
-                status = headers.get(_STATUS)
-                if status is None:
-                    seq = int(headers["Nats-Sequence"])
-                    if seq > end:
-                        return found  # stored after the read began
-                    found.append((seq, headers["Nats-Subject"], msg.data))
-                    next_seq = seq + 1
-                    continue
-                if status == _NOT_FOUND:
-                    return found
-                if status == _END_OF_BATCH:
-                    if headers.get("Nats-Num-Pending") == "0":
-                        return found
-                    break  # more of the filter after this batch: ask again from next_seq
-                if status == "503":
-                    raise nats.errors.NoRespondersError
-                raise StoreError(
-                    f"direct get of {wire_filter} from {stream}: status {status} "
-                    f"{headers.get('Description', '')}".rstrip()
-                )
+        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+        while True:
+            try:
+                msg = await asyncio.wait_for(replies.get(), timeout)
+            except TimeoutError as exc:
+                raise StoreTimeout(f"direct get of {wire_filter} from {stream}: no answer") from exc
+            headers = msg.headers or {}
+            status = headers.get(_STATUS)
+            if status is None:
+                messages.append((int(headers["Nats-Sequence"]), headers["Nats-Subject"], msg.data))
+                continue
+            if status in (_NOT_FOUND, _END_OF_BATCH, *answers):
+                return messages, dict(headers)
+            if status == "503":
+                raise nats.errors.NoRespondersError
+            raise StoreError(
+                f"direct get of {wire_filter} from {stream}: status {status} "
+                f"{headers.get('Description', '')}".rstrip()
+            )
     finally:
         await sub.unsubscribe()
-    return found

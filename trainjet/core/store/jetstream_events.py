@@ -33,7 +33,7 @@ from nats.js import api
 from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
 from trainjet.core.store.jetstream import ack_position, translate_errors
-from trainjet.core.store.jetstream_direct import read_direct
+from trainjet.core.store.jetstream_direct import read_direct, read_direct_last
 from trainjet.core.store.memory import subject_matches
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
 from trainjet.core.store.settings import StoreSettings, validate_operation_id
@@ -224,6 +224,24 @@ class JetStreamEventStore:
             log.info("%s does not allow direct gets; reading with a consumer", self.stream)
             self._direct_reads = False
         return [record async for record in self._records(wire, 1, stop_at_end=True)]
+
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        validate_operation_id(operation_id)
+        wire = self.settings.wire(subjects.operation_filter(operation_id))
+        if self._direct_reads and self._server_at_least(2, 11):
+            with translate_errors(f"read the latest of {wire} from {self.stream}"):
+                try:
+                    found = await read_direct_last(
+                        self._nc, self.stream, wire, timeout=self.settings.request_timeout
+                    )
+                except nats.errors.NoRespondersError:
+                    found = None  # no direct gets: read_operation below finds out and says so
+            if found is not None:
+                return [self._decode(seq, subject, data) for seq, subject, data in found]
+        last: dict[str, Record] = {}
+        for record in await self.read_operation(operation_id):
+            last[record.subject] = record
+        return sorted(last.values(), key=lambda record: record.seq)
 
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         return self._records(self.settings.events_subjects[0], from_seq, stop_at_end=True)

@@ -132,6 +132,14 @@ class MemoryEventStore:
         wanted = subjects.operation_filter(validate_operation_id(operation_id))
         return [r for r in self._records if subject_matches(wanted, r.subject)]
 
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        wanted = subjects.operation_filter(validate_operation_id(operation_id))
+        last: dict[str, Record] = {}
+        for record in self._records:
+            if subject_matches(wanted, record.subject):
+                last[record.subject] = record
+        return sorted(last.values(), key=lambda r: r.seq)
+
     async def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         end = len(self._records)
         for index in range(max(1, from_seq) - 1, end):

@@ -91,6 +91,15 @@ class EventStore(Protocol):
         """Every record of one operation, in stream order."""
         ...
 
+    async def read_latest(self, operation_id: str) -> list[Record]:
+        """The last record of each subject of one operation (one per event type), in stream
+        order. Its last record is the operation's last, so it carries the precondition of a
+        decision; a decision that needs only the newest event of each kind (the newest
+        start, hand-over, terminal) takes it on this. On JetStream it costs the same however
+        long the log, where `read_operation` scans every message stored since the
+        operation's first."""
+        ...
+
     async def last_sequence(self) -> int:
         """The stream's last sequence (0 when empty)."""
         ...
