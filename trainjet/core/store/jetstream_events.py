@@ -255,10 +255,7 @@ class JetStreamEventStore:
                 yield record
 
     def _decode(self, seq: int, subject: str, data: bytes) -> Record:
-        return self._decode_entry(seq, 0, subject, data)
-
-    def _decode_entry(self, seq: int, _pending: int, subject: str, data: bytes) -> Record:
-        """A buffered message as a record (positional arguments: this runs per record)."""
+        """A message as a record (positional arguments: this runs per record)."""
         subject = self.settings.canonical(subject)
         try:
             return StoredEvent(seq, subject, CODEC.decode(data))
@@ -295,14 +292,14 @@ class JetStreamEventStore:
             end = await self.last_sequence()
             if end < from_seq:
                 return
-        buffer: collections.deque[tuple[int, int, str, bytes]] = collections.deque()
+        # the messages themselves: the reader parses each one's position as it takes it
+        buffer: collections.deque[Msg] = collections.deque()
         arrived = asyncio.Event()
         drained = asyncio.Event()
         drained.set()
 
         async def on_msg(msg: Msg) -> None:
-            seq, pending = ack_position(msg.reply)
-            buffer.append((seq, pending, msg.subject, msg.data))
+            buffer.append(msg)
             arrived.set()
             if len(buffer) >= _HIGH_WATER:
                 # Backpressure: stop draining the subscription until the reader catches up.
@@ -344,7 +341,7 @@ class JetStreamEventStore:
             # A replay waits this long for the next record before calling the store stalled
             # (long enough to ride out a server restart); a live tail waits for ever.
             stall = self.settings.request_timeout + 4 * _HEARTBEAT if stop_at_end else None
-            decode, popleft = self._decode_entry, buffer.popleft
+            decode, popleft = self._decode, buffer.popleft
             while True:
                 if not buffer:
                     drained.set()
@@ -352,19 +349,19 @@ class JetStreamEventStore:
                     with translate_errors(f"replay {wire_filter} from {self.stream} stalled"):
                         await asyncio.wait_for(arrived.wait(), stall)
                     continue
-                batch: list[tuple[int, int, str, bytes]] = []
+                batch: list[tuple[int, str, bytes]] = []
                 done = False
                 while buffer:
-                    entry = popleft()
-                    seq = entry[0]
+                    msg = popleft()
+                    seq, pending = ack_position(msg.reply)
                     if seq <= last:
                         continue  # re-sent after an ordered-consumer reset
                     last = seq
                     if stop_at_end and seq > end:
                         done = True  # stored after the call
                         break
-                    batch.append(entry)
-                    if stop_at_end and (seq == end or entry[1] == 0):
+                    batch.append((seq, msg.subject, msg.data))
+                    if stop_at_end and (seq == end or pending == 0):
                         done = True
                         break
                 if batch:
