@@ -182,6 +182,39 @@ async def test_read_all_stops_at_the_end_as_of_the_call(any_event_store: Any) ->
     assert [r.seq for r in seen] == [1, 2, 3, 4, 5]
 
 
+async def batched(store: Any, from_seq: int = 1) -> list[list[Record]]:
+    async with asyncio.timeout(5):
+        return [list(batch) async for batch in store.read_all_batches(from_seq=from_seq)]
+
+
+async def test_read_all_batches_are_read_all_cut_into_non_empty_lists(
+    any_event_store: Any,
+) -> None:
+    assert await batched(any_event_store) == []
+    events = [phase(f"op{i % 3}", f"p{i}") for i in range(30)]
+    await any_event_store.append_many(events)
+    await any_event_store.inject_raw(subjects.event_subject(events[0]), b"not json")
+    parts = await batched(any_event_store)
+    assert parts and all(parts)
+    flat = [record for part in parts for record in part]
+    assert flat == await collect(any_event_store.read_all())
+    assert [r.seq for r in flat] == list(range(1, 32)) and isinstance(flat[-1], RejectedMessage)
+    tail = [r for part in await batched(any_event_store, 7) for r in part]
+    assert events_of(tail) == events[6:]
+    assert await batched(any_event_store, 32) == []
+
+
+async def test_read_all_batches_stop_at_the_end_as_of_the_call(any_event_store: Any) -> None:
+    await any_event_store.append_many([phase("op1", f"p{i}") for i in range(5)])
+    seen: list[Record] = []
+    async with asyncio.timeout(5):
+        async for batch in any_event_store.read_all_batches():
+            if not seen:
+                await any_event_store.append(phase("op1", "late"))
+            seen.extend(batch)
+    assert [r.seq for r in seen] == [1, 2, 3, 4, 5]
+
+
 # -- subscribe ------------------------------------------------------------------------------
 
 

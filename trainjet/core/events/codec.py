@@ -86,6 +86,8 @@ def operation_created_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 UPCASTERS = UpcasterRegistry()
 UPCASTERS.register("operation_created", 1, operation_created_v1_to_v2)
 
+# each event class's wire type, looked up per decoded event (a dict, not a call, on a hot path)
+_TAGS: dict[type[Event], str] = {t: type_name(t) for t in EVENT_TYPES}
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 
@@ -105,7 +107,7 @@ class EventCodec:
             event: AnyEvent = _decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return self._decode_slow(data)
-        if event.schema_version != self.upcasters.current[type_name(type(event))]:
+        if event.schema_version != self.upcasters.current[_TAGS[type(event)]]:
             return self._decode_slow(data)
         return event
 

@@ -43,19 +43,24 @@ def evolve_metrics(state: OperationMetrics | None, event: AnyEvent) -> Operation
             kept = tuple(e for e in state.epochs if e.epoch < event.epoch)
             return replace(state, epochs=(*kept, record), total_epochs=event.total_epochs)
         case BatchProgress():
-            recorded = state.batches_recorded
-            if event.batches and event.batches_per_epoch:
-                # A resumed attempt re-reports from its checkpoint's epoch: count from where
-                # its first batch sits, so a batch reported twice is counted once.
-                first = event.batches[0]
-                start = (first.epoch - 1) * event.batches_per_epoch + first.batch - 1
-                recorded = min(recorded, max(start, 0))
             return replace(
                 state,
-                batches_recorded=recorded + len(event.batches),
+                batches_recorded=batches_recorded_after(state.batches_recorded, event),
                 total_epochs=event.total_epochs,
             )
     return state
+
+
+def batches_recorded_after(recorded: int, event: BatchProgress) -> int:
+    """The batch count after `event`, `recorded` before it (also what `OperationsView.apply_all`
+    keeps over a run of batch events before it writes the metrics once)."""
+    if event.batches and event.batches_per_epoch:
+        # A resumed attempt re-reports from its checkpoint's epoch: count from where its first
+        # batch sits, so a batch reported twice is counted once.
+        first = event.batches[0]
+        start = (first.epoch - 1) * event.batches_per_epoch + first.batch - 1
+        recorded = min(recorded, max(start, 0))
+    return recorded + len(event.batches)
 
 
 def batch_curve(events: Iterable[AnyEvent]) -> list[BatchRecord]:

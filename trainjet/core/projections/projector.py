@@ -80,9 +80,8 @@ class Projector:
                 self.view = OperationsView.from_state(state)
                 self.snapshot_seq = self.loaded_snapshot_seq = state.last_seq
         folded = 0
-        async for record in self.store.read_all(from_seq=self.view.last_seq + 1):
-            self.view.apply(record)
-            folded += 1
+        async for batch in self.store.read_all_batches(from_seq=self.view.last_seq + 1):
+            folded += self.view.apply_all(batch)
         self.tail_folded = folded
         log.info(
             "projector rebuilt %s operations up to seq %s (target %s; %s records folded)",

@@ -1,3 +1,4 @@
+# size: the fold, its checks and the replay's batched path side by side (they must agree)
 """The operations view: the fold of the event stream into the read models, one record at a time.
 
 - Positioned: it keeps the last stream sequence applied and skips anything at or below it,
@@ -19,6 +20,7 @@ import msgspec
 
 from trainjet.core.events import (
     AnyEvent,
+    BatchProgress,
     ModelPromoted,
     OperationCreated,
     OperationStatus,
@@ -26,7 +28,7 @@ from trainjet.core.events import (
     is_valid_operation_id,
 )
 from trainjet.core.events.subjects import EVENTS_PREFIX, operation_id_of
-from trainjet.core.projections.metrics import evolve_metrics
+from trainjet.core.projections.metrics import batches_recorded_after, evolve_metrics
 from trainjet.core.projections.models import OperationInfo, OperationMetrics
 from trainjet.core.projections.operations import changes_of, create
 from trainjet.core.projections.promotions import Promotion, evolve_promotions
@@ -61,6 +63,20 @@ class ViewState(msgspec.Struct, kw_only=True):
     promotions: dict[str, Promotion]
     # running operations: subject prefix and the event ids applied (duplicate refusal)
     live: dict[str, tuple[str, list[str]]]
+
+
+class _Run:
+    """Batch-progress events of one running operation that `apply_all` has applied but not
+    yet written to its read models."""
+
+    __slots__ = ("count", "event", "metrics", "recorded", "seq")
+
+    def __init__(self, metrics: OperationMetrics | None) -> None:
+        self.metrics = metrics  # as before the run
+        self.recorded = 0 if metrics is None else metrics.batches_recorded
+        self.event: BatchProgress | None = None
+        self.seq = 0
+        self.count = 0
 
 
 class OperationsView:
@@ -126,9 +142,8 @@ class OperationsView:
                     self.orphans += 1
                     return self._refuse_event(record, ORPHAN, "no operation_created before it")
                 self._live[op_id] = (prefix, {event.event_id})
-        promotions = evolve_promotions(self.promotions, event)
-        if promotions is not None:
-            self.promotions = promotions
+        if isinstance(event, ModelPromoted):
+            self.promotions = evolve_promotions(self.promotions, event) or self.promotions
         if current is None:
             if not isinstance(event, OperationCreated):  # unreachable after the checks above
                 return None
@@ -198,9 +213,74 @@ class OperationsView:
         self._refuse(record.seq, record.subject, reason, error, record.event)
         return None
 
-    def apply_all(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self.apply(record)
+    def apply_all(self, records: Iterable[Record]) -> int:
+        """`apply` each record, in order, leaving the view exactly as that would; what a
+        replay calls with each batch it reads. Returns how many records there were.
+
+        Faster on the bulk of a log: a run of batch-progress events (with batches) of a
+        running operation is only checked and counted as it goes; its read models are written
+        once, when another event of that operation comes or the list ends. The last event of
+        such a run decides the progress (the ones before it only move the position, the
+        event count and the metrics' batch count), so the result is the same.
+        """
+        runs: dict[str, _Run] = {}
+        live_of = self._live.get
+        count = 0
+        try:
+            for count, record in enumerate(records, 1):  # noqa: B007 (returned)
+                if type(record) is StoredEvent:
+                    event = record.event
+                    op_id = event.operation_id
+                    if (
+                        type(event) is BatchProgress
+                        and event.batches
+                        and record.seq > self.last_seq
+                    ):
+                        live = live_of(op_id)
+                        # apply's checks for a running operation; a record failing one takes
+                        # the normal path below, which refuses it
+                        if (
+                            live is not None
+                            and record.subject.startswith(live[0])
+                            and event.occurred_at.tzinfo is not None
+                            and event.event_id not in live[1]
+                        ):
+                            live[1].add(event.event_id)
+                            self.last_seq = record.seq
+                            self.applied += 1
+                            run = runs.get(op_id)
+                            if run is None:
+                                run = runs[op_id] = _Run(self.metrics.get(op_id))
+                            run.event, run.seq = event, record.seq
+                            run.count += 1
+                            run.recorded = batches_recorded_after(run.recorded, event)
+                            continue
+                    run = runs.pop(op_id, None)
+                    if run is not None:
+                        self._close_run(op_id, run)
+                self.apply(record)
+        finally:
+            for op_id, run in runs.items():
+                self._close_run(op_id, run)
+        return count
+
+    def _close_run(self, op_id: str, run: _Run) -> None:
+        """Write the read models a run of batch events left (as `apply` would have, event by
+        event)."""
+        assert run.event is not None  # a run starts with its first event
+        current = self.operations[op_id]
+        changes = changes_of(current, run.event)
+        if changes is not None:  # always, for a running operation
+            self.operations[op_id] = msgspec.structs.replace(
+                current,
+                **changes,
+                last_sequence=run.seq,
+                event_count=current.event_count + run.count,
+            )
+        if run.metrics is not None:
+            self.metrics[op_id] = msgspec.structs.replace(
+                run.metrics, batches_recorded=run.recorded, total_epochs=run.event.total_epochs
+            )
 
     def state(self) -> ViewState:
         """The view as one value. Shallow copies: the read models are frozen, only the

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 
 import nats.errors
 import nats.js.errors
@@ -246,6 +247,9 @@ class JetStreamEventStore:
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         return self._records(self.settings.events_subjects[0], from_seq, stop_at_end=True)
 
+    def read_all_batches(self, from_seq: int = 1) -> AsyncIterator[Iterable[Record]]:
+        return self._batches(self.settings.events_subjects[0], from_seq, stop_at_end=True)
+
     def subscribe(
         self, subject_filter: str | Sequence[str], from_seq: int = 1
     ) -> AsyncIterator[Record]:
@@ -269,31 +273,51 @@ class JetStreamEventStore:
                 yield record
 
     def _decode(self, seq: int, subject: str, data: bytes) -> Record:
+        """A message as a record (positional arguments: this runs per record)."""
         subject = self.settings.canonical(subject)
         try:
-            return StoredEvent(seq=seq, subject=subject, event=CODEC.decode(data))
+            return StoredEvent(seq, subject, CODEC.decode(data))
         except MalformedEvent as exc:
-            return RejectedMessage(seq=seq, subject=subject, data=bytes(data), error=str(exc))
+            return RejectedMessage(seq, subject, bytes(data), str(exc))
 
     async def _records(
         self, wire_filter: str | list[str], from_seq: int, *, stop_at_end: bool
     ) -> AsyncIterator[Record]:
-        """Records on `wire_filter` from `from_seq`; with `stop_at_end`, only those stored
-        before the call (the sequence of the last one is read from the stream first)."""
+        """`_batches`, one record at a time."""
+        batches = self._batches(wire_filter, from_seq, stop_at_end=stop_at_end)
+        try:
+            async for batch in batches:
+                for record in batch:
+                    yield record
+        finally:
+            await batches.aclose()  # now, not when collected: it holds a consumer
+
+    async def _batches(
+        self, wire_filter: str | list[str], from_seq: int, *, stop_at_end: bool
+    ) -> AsyncGenerator[Iterable[Record], None]:
+        """Records on `wire_filter` from `from_seq`, in batches of what arrived since the last
+        step (one step per batch, not per record: a replay's reader wakes a few times per
+        thousand records); with `stop_at_end`, only those stored before the call (the
+        sequence of the last one is read from the stream first).
+
+        A batch decodes each record as it is iterated, so only one decoded event at a time
+        need be alive: decoding a whole batch up front costs more than the step it saves
+        (hundreds of fresh objects per batch: cold memory and young-generation collections).
+        """
         from_seq = max(1, from_seq)
         end = 0
         if stop_at_end:
             end = await self.last_sequence()
             if end < from_seq:
                 return
-        buffer: collections.deque[tuple[int, int, str, bytes]] = collections.deque()
+        # the messages themselves: the reader parses each one's position as it takes it
+        buffer: collections.deque[Msg] = collections.deque()
         arrived = asyncio.Event()
         drained = asyncio.Event()
         drained.set()
 
         async def on_msg(msg: Msg) -> None:
-            seq, pending = ack_position(msg.reply)
-            buffer.append((seq, pending, msg.subject, msg.data))
+            buffer.append(msg)
             arrived.set()
             if len(buffer) >= _HIGH_WATER:
                 # Backpressure: stop draining the subscription until the reader catches up.
@@ -335,6 +359,7 @@ class JetStreamEventStore:
             # A replay waits this long for the next record before calling the store stalled
             # (long enough to ride out a server restart); a live tail waits for ever.
             stall = self.settings.request_timeout + 4 * _HEARTBEAT if stop_at_end else None
+            decode, popleft = self._decode, buffer.popleft
             while True:
                 if not buffer:
                     drained.set()
@@ -342,14 +367,24 @@ class JetStreamEventStore:
                     with translate_errors(f"replay {wire_filter} from {self.stream} stalled"):
                         await asyncio.wait_for(arrived.wait(), stall)
                     continue
-                seq, pending, subject, data = buffer.popleft()
-                if seq <= last:
-                    continue  # re-sent after an ordered-consumer reset
-                last = seq
-                if stop_at_end and seq > end:
-                    return  # stored after the call
-                yield self._decode(seq, subject, data)
-                if stop_at_end and (seq == end or pending == 0):
+                batch: list[tuple[int, str, bytes]] = []
+                done = False
+                while buffer:
+                    msg = popleft()
+                    seq, pending = ack_position(msg.reply)
+                    if seq <= last:
+                        continue  # re-sent after an ordered-consumer reset
+                    last = seq
+                    if stop_at_end and seq > end:
+                        done = True  # stored after the call
+                        break
+                    batch.append((seq, msg.subject, msg.data))
+                    if stop_at_end and (seq == end or pending == 0):
+                        done = True
+                        break
+                if batch:
+                    yield itertools.starmap(decode, batch)
+                if done:
                     return
         finally:
             drained.set()

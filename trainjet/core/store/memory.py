@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from trainjet.core.errors import ConcurrencyConflict
@@ -26,6 +26,8 @@ from trainjet.core.store.settings import (
     validate_pool,
     validate_runner_id,
 )
+
+_BATCH = 1_000  # records per list of `read_all_batches` (a JetStream replay's are similar)
 
 
 def subject_matches(subject_filter: str, subject: str) -> bool:
@@ -144,6 +146,11 @@ class MemoryEventStore:
         end = len(self._records)
         for index in range(max(1, from_seq) - 1, end):
             yield self._records[index]
+
+    async def read_all_batches(self, from_seq: int = 1) -> AsyncIterator[Iterable[Record]]:
+        end = len(self._records)
+        for start in range(max(1, from_seq) - 1, end, _BATCH):
+            yield self._records[start : min(start + _BATCH, end)]
 
     async def subscribe(
         self, subject_filter: str | Sequence[str], from_seq: int = 1

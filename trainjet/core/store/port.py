@@ -6,7 +6,7 @@ same contract tests in `tests/contract/`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -106,6 +106,12 @@ class EventStore(Protocol):
 
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         """Every record from `from_seq` up to the end as of the call, then stop (replay)."""
+        ...
+
+    def read_all_batches(self, from_seq: int = 1) -> AsyncIterator[Iterable[Record]]:
+        """`read_all` in non-empty batches, in order: a replay takes one step per batch rather
+        than one per record (the projector's start-up folds the whole log this way). Iterate
+        each batch once, before the next step (it may decode as it goes)."""
         ...
 
     def subscribe(
