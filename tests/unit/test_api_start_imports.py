@@ -39,6 +39,12 @@ def test_the_api_starts_without_pandas_numpy_or_torch(code: str) -> None:
     assert [m for m in HEAVY if m in loaded] == []
 
 
+def test_the_api_command_does_not_import_the_cli_http_client() -> None:
+    """`trainjet api` goes through the CLI's command tree; httpx is only the CLI client's."""
+    loaded = modules_after("import trainjet.cli.app, trainjet.cli.serve, trainjet.api.app")
+    assert [m for m in (*HEAVY, "httpx") if m in loaded] == []
+
+
 def test_the_indicator_formulas_arrive_with_the_first_computation() -> None:
     """The table names its formulas; listing and resolving them imports none."""
     loaded = modules_after(
