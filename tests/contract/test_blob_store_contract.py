@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 import nats.errors
 import pytest
 from nats.aio.client import Client
+from nats.js.object_store import ObjectStore
 
 from trainjet.core.store import (
     BlobStore,
     InvalidName,
     JetStreamBlobStore,
     MemoryBlobStore,
+    StoreError,
     StoreSettings,
 )
 from trainjet.core.store.jetstream import ensure_object_bucket
@@ -94,3 +96,48 @@ async def test_bad_keys_are_refused(blobs: BlobStore, key: str) -> None:
 async def test_bad_metadata_names_are_refused(blobs: BlobStore) -> None:
     with pytest.raises(InvalidName):
         await blobs.put("op1", b"x", {"bad name": "v"})
+
+
+# -- the JetStream adapter's read path: direct gets, checked, with nats-py's read behind them
+
+
+async def test_jetstream_get_reads_the_chunks_by_direct_gets(
+    js_blobs: JetStreamBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py's ordered-consumer read grows the payload quadratically (1-2 s for a 22 MB
+    snapshot at API start); the adapter reads the chunks itself."""
+    big = bytes(range(256)) * 4096 * 3  # 3 MiB: 24 chunks
+    await js_blobs.put("snap", big, {"last_seq": "7"})
+
+    async def no_consumer_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read through nats-py's ordered consumer")
+
+    monkeypatch.setattr(ObjectStore, "get", no_consumer_read)
+    got = await js_blobs.get("snap")
+    assert got is not None and (got.data, got.meta) == (big, {"last_seq": "7"})
+
+
+async def test_jetstream_get_falls_back_where_direct_gets_are_refused(
+    nc: Client, js_blobs: JetStreamBlobStore
+) -> None:
+    js = nc.jetstream()
+    await js_blobs.put("snap", b"x" * 300_000)
+    stream = f"OBJ_{js_blobs.bucket}"
+    config = (await js.stream_info(stream)).config
+    config.allow_direct = False
+    await js.update_stream(config)
+    got = await js_blobs.get("snap")
+    assert got is not None and got.data == b"x" * 300_000
+    assert not js_blobs._direct_reads  # asked once, then the consumer read for good
+
+
+async def test_jetstream_get_refuses_chunks_that_do_not_match_the_digest(
+    nc: Client, js_blobs: JetStreamBlobStore
+) -> None:
+    await js_blobs.put("snap", b"y" * 300_000)
+    store = await nc.jetstream().object_store(js_blobs.bucket)
+    info = await store.get_info("snap")
+    # a stray chunk on the object's subject: size and digest no longer match
+    await nc.jetstream().publish(f"$O.{js_blobs.bucket}.C.{info.nuid}", b"stray")
+    with pytest.raises(StoreError, match="digest mismatch"):
+        await js_blobs.get("snap")

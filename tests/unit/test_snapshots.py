@@ -4,6 +4,7 @@ loses nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from trainjet.core.events import (
 )
 from trainjet.core.projections.projector import Projector
 from trainjet.core.projections.snapshot import (
+    SnapshotEnvelope,
     SnapshotRejected,
     SnapshotStore,
     decode_snapshot,
@@ -196,3 +198,35 @@ def test_decode_names_the_reason() -> None:
     assert envelope.last_seq == 0 and state.operations == {}
     with pytest.raises(SnapshotRejected, match="another version"):
         decode_snapshot(data, _Other)
+
+
+class _Probe(msgspec.Struct):
+    """Records whether the cycle collector could run while it was decoded."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        import gc
+
+        _GC_DURING_DECODE.append(gc.isenabled())
+
+
+_GC_DURING_DECODE: list[bool] = []
+
+
+def test_the_body_decodes_with_the_cycle_collector_paused_and_restored() -> None:
+    """A big view's decode is a burst of allocations the collector would scan again and again."""
+    import gc
+
+    data = encode_snapshot(_Probe(1), 1)
+    _GC_DURING_DECODE.clear()
+    assert gc.isenabled()
+    decode_snapshot(data, _Probe)
+    assert _GC_DURING_DECODE == [False]
+    assert gc.isenabled()
+    bad = msgspec.msgpack.encode({"n": "not a number"})
+    envelope = msgspec.msgpack.decode(data, type=SnapshotEnvelope)
+    forged = msgspec.structs.replace(envelope, body=bad, sha256=hashlib.sha256(bad).hexdigest())
+    with pytest.raises(SnapshotRejected, match="undecodable body"):  # restored after a failure
+        decode_snapshot(msgspec.msgpack.encode(forged), _Probe)
+    assert gc.isenabled()

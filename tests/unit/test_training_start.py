@@ -13,10 +13,10 @@ import pytest
 from trainjet.config import Settings
 from trainjet.core.events import OperationCreated, TrainingInputs, decode, encode
 from trainjet.core.store.port import StoredEvent
-from trainjet.services import training as training_service
 from trainjet.services.training import TrainingService
 from trainjet.services.training_request import TrainingStartRequest
 from trainjet.system import ApiSystem
+from trainjet.training.data import ohlcv
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(strategies_dir=REPO / "strategies", market_data_dir=REPO / "data")
@@ -80,7 +80,7 @@ async def test_data_files_are_read_and_hashed_off_the_event_loop(
     backend: ApiSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real = training_service.sha256_of
+    real = ohlcv.sha256_of
 
     def off_loop_only(frame: Any) -> str:
         with pytest.raises(RuntimeError):  # no running loop: this is a worker thread
@@ -88,7 +88,8 @@ async def test_data_files_are_read_and_hashed_off_the_event_loop(
         hashed.append(real(frame))
         return hashed[-1]
 
-    monkeypatch.setattr(training_service, "sha256_of", off_loop_only)
+    # the service imports it when it reads a request (pandas is not an API start-up import)
+    monkeypatch.setattr(ohlcv, "sha256_of", off_loop_only)
     service = TrainingService(backend.orchestrator, backend.registry, SETTINGS)
     request = TrainingStartRequest(strategy_name="eurusd_rsi_mlp", epochs=1)
     info, created, _ = await service.start_training(request)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from trainjet.config import Settings
+
+# httpx (about 0.1-0.2 s to import) arrives with the first client: `trainjet api` imports the
+# CLI's command tree, and with it this module, but never sends a request through it.
+if TYPE_CHECKING:
+    import httpx
 
 
 class CliError(Exception):
@@ -41,6 +44,8 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
         # the API accepts writes only as JSON (a web page cannot forge that content type)
         headers["Content-Type"] = "application/json"
+        import httpx
+
         self._client = httpx.Client(
             base_url=f"{self.base}/api/v1", headers=headers, timeout=timeout
         )
@@ -69,6 +74,8 @@ class ApiClient:
         ] if filename else None
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.ConnectError as exc:

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from trainjet.cli.client import ApiClient, CliError
@@ -33,6 +32,8 @@ def complete_operation_id(ctx: typer.Context, incomplete: str) -> list[tuple[str
     """Shell completion: recent operation ids from the API (nothing when it is not up)."""
     api_url = ctx.find_root().params.get("api_url")
     settings = resolve_api_url(Settings.from_env(api_url=api_url), explicit=api_url is not None)
+    import httpx  # here, not at the top: `trainjet api` imports this module and never needs it
+
     try:
         body = httpx.get(
             f"{settings.api_url.rstrip('/')}/api/v1/operations",

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from trainjet.core.errors import Conflict, InvalidRequest
-from trainjet.training.data.ohlcv import load_ohlcv
 from trainjet.training.errors import DataError
-from trainjet.training.features.alignment import bar_close_times
-from trainjet.training.features.build import FeatureRecipe, build_features
+
+# pandas and the feature code are imported by the functions that predict, not with the module:
+# the API's routes import it at start-up, and a start must not pay about 0.4 s of pandas
+# before the first prediction asks for it.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trainjet.training.features.build import FeatureRecipe
 
 if TYPE_CHECKING:
     from trainjet.training.artifacts.model_files import LoadedModel
@@ -38,6 +41,8 @@ class PredictionQuery:
 
 def recipe_of(stored: LoadedModel) -> FeatureRecipe:
     """The feature recipe a model was trained with, from its own stored strategy config."""
+    from trainjet.training.features.build import FeatureRecipe
+
     strategy = stored.config.get("strategy") or {}
     try:
         timeframes = stored.features.get("timeframes") or stored.metadata["timeframes"]
@@ -58,6 +63,8 @@ def recipe_of(stored: LoadedModel) -> FeatureRecipe:
 
 def _when(value: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(the instant, the exclusive end it implies): a bare date means that whole day."""
+    import pandas as pd
+
     try:
         ts = pd.Timestamp(value.strip())
     except (ValueError, TypeError, AttributeError):
@@ -74,6 +81,9 @@ def _when(value: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def predict(stored: LoadedModel, query: PredictionQuery, market_data_dir: Path) -> dict[str, Any]:
     """Signal for the last complete bar at or before `test_date` (else the last bar)."""
+    import pandas as pd
+
+    from trainjet.training.features.alignment import bar_close_times
     from trainjet.training.model.inference import predict_from_prepared
 
     recipe = recipe_of(stored)
@@ -117,6 +127,12 @@ def feature_row(
     recipe: FeatureRecipe, q: PredictionQuery, market_data_dir: Path
 ) -> tuple[pd.Series, pd.DataFrame]:
     """The usable feature row for the query and the base bars it was computed from."""
+    import pandas as pd
+
+    from trainjet.training.data.ohlcv import load_ohlcv
+    from trainjet.training.features.alignment import bar_close_times
+    from trainjet.training.features.build import build_features
+
     full = {tf: load_ohlcv(q.symbol, tf, market_data_dir, min_bars=1) for tf in recipe.timeframes}
     base = full[recipe.timeframes[0]]
     first, last = base.index[0], base.index[-1]

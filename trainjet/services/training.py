@@ -27,7 +27,6 @@ from trainjet.core.projections import OperationInfo
 from trainjet.core.store.port import RunnerRegistry
 from trainjet.services.training_request import TrainingStartRequest
 from trainjet.training.data.names import SYMBOL_RE, TIMEFRAME_RE
-from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
 from trainjet.training.model.config import TrainingConfig
 from trainjet.training.strategy.loader import StrategyConfig, load_strategy
 
@@ -129,6 +128,9 @@ def _read_request(request: TrainingStartRequest, settings: Settings) -> _ReadReq
             "Swap the dates, or choose a start_date before the end_date.",
         )
     config = TrainingConfig.resolve(strategy.model.get("training"), epochs=request.epochs)
+    # pandas arrives with the first training request, not with the API's start-up (~0.4 s)
+    from trainjet.training.data.ohlcv import load_ohlcv, sha256_of
+
     data_hashes: dict[str, str] = {}
     bars: dict[str, int] = {}
     for symbol in symbols:

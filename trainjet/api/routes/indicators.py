@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from trainjet.api.encoding import json_response
 from trainjet.api.schemas import ErrorBody
 from trainjet.config import Settings
-from trainjet.services.indicators import IndicatorRequest, Page, calculate
 from trainjet.training.indicators.registry import indicator_catalogue
 
 router = APIRouter(prefix="/indicators", tags=["Indicators"])
@@ -106,6 +105,9 @@ async def calculate_indicators(
     page_size: Annotated[int, Query(ge=1, le=10_000, description="Bars per page")] = 1000,
 ) -> Response:
     """Several indicators over one symbol and timeframe, paged by bars (oldest first)."""
+    # the calculation's pandas arrives with the first request, not with the API's start-up
+    from trainjet.services.indicators import IndicatorRequest, Page, calculate
+
     settings: Settings = request.app.state.settings
     requests = [IndicatorRequest(i.id, i.parameters, i.output_name) for i in body.indicators]
     table = await asyncio.to_thread(

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from trainjet.core.cancellation import CancellationError
+
+# numpy is imported by the two functions that compute metrics (a runner's, after training):
+# the API imports this module for `performance_view` and must not pay numpy's import at start.
+if TYPE_CHECKING:
+    import numpy as np
 
 CLASS_NAMES = ("BUY", "HOLD", "SELL")
 SECTIONS = (
@@ -78,6 +81,8 @@ def partial_result(exc: BaseException) -> dict[str, Any] | None:
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     # zero_division=0, as sklearn was called in ktrdr
+    import numpy as np
+
     out = np.zeros_like(num, dtype=np.float64)
     np.divide(num, den, out=out, where=den > 0)
     return out
@@ -87,6 +92,8 @@ def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASS_NAMES)
 ) -> dict[str, Any]:
     """Accuracy, support-weighted precision/recall/F1, confusion matrix (rows = truth)."""
+    import numpy as np
+
     t = np.asarray(y_true, dtype=np.int64).ravel()
     p = np.asarray(y_pred, dtype=np.int64).ravel()
     cm = np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(

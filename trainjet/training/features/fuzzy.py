@@ -17,10 +17,13 @@ import itertools
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+# numpy and pandas are imported by the functions that compute: strategy validation (the API's
+# start-up imports it) only parses, and must not pay about 0.4 s of imports for that.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # type -> (parameter count, how the parameters read in messages)
 MEMBERSHIP_TYPES: dict[str, tuple[int, str]] = {
@@ -73,15 +76,21 @@ def check_membership(mf_type: str, parameters: Any) -> list[str]:
 
 def _ramp_up(x: np.ndarray, a: float, b: float) -> np.ndarray:
     """0 below a, rising to 1 at b; a vertical edge (1 from a on) when a == b."""
+    import numpy as np
+
     return (x - a) / (b - a) if b > a else np.where(x >= a, 1.0, 0.0)
 
 
 def _ramp_down(x: np.ndarray, c: float, d: float) -> np.ndarray:
+    import numpy as np
+
     return (d - x) / (d - c) if d > c else np.where(x <= d, 1.0, 0.0)
 
 
 def membership(values: np.ndarray | pd.Series, spec: MembershipSpec) -> np.ndarray:
     """Degree of membership of each value, vectorised; NaN in gives NaN out."""
+    import numpy as np
+
     x = np.asarray(values, dtype=np.float64)
     p = spec.parameters
     if spec.type == "gaussian":
@@ -95,6 +104,8 @@ def membership(values: np.ndarray | pd.Series, spec: MembershipSpec) -> np.ndarr
 
 def fuzzify(values: pd.Series, sets: Mapping[str, MembershipSpec], prefix: str) -> pd.DataFrame:
     """One column `<prefix>_<set>` per set, in declaration order."""
+    import pandas as pd
+
     cols = {f"{prefix}_{name}": membership(values, spec) for name, spec in sets.items()}
     return pd.DataFrame(cols, index=values.index)
 

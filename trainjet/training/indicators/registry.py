@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from trainjet.training.errors import StrategyValidationError
-from trainjet.training.indicators.formulas import Outputs
 from trainjet.training.indicators.params import SOURCES
 from trainjet.training.indicators.table import DEFS, IndicatorDef
+
+if TYPE_CHECKING:  # pandas arrives with the first computation (see `table`), not the import
+    import pandas as pd
+
+    from trainjet.training.indicators.formulas import Outputs
 
 __all__ = ["SOURCES", "IndicatorDef", "IndicatorSpec", "indicator_catalogue"]
 

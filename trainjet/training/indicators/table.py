@@ -1,18 +1,24 @@
 # size: a data table of 30 indicators, each entry spanning several formatted lines
 """The table of indicators: for each ktrdr name its formula, parameter specs (defaults and
 ranges), outputs (primary first), category and description. Data only; the lookup, checks and
-catalogue built on it are in `registry.py`."""
+catalogue built on it are in `registry.py`.
+
+A formula is named (`"formulas.rsi"`: module and function in this package), not bound: the
+formula modules import pandas and numpy (about 0.4 s), and everything that only names, lists
+or validates indicators (the API's catalogue, strategy validation) must not pay that at
+import. The first computation imports the module."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from trainjet.training.indicators import formulas as m
-from trainjet.training.indicators import stateful as st
-from trainjet.training.indicators.formulas import Outputs
 from trainjet.training.indicators.params import SOURCE, ParamSpec, choice, factor, flag, period
+
+if TYPE_CHECKING:
+    from trainjet.training.indicators.formulas import Outputs
 
 Category = Literal["momentum", "trend", "volatility", "volume"]
 
@@ -20,7 +26,7 @@ Category = Literal["momentum", "trend", "volatility", "volume"]
 @dataclass(frozen=True)
 class IndicatorDef:
     name: str  # canonical ktrdr name
-    func: Callable[..., Outputs]
+    formula: str  # "<module>.<function>" in trainjet.training.indicators, bound on first use
     params: tuple[ParamSpec, ...]
     outputs: tuple[str, ...]
     category: Category
@@ -30,22 +36,31 @@ class IndicatorDef:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
+    @property
+    def func(self) -> Callable[..., Outputs]:
+        """The formula (its module imported now if it was not yet)."""
+        module, function = self.formula.rsplit(".", 1)
+        found = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        return cast("Callable[..., Outputs]", found)
+
 
 _MULT = factor("multiplier", 2.0, "Band width in standard deviations", 0.1, 5.0)
 _ATR_MULT = factor("multiplier", 2.0, "Band width in multiples of the ATR", 0.1, 10.0)
 DEFS = [
     IndicatorDef(
         "RSI",
-        m.rsi,
+        "formulas.rsi",
         (period(14, low=2), SOURCE),
         ("rsi",),
         "momentum",
         "Relative Strength Index: Wilder-smoothed gains over gains plus losses, 0-100",
     ),
-    IndicatorDef("SMA", m.sma, (period(20), SOURCE), ("sma",), "trend", "Simple moving average"),
+    IndicatorDef(
+        "SMA", "formulas.sma", (period(20), SOURCE), ("sma",), "trend", "Simple moving average"
+    ),
     IndicatorDef(
         "EMA",
-        m.ema,
+        "formulas.ema",
         (
             period(20),
             SOURCE,
@@ -62,7 +77,7 @@ DEFS = [
     ),
     IndicatorDef(
         "MACD",
-        m.macd,
+        "formulas.macd",
         (
             period(12, "Period of the fast EMA", name="fast_period"),
             period(26, "Period of the slow EMA", low=2, name="slow_period"),
@@ -76,7 +91,7 @@ DEFS = [
     ),
     IndicatorDef(
         "BollingerBands",
-        m.bbands,
+        "formulas.bbands",
         (period(20, low=2), _MULT, SOURCE),
         ("upper", "middle", "lower", "width", "percent_b"),
         "volatility",
@@ -85,18 +100,18 @@ DEFS = [
     ),
     IndicatorDef(
         "BollingerBandWidth",
-        m.bb_width,
+        "formulas.bb_width",
         (period(20, low=2), _MULT, SOURCE),
         ("width",),
         "volatility",
         "Bollinger Band width: (upper - lower) / middle band",
     ),
     IndicatorDef(
-        "ATR", m.atr, (period(14),), ("atr",), "volatility", "Average True Range (Wilder)"
+        "ATR", "formulas.atr", (period(14),), ("atr",), "volatility", "Average True Range (Wilder)"
     ),
     IndicatorDef(
         "Stochastic",
-        m.stochastic,
+        "formulas.stochastic",
         (
             period(14, "Look-back of the high-low range", name="k_period"),
             period(3, "SMA period of %D", high=50, name="d_period"),
@@ -108,7 +123,7 @@ DEFS = [
     ),
     IndicatorDef(
         "WilliamsR",
-        m.williams_r,
+        "formulas.williams_r",
         (period(14),),
         ("williams_r",),
         "momentum",
@@ -116,7 +131,7 @@ DEFS = [
     ),
     IndicatorDef(
         "ROC",
-        m.roc,
+        "formulas.roc",
         (period(10), SOURCE),
         ("roc",),
         "momentum",
@@ -124,7 +139,7 @@ DEFS = [
     ),
     IndicatorDef(
         "Momentum",
-        m.momentum,
+        "formulas.momentum",
         (period(10), SOURCE),
         ("momentum",),
         "momentum",
@@ -132,7 +147,7 @@ DEFS = [
     ),
     IndicatorDef(
         "CCI",
-        m.cci,
+        "formulas.cci",
         (period(20, low=2),),
         ("cci",),
         "momentum",
@@ -140,7 +155,7 @@ DEFS = [
     ),
     IndicatorDef(
         "OBV",
-        m.obv,
+        "formulas.obv",
         (),
         ("obv",),
         "volume",
@@ -149,7 +164,7 @@ DEFS = [
     ),
     IndicatorDef(
         "ADX",
-        m.adx,
+        "formulas.adx",
         (period(14, low=2),),
         ("adx", "plus_di", "minus_di"),
         "trend",
@@ -157,7 +172,7 @@ DEFS = [
     ),
     IndicatorDef(
         "MFI",
-        m.mfi,
+        "formulas.mfi",
         (period(14),),
         ("mfi",),
         "volume",
@@ -165,7 +180,7 @@ DEFS = [
     ),
     IndicatorDef(
         "VWAP",
-        m.vwap,
+        "formulas.vwap",
         (
             period(20, "Bars in the rolling window (0: cumulative from the first bar)", low=0),
             flag(
@@ -178,7 +193,7 @@ DEFS = [
     ),
     IndicatorDef(
         "Aroon",
-        m.aroon,
+        "formulas.aroon",
         (
             period(14),
             flag(
@@ -193,7 +208,7 @@ DEFS = [
     ),
     IndicatorDef(
         "DonchianChannels",
-        m.donchian,
+        "formulas.donchian",
         (
             period(20),
             flag(
@@ -208,7 +223,7 @@ DEFS = [
     ),
     IndicatorDef(
         "KeltnerChannels",
-        m.keltner,
+        "formulas.keltner",
         (
             period(20, "Period of the middle EMA"),
             period(10, "Period of the ATR", name="atr_period"),
@@ -220,7 +235,7 @@ DEFS = [
     ),
     IndicatorDef(
         "ADLine",
-        m.ad_line,
+        "formulas.ad_line",
         (),
         ("ad_line",),
         "volume",
@@ -228,7 +243,7 @@ DEFS = [
     ),
     IndicatorDef(
         "CMF",
-        m.cmf,
+        "formulas.cmf",
         (period(20),),
         ("cmf",),
         "volume",
@@ -236,7 +251,7 @@ DEFS = [
     ),
     IndicatorDef(
         "VolumeRatio",
-        m.volume_ratio,
+        "formulas.volume_ratio",
         (period(20, low=2),),
         ("volume_ratio",),
         "volume",
@@ -244,7 +259,7 @@ DEFS = [
     ),
     IndicatorDef(
         "DistanceFromMA",
-        m.distance_from_ma,
+        "formulas.distance_from_ma",
         (
             period(20),
             choice("ma_type", "SMA", ("SMA", "EMA", "sma", "ema"), "Kind of moving average"),
@@ -256,7 +271,7 @@ DEFS = [
     ),
     IndicatorDef(
         "RVI",
-        m.rvi,
+        "formulas.rvi",
         (
             period(10, low=4),
             period(
@@ -280,7 +295,7 @@ DEFS = [
     ),
     IndicatorDef(
         "Ichimoku",
-        m.ichimoku,
+        "formulas.ichimoku",
         (
             period(9, "Period of the conversion line", name="tenkan_period"),
             period(26, "Period of the base line", name="kijun_period"),
@@ -293,7 +308,7 @@ DEFS = [
     ),
     IndicatorDef(
         "ParabolicSAR",
-        st.parabolic_sar,
+        "stateful.parabolic_sar",
         (
             factor("initial_af", 0.02, "Acceleration factor at the start of a trend", 0.001, 1.0),
             factor("step_af", 0.02, "Acceleration added at each new extreme", 0.001, 1.0),
@@ -305,7 +320,7 @@ DEFS = [
     ),
     IndicatorDef(
         "SuperTrend",
-        st.supertrend,
+        "stateful.supertrend",
         (
             period(10, "Period of the ATR"),
             factor("multiplier", 3.0, "Band distance in ATRs", 0.1, 10.0),
@@ -324,7 +339,7 @@ DEFS = [
     ),
     IndicatorDef(
         "FisherTransform",
-        m.fisher_transform,
+        "formulas.fisher_transform",
         (
             period(10, "Look-back of the high-low range", low=2),
             period(3, "EMA span smoothing the transform", high=50, name="smoothing"),
@@ -336,7 +351,7 @@ DEFS = [
     ),
     IndicatorDef(
         "SqueezeIntensity",
-        m.squeeze_intensity,
+        "formulas.squeeze_intensity",
         (
             period(20, "Period of the Bollinger Bands", low=2, name="bb_period"),
             factor("bb_multiplier", 2.0, "Bollinger width in standard deviations", 0.1, 5.0),
@@ -351,7 +366,7 @@ DEFS = [
     ),
     IndicatorDef(
         "ZigZag",
-        st.zigzag,
+        "stateful.zigzag",
         (
             factor(
                 "threshold",
