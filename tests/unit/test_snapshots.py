@@ -230,3 +230,33 @@ def test_the_body_decodes_with_the_cycle_collector_paused_and_restored() -> None
     with pytest.raises(SnapshotRejected, match="undecodable body"):  # restored after a failure
         decode_snapshot(msgspec.msgpack.encode(forged), _Probe)
     assert gc.isenabled()
+
+
+class _GcProbeStore(MemoryEventStore):
+    """Records whether the cycle collector could run while each batch was folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gc_during_fold: list[bool] = []
+
+    async def read_all_batches(self, from_seq: int = 1) -> Any:
+        import gc
+
+        async for batch in super().read_all_batches(from_seq):
+            self.gc_during_fold.append(gc.isenabled())
+            yield batch
+
+
+async def test_the_start_up_fold_runs_with_the_cycle_collector_paused_and_restored() -> None:
+    """A fold of a long log keeps everything it builds: the collector would only rescan it."""
+    import gc
+
+    store = _GcProbeStore()
+    await store.append_many(history(10, 5))
+    projector = Projector(store)
+    assert gc.isenabled()
+    await projector.start()
+    await projector.stop()
+    assert store.gc_during_fold and not any(store.gc_during_fold)
+    assert gc.isenabled()
+    assert len(projector.view.operations) == 5

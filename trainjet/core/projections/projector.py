@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from trainjet.core.events import ALL_EVENTS_FILTER, AnyEvent
+from trainjet.core.gc_pause import no_cycle_collection
 from trainjet.core.projections.models import OperationInfo
 from trainjet.core.projections.query import ReadModel
 from trainjet.core.projections.snapshot import SnapshotStore
@@ -80,8 +81,10 @@ class Projector:
                 self.view = OperationsView.from_state(state)
                 self.snapshot_seq = self.loaded_snapshot_seq = state.last_seq
         folded = 0
-        async for batch in self.store.read_all_batches(from_seq=self.view.last_seq + 1):
-            folded += self.view.apply_all(batch)
+        # the fold keeps what it builds and makes no cycles: the collector would only rescan it
+        with no_cycle_collection():
+            async for batch in self.store.read_all_batches(from_seq=self.view.last_seq + 1):
+                folded += self.view.apply_all(batch)
         self.tail_folded = folded
         log.info(
             "projector rebuilt %s operations up to seq %s (target %s; %s records folded)",

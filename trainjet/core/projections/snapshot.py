@@ -14,11 +14,8 @@ written by code whose read models have other fields is never decoded into the ne
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import TypeVar
@@ -26,6 +23,7 @@ from typing import TypeVar
 import msgspec
 
 from trainjet.core.errors import StoreError
+from trainjet.core.gc_pause import no_cycle_collection
 from trainjet.core.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -82,25 +80,11 @@ def decode_snapshot(data: bytes, state_type: type[S]) -> tuple[SnapshotEnvelope,
     if hashlib.sha256(envelope.body).hexdigest() != envelope.sha256:
         raise SnapshotRejected("checksum mismatch (corrupt body)")
     try:
-        with _no_cycle_collection():
+        with no_cycle_collection():  # a decode makes no cycles
             state = msgspec.msgpack.decode(envelope.body, type=state_type)
     except msgspec.DecodeError as exc:  # a matching checksum over a body of another shape
         raise SnapshotRejected(f"undecodable body ({exc})") from exc
     return envelope, state
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Decoding a large view allocates about a million containers; each allocation burst
-    would run the cycle collector over them again and again (0.06-0.1 s of a 0.25 s decode at
-    10,000 operations). A decode makes no cycles, so the collector waits until it is done."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class SnapshotStore:
