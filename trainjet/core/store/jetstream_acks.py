@@ -81,10 +81,15 @@ class AckCollector:
             reply = msgspec.json.decode(msg.data)
             error = reply.get("error")
             if error is not None:
-                burst.done.set_exception(nats.js.errors.APIError.from_error(error))
-                return
+                # from_error raises the typed error (nats-py's own publish_async let it escape
+                # its callback, so a refused message was only noticed at the deadline)
+                nats.js.errors.APIError.from_error(error)
+                raise nats.js.errors.APIError(**error)
             seq = int(reply["seq"])
             i = int(index)
+        except nats.js.errors.APIError as exc:
+            burst.done.set_exception(exc)
+            return
         except (msgspec.DecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             burst.done.set_exception(
                 nats.js.errors.Error(f"unreadable JetStream acknowledgement: {exc}")
