@@ -186,3 +186,22 @@ async def test_the_outbox_encodes_each_event_once(monkeypatch: pytest.MonkeyPatc
     stored = [r for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
     assert [r.event for r in stored[1:]] == events
     await ctx.outbox.close()
+
+
+async def test_a_phase_leaves_with_the_batches_held_before_it() -> None:
+    store = MemoryEventStore()
+    ctx = await make_ctx(store)
+    outbox = CountingOutbox(store)
+    outbox.start()
+    ctx.outbox = outbox
+    bridge = TrainingProgressBridge(ctx, flush_seconds=3600)
+    await asyncio.to_thread(run_loop, bridge, 2, 5, None)
+    bridge.on_phase("evaluating")
+    await outbox.flush()
+    assert outbox.handovers == 1  # one wake of the loop, not one for the batches, one for it
+    events = [r.event for r in await store.read_operation("op1") if isinstance(r, StoredEvent)]
+    assert isinstance(events[-1], PhaseChanged) and events[-1].phase == "evaluating"
+    assert len(batch_curve(events)) == 10
+    assert [e.items_processed for e in events if isinstance(e, EpochCompleted)] == [5, 10]
+    await outbox.close()
+    await ctx.outbox.close()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import threading
+from collections.abc import Callable
 
 
 class CancelCause(enum.Enum):
@@ -40,13 +41,24 @@ class CancellationToken:
     from another thread then wakes the loop side through `call_soon_threadsafe`.
     """
 
-    __slots__ = ("_event", "_lock", "_loop", "_loop_event", "cause", "operation_id", "reason")
+    __slots__ = (
+        "_event",
+        "_lock",
+        "_loop",
+        "_loop_event",
+        "cause",
+        "is_set",
+        "operation_id",
+        "reason",
+    )
 
     def __init__(self, operation_id: str | None = None) -> None:
         self.operation_id = operation_id
         self.reason: str | None = None
         self.cause: CancelCause | None = None
         self._event = threading.Event()
+        # `is_cancelled` as a plain call, for a caller that checks it on every batch
+        self.is_set: Callable[[], bool] = self._event.is_set
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_event = asyncio.Event()

@@ -6,8 +6,10 @@ kept, and one `batch_progress` carrying all batches since the last one leaves at
 `flush_seconds`. Short epochs do not add sends: an epoch's last batches and its
 `epoch_completed` wait (at most `flush_seconds`) and leave with the next send, in one hand-over
 to the outbox, so a training wakes the runner's loop at most once per `flush_seconds` whatever
-its epoch length. `flush()` (phases, the end, before a checkpoint) sends everything at once.
-Cancellation is checked on every call.
+its epoch length. `flush()` (phases, the end, before a checkpoint) sends everything at once;
+a phase leaves in the same hand-over as what was held before it. Per batch the bridge only
+keeps the four figures (a tuple) and compares a clock: the records and the event are built
+when a send is due. Cancellation is checked on every call.
 
 Percentage: phases before training share a 0-5 % band, training maps global batches done onto
 5-95 %, evaluation and saving take the rest (100 % comes with completion).
@@ -54,7 +56,9 @@ class TrainingProgressBridge:
         self.flush_seconds = flush_seconds
         self.gpu_probe = gpu_probe
         self.gpu_every_seconds = gpu_every_seconds
-        self._pending: list[BatchRecord] = []
+        # (epoch, batch, loss, accuracy) per batch since the last batch_progress
+        self._pending: list[tuple[int, int, float, float]] = []
+        self._is_cancelled = ctx.token.is_set  # bound once: checked on every batch
         self._held: list[Event] = []  # built, waiting for the next send (in order)
         self._last_flush = time.monotonic()
         self._last_gpu = 0.0
@@ -74,24 +78,29 @@ class TrainingProgressBridge:
         return self.token.is_cancelled
 
     def check_cancelled(self) -> None:
-        if self.token.is_cancelled:
+        if self._is_cancelled():
             raise CancellationError(
                 self.token.reason or "Training operation cancelled", self.ctx.operation_id
             )
 
     def on_phase(self, phase: str, message: str = "", **context: Any) -> None:
         self.check_cancelled()
-        self.flush()
+        now = time.monotonic()
+        self._hold_batches(now)
         percent = PHASE_PERCENT.get(phase)
         if percent is not None:
             self.percentage = max(self.percentage, percent)
-        self.ctx.emit(
-            PhaseChanged,
-            phase=phase,
-            message=message or phase.replace("_", " ").title(),
-            percentage=self.percentage,
-            context=context,
-        )  # after flush(): nothing is held, so the order holds
+        self._held.append(
+            self.ctx.make(
+                PhaseChanged,
+                phase=phase,
+                message=message or phase.replace("_", " ").title(),
+                percentage=self.percentage,
+                context=context,
+            )
+        )  # after everything held before it: the order holds, in one hand-over
+        self._last_flush = now
+        self._send()
 
     def on_batch(
         self,
@@ -107,10 +116,10 @@ class TrainingProgressBridge:
             self._train_started = now
             self.items_total = batches_per_epoch * total_epochs
             self._done_at_start = (epoch - 1) * batches_per_epoch + batch - 1
-        self.items_processed = (epoch - 1) * batches_per_epoch + batch
-        self._pending.append(BatchRecord(epoch, batch, loss, accuracy))
-        if self.token.is_cancelled:
+        self._pending.append((epoch, batch, loss, accuracy))
+        if self._is_cancelled():
             # this batch ran (its step is in the weights): log it, then stop the loop
+            self._total_epochs_hint, self._per_epoch_hint = total_epochs, batches_per_epoch
             self.flush()
             self.check_cancelled()
         if now - self._last_flush >= self.flush_seconds:
@@ -124,8 +133,8 @@ class TrainingProgressBridge:
     def on_epoch(self, epoch: int, total_epochs: int, metrics: dict[str, Any]) -> None:
         now = time.monotonic()
         if self._pending:  # an epoch that ended before its last batch was reported
-            last = self._pending[-1]
-            self._flush_batches(self._last_flush, total_epochs, self._per_epoch_hint or last.batch)
+            last_batch = self._pending[-1][1]
+            self._flush_batches(self._last_flush, total_epochs, self._per_epoch_hint or last_batch)
         event = self.ctx.make(
             EpochCompleted,
             epoch=epoch,
@@ -153,11 +162,14 @@ class TrainingProgressBridge:
     def flush(self) -> None:
         """Send everything not yet sent (before a phase, a checkpoint or the terminal event)."""
         now = time.monotonic()
-        if self._pending:
-            last = self._pending[-1]
-            self._flush_batches(now, self._total_epochs_hint, self._per_epoch_hint or last.batch)
+        self._hold_batches(now)
         self._last_flush = now
         self._send()
+
+    def _hold_batches(self, now: float) -> None:
+        if self._pending:
+            last_batch = self._pending[-1][1]
+            self._flush_batches(now, self._total_epochs_hint, self._per_epoch_hint or last_batch)
 
     def _send(self) -> None:
         """Hand the held events to the outbox in one call (one wake of the loop)."""
@@ -168,7 +180,10 @@ class TrainingProgressBridge:
     def _flush_batches(self, now: float, total_epochs: int, per_epoch: int) -> None:
         """Build the batch_progress of the pending batches and hold it for the next send."""
         self._total_epochs_hint, self._per_epoch_hint = total_epochs, per_epoch
-        batches, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
+        epoch, batch = pending[-1][0], pending[-1][1]
+        self.items_processed = (epoch - 1) * per_epoch + batch
+        batches = [BatchRecord(*figures) for figures in pending]
         self._last_flush = now
         if self.items_total:
             self.percentage = (

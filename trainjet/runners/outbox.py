@@ -36,14 +36,16 @@ class EventOutbox:
         *,
         max_pending: int = 256,
         retry_seconds: float = 0.5,
-        linger_seconds: float = 0.015,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.max_pending = max_pending
         self.retry_seconds = retry_seconds
         # Waking the loop from the training thread costs ~100 us of loop CPU each time, and
-        # every publish costs more: wake it once per burst, and let a burst (the last batches
-        # of an epoch, then the epoch) gather for a few ms so it leaves in one append_many.
+        # every publish costs more: wake it once per burst. The training bridge already hands
+        # a burst over in one `emit_many`, so by default nothing lingers: a linger is one more
+        # timer wake of the loop per burst. A caller that emits a burst in several calls can
+        # let it gather for `linger_seconds` so it leaves in one append_many.
         self.linger_seconds = linger_seconds
         self._wake_scheduled = False
         self.published = 0

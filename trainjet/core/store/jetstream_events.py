@@ -34,6 +34,7 @@ from nats.js import api
 from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
 from trainjet.core.store.jetstream import ack_position, translate_errors
+from trainjet.core.store.jetstream_acks import AckCollector
 from trainjet.core.store.jetstream_direct import read_direct, read_direct_last
 from trainjet.core.store.memory import subject_matches
 from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
@@ -66,6 +67,7 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=self.settings.request_timeout)
         self._warned_unatomic = False
         self._direct_reads = True  # until the stream turns out not to allow them
+        self._acks = AckCollector(nc)
 
     def _server_at_least(self, major: int, minor: int) -> bool:
         try:
@@ -163,11 +165,15 @@ class JetStreamEventStore:
     async def append_many(
         self, events: Sequence[Event], *, encoded: Sequence[bytes] | None = None
     ) -> list[int]:
-        """Pipelined: publish everything, then collect the acks (about 5x one-at-a-time).
+        """Pipelined: publish everything, then wait once for all the acks (about 5x
+        one-at-a-time).
 
-        No per-message stall timeout on purpose: it would make every publish yield to the event
-        loop and the client would then write one message per socket send. One deadline, sized
-        to the batch, covers the whole call instead.
+        Every event still needs its own acknowledgement before it counts as stored; they are
+        collected by one reply subscription into one future per call (`AckBurst`), so a burst
+        of n events wakes this task once, not through n futures and a gather. No per-message
+        stall timeout on purpose: it would make every publish yield to the event loop and the
+        client would then write one message per socket send. One deadline, sized to the batch,
+        covers the whole call instead.
         """
         if not events:
             return []
@@ -175,24 +181,25 @@ class JetStreamEventStore:
         if encoded is not None and len(encoded) != len(events):
             raise ValueError(f"{len(encoded)} encoded payloads for {len(events)} events")
         payloads = encoded if encoded is not None else [CODEC.encode(e) for e in events]
-        futures: list[asyncio.Future[api.PubAck]] = []
         deadline = self.settings.request_timeout + len(events) / 5_000
         with translate_errors(f"append {len(events)} events to {self.stream}"):
+            acks = await self._acks.start(len(events))
             try:
                 async with asyncio.timeout(deadline):
-                    for subject, event, data in zip(wire, events, payloads, strict=True):
-                        futures.append(
-                            await self._js.publish_async(
-                                subject,
-                                data,
-                                headers=self._headers(event.event_id),
-                            )
+                    prefix = acks.reply_prefix
+                    publish = self._nc.publish
+                    for index, (subject, event, data) in enumerate(
+                        zip(wire, events, payloads, strict=True)
+                    ):
+                        await publish(
+                            subject,
+                            data,
+                            reply=f"{prefix}{index}",
+                            headers=self._headers(event.event_id),
                         )
-                    acks = await asyncio.gather(*futures)
+                    return await acks.done
             finally:
-                for future in futures:
-                    future.cancel()  # no-op when done; frees the publish slot otherwise
-        return [ack.seq for ack in acks]
+                self._acks.finish(acks)
 
     async def inject_raw(self, subject: str, data: bytes) -> int:
         """Publish arbitrary bytes on an event subject (tests and tools: foreign writers)."""
