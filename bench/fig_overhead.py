@@ -36,6 +36,7 @@ NAME = "overhead"
 TITLE = "Instrumentation overhead (training throughput)"
 STRATEGY = "eurusd_rsi_mlp"
 GOAL_PCT = 1.0
+READS_PER_SECOND = 10.0  # goal 2: the loop reads its figures off the device at most this often
 
 
 class NullReporter:
@@ -140,6 +141,27 @@ def run(sizes: Sizes, workdir: Path | None = None) -> dict[str, Any]:
 async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     import torch
 
+    from trainjet.training.model import figures as device_figures
+
+    torch.set_num_threads(1)
+    # goal 2: count the loop's host-device reads (each one a sync on a GPU) in every run
+    reads = {"calls": 0, "rows": 0}
+    real_read = device_figures.read_device_figures
+
+    def counted_read(pending: list[Any]) -> list[list[float]]:
+        reads["calls"] += 1
+        reads["rows"] += len(pending)
+        return real_read(pending)
+
+    device_figures.read_device_figures = counted_read
+    try:
+        return await _measure(sizes, workdir, reads)
+    finally:
+        device_figures.read_device_figures = real_read
+
+
+async def _measure(sizes: Sizes, workdir: Path, reads: dict[str, int]) -> dict[str, Any]:
+
     from trainjet.core.events import OperationCreated, OperationType, utcnow
     from trainjet.core.store import (
         JetStreamEventStore,
@@ -158,7 +180,6 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     from trainjet.training.model.trainer import train_model
     from trainjet.training.strategy.loader import load_strategy
 
-    torch.set_num_threads(1)
     strategy = load_strategy(STRATEGY, ROOT / "strategies")
     dataset = prepare_dataset(strategy, data_dir=ROOT / "data", reporter=NullReporter())
     model_cfg = dict(strategy.model)
@@ -168,6 +189,7 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     def train(reporter: Any) -> dict[str, float]:
         """One training on the calling thread: wall and thread CPU of `train_model` alone."""
         model = build_model(model_cfg, len(dataset.feature_names), len(dataset.symbols))
+        reads0, rows0 = reads["calls"], reads["rows"]
         c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         out = train_model(model, dataset, training_cfg, reporter, seed=seed)
         t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
@@ -175,6 +197,9 @@ async def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "wall_ns": t1 - t0,
             "cpu_ns": c1 - c0,
             "batches": out.epochs_completed * out.batches_per_epoch,
+            "epochs": out.epochs_completed,
+            "device_reads": reads["calls"] - reads0,
+            "device_rows": reads["rows"] - rows0,
         }
 
     with nats_server(workdir) as server:
@@ -329,6 +354,15 @@ def summarize(
     server_ns_per_batch = stats.mean([r["server_cpu_s"] for r in profiled]) * 1e9 / batches
     direct_pct = (hook_ns_per_batch + loop_ns_per_batch) / bare_ns_per_batch * 100.0
     events_per_run = stats.mean([r["events"] for r in runs["trainjet"]])
+    # goal 2: host-device reads per instrumented run (every batch's figures still reported)
+    inst = runs["trainjet"]
+    reads_per_run = stats.mean([r["device_reads"] for r in inst])
+    train_s = stats.median([r["wall_ns"] for r in inst]) / 1e9
+    epochs = inst[0]["epochs"]
+    reads_per_s = reads_per_run / train_s
+    # the cadence (10 a second) plus one at each epoch's end
+    reads_bound = READS_PER_SECOND * train_s + epochs
+    every_batch_read = all(r["device_rows"] == r["batches"] for r in inst)
 
     e2e_lo, e2e_hi = e2e["overhead_pct_ci95"]
     e2e_met: bool | None = True if e2e_hi <= GOAL_PCT else (False if e2e_lo > GOAL_PCT else None)
@@ -360,6 +394,18 @@ def summarize(
             goal=f"≤ {GOAL_PCT:g} %",
             met=direct_pct <= GOAL_PCT,
         ),
+        row(
+            "device_reads",
+            "2. Host-device reads (syncs) per training",
+            figure=f"{reads_per_run:.0f} reads for {batches:,} batches in {train_s:.1f} s "
+            f"= {reads_per_s:.1f}/s"
+            + ("; every batch's figures read" if every_batch_read else "; BATCHES MISSING"),
+            baseline=f"one read per batch: {batches:,} reads",
+            ratio=f"{reads_per_run / batches:.3f}×",
+            goal=f"≤ {READS_PER_SECOND:g}/s + one per epoch ({reads_bound:.0f})",
+            met=every_batch_read and reads_per_run <= reads_bound,
+            note="counted on CPU; no GPU machine has run the CUDA path yet",
+        ),
     ]
     data: dict[str, Any] = {
         "strategy": STRATEGY,
@@ -380,6 +426,15 @@ def summarize(
             "profiled_runs": len(profiled),
         },
         "samples_ms": {arm: [v / 1e6 for v in vals] for arm, vals in wall.items()},
+        "device_reads": {
+            "reads_per_run": reads_per_run,
+            "batches_per_run": batches,
+            "epochs": epochs,
+            "train_seconds": train_s,
+            "reads_per_second": reads_per_s,
+            "bound": reads_bound,
+            "every_batch_read": every_batch_read,
+        },
     }
     if peer:
         pw = {arm: [r["wall_ns"] for r in rs] for arm, rs in peer.items()}

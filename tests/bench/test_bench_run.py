@@ -63,6 +63,10 @@ def test_overhead_figures_come_from_real_training_runs(result: dict[str, Any]) -
         / data["bare_us_per_batch"]
         * 100
     )
+    # the loop's host-device reads were counted: every batch read, fewer reads than batches
+    reads = data["device_reads"]
+    assert reads["every_batch_read"] and reads["batches_per_run"] == data["batches_per_run"]
+    assert TINY.epochs <= reads["reads_per_run"] < data["batches_per_run"]
 
 
 def test_store_figures_match_what_the_server_holds(result: dict[str, Any]) -> None:
