@@ -46,3 +46,27 @@ async def test_a_burst_of_asks_is_a_few_beats() -> None:
         await asyncio.to_thread(thread.stop)
     # the first beat, then one per gap at most (plus the one under way when the burst ended)
     assert 2 <= registry.beats <= elapsed / MIN_GAP + 2
+
+
+async def test_the_first_beat_lands_when_the_registry_opens_not_an_interval_later() -> None:
+    """Until the first beat the runner is listed nowhere and takes no work: a runner must
+    appear as soon as it can reach the registry (it once waited one interval first)."""
+    registry = Counting()
+
+    async def open_registry() -> tuple[Counting, Closer]:
+        async def close() -> None:
+            return None
+
+        return registry, close
+
+    info = RunnerInfo(runner_id="r", pool="local", host="h", pid=1)
+    thread = HeartbeatThread(open_registry, lambda: info, interval=600.0)
+    await asyncio.to_thread(thread.start)
+    try:
+        deadline = time.monotonic() + 20  # a hang bound; the beat is due at once
+        while registry.beats == 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    finally:
+        await asyncio.to_thread(thread.stop)
+    assert registry.beats >= 1
+    assert [r.runner_id for r in await registry.list()] == ["r"]

@@ -88,7 +88,9 @@ class HeartbeatThread:
                     except Exception as exc:
                         self.last_error = time.monotonic()
                         log.warning("heartbeat connection failed (%s); retrying", exc)
-                else:
+                # no interval between opening and the first beat: until it lands the runner
+                # is listed nowhere and takes no work
+                if registry is not None:
                     try:
                         await registry.heartbeat(self._info())
                         self.last_ok = time.monotonic()
