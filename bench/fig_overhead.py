@@ -396,7 +396,7 @@ def summarize(
         ),
         row(
             "device_reads",
-            "2. Host-device reads (syncs) per training",
+            "1d. Host-device reads (syncs) per training",
             figure=f"{reads_per_run:.0f} reads for {batches:,} batches in {train_s:.1f} s "
             f"= {reads_per_s:.1f}/s"
             + ("; every batch's figures read" if every_batch_read else "; BATCHES MISSING"),

@@ -155,7 +155,7 @@ def _run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                 f"({last['operations']:,} operations); {growth_text}",
                 baseline=f"≈ {per_op_kib:.1f} KiB per operation added",
                 ratio="",
-                goal="reported",
+                goal="(report)",
                 met=None,
             ),
         ],
