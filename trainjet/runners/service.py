@@ -14,6 +14,7 @@ import signal
 from typing import Any
 
 from trainjet.config import Settings
+from trainjet.core.gc_pause import freeze_survivors
 from trainjet.core.store.port import RunnerRegistry
 from trainjet.runners.executors import executors_for, preload_training
 from trainjet.runners.heartbeat import Closer
@@ -40,6 +41,9 @@ async def runner_main(
         device, probe = _host_device()
         resources["device"] = device
         resources["models"] = system.models
+    # What was imported and connected lives as long as the process: out of the collector's
+    # scans, a full collection no longer stalls a running training or a cancel (gc_pause.py).
+    freeze_survivors()
 
     async def heartbeat_registry() -> tuple[RunnerRegistry, Closer]:
         return await system.heartbeat_registry(f"trainjet-runner-{pool}-heartbeat")
