@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -24,17 +25,21 @@ class Counting(MemoryRunnerRegistry):
         await super().heartbeat(info)
 
 
-async def test_a_burst_of_asks_is_a_few_beats() -> None:
-    registry = Counting()
-
+def opener(registry: Counting) -> Callable[[], Awaitable[tuple[Counting, Closer]]]:
     async def open_registry() -> tuple[Counting, Closer]:
         async def close() -> None:
             return None
 
         return registry, close
 
+    return open_registry
+
+
+async def test_a_burst_of_asks_is_a_few_beats() -> None:
+    registry = Counting()
+
     info = RunnerInfo(runner_id="r", pool="local", host="h", pid=1)
-    thread = HeartbeatThread(open_registry, lambda: info, interval=60.0)
+    thread = HeartbeatThread(opener(registry), lambda: info, interval=60.0)
     await asyncio.to_thread(thread.start)
     try:
         started = time.monotonic()
@@ -53,14 +58,8 @@ async def test_the_first_beat_lands_when_the_registry_opens_not_an_interval_late
     appear as soon as it can reach the registry (it once waited one interval first)."""
     registry = Counting()
 
-    async def open_registry() -> tuple[Counting, Closer]:
-        async def close() -> None:
-            return None
-
-        return registry, close
-
     info = RunnerInfo(runner_id="r", pool="local", host="h", pid=1)
-    thread = HeartbeatThread(open_registry, lambda: info, interval=600.0)
+    thread = HeartbeatThread(opener(registry), lambda: info, interval=600.0)
     await asyncio.to_thread(thread.start)
     try:
         deadline = time.monotonic() + 20  # a hang bound; the beat is due at once
