@@ -22,6 +22,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 
 from trainjet.core.errors import (
@@ -94,6 +95,16 @@ def _api_error(action: str, exc: nats.js.errors.APIError) -> StoreError:
     if isinstance(exc, nats.js.errors.NotFoundError):
         return StoreError(f"{action}: not found: {detail}; {SETUP_HINT}")
     return StoreError(f"{action}: {detail}", retryable=(exc.code or 0) >= 500)
+
+
+def server_at_least(nc: Client, major: int, minor: int) -> bool:
+    """Whether the connected server is at least `major.minor` (False when not connected yet
+    or its version cannot be read: the caller takes the path every server supports)."""
+    try:
+        version = nc.connected_server_version
+        return (version.major, version.minor) >= (major, minor)
+    except (ValueError, TypeError, AttributeError):
+        return False
 
 
 def ack_position(reply: str) -> tuple[int, int]:

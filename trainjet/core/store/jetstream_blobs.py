@@ -32,7 +32,7 @@ from nats.js.object_store import ObjectStore
 
 from trainjet.core.errors import LayoutMissing, StoreError, StoreTimeout
 from trainjet.core.store.blobs import Blob, clean_meta, validate_key
-from trainjet.core.store.jetstream import translate_errors
+from trainjet.core.store.jetstream import server_at_least, translate_errors
 from trainjet.core.store.jetstream_direct import read_direct
 from trainjet.core.store.settings import SETUP_HINT, StoreSettings
 
@@ -95,7 +95,7 @@ class JetStreamBlobStore:
 
     async def _read_chunks(self, key: str, info: api.ObjectInfo) -> bytes | None:
         """The object's payload by direct gets, checked; None where this cannot read it."""
-        if info.is_link() or not self._direct_reads or not _server_at_least(self._nc, 2, 11):
+        if info.is_link() or not self._direct_reads or not server_at_least(self._nc, 2, 11):
             return None
         if not info.size:
             return b""
@@ -151,14 +151,6 @@ def _digest_matches(data: bytes, digest: str) -> bool:
     except ValueError:
         return False
     return hashlib.sha256(data).digest() == expected
-
-
-def _server_at_least(nc: Client, major: int, minor: int) -> bool:
-    try:
-        version = nc.connected_server_version
-        return (version.major, version.minor) >= (major, minor)
-    except (ValueError, TypeError, AttributeError):  # not connected yet / unparsable
-        return False
 
 
 def _meta(headers: object) -> dict[str, str]:

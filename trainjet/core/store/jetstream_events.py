@@ -33,7 +33,7 @@ from nats.js import api
 
 from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
-from trainjet.core.store.jetstream import ack_position, translate_errors
+from trainjet.core.store.jetstream import ack_position, server_at_least, translate_errors
 from trainjet.core.store.jetstream_acks import AckCollector
 from trainjet.core.store.jetstream_direct import read_direct, read_direct_last
 from trainjet.core.store.memory import subject_matches
@@ -69,22 +69,15 @@ class JetStreamEventStore:
         self._direct_reads = True  # until the stream turns out not to allow them
         self._acks = AckCollector(nc)
 
-    def _server_at_least(self, major: int, minor: int) -> bool:
-        try:
-            version = self._nc.connected_server_version
-            return (version.major, version.minor) >= (major, minor)
-        except (ValueError, TypeError, AttributeError):  # not connected yet / unparsable
-            return False
-
     @property
     def atomic_preconditions(self) -> bool:
         """Whether the server checks `expected_last_seq` itself (nats-server 2.11+)."""
-        return self._server_at_least(2, 11)
+        return server_at_least(self._nc, 2, 11)
 
     @property
     def multi_filter_consumers(self) -> bool:
         """Whether one consumer can follow several subject filters (nats-server 2.10+)."""
-        return self._server_at_least(2, 10)
+        return server_at_least(self._nc, 2, 10)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -217,7 +210,7 @@ class JetStreamEventStore:
     async def read_operation(self, operation_id: str) -> list[Record]:
         validate_operation_id(operation_id)
         wire = self.settings.wire(subjects.operation_filter(operation_id))
-        if self._direct_reads and self._server_at_least(2, 11):
+        if self._direct_reads and server_at_least(self._nc, 2, 11):
             # Batched direct gets: no consumer per read (see jetstream_direct).
             end = await self.last_sequence()
             with translate_errors(f"read {wire} from {self.stream}"):
@@ -236,7 +229,7 @@ class JetStreamEventStore:
     async def read_latest(self, operation_id: str) -> list[Record]:
         validate_operation_id(operation_id)
         wire = self.settings.wire(subjects.operation_filter(operation_id))
-        if self._direct_reads and self._server_at_least(2, 11):
+        if self._direct_reads and server_at_least(self._nc, 2, 11):
             with translate_errors(f"read the latest of {wire} from {self.stream}"):
                 try:
                     found = await read_direct_last(
