@@ -37,7 +37,7 @@ from trainjet.core.store.jetstream import ack_position, server_at_least, transla
 from trainjet.core.store.jetstream_acks import AckCollector
 from trainjet.core.store.jetstream_direct import read_direct, read_direct_last
 from trainjet.core.store.memory import subject_matches
-from trainjet.core.store.port import Record, RejectedMessage, StoredEvent
+from trainjet.core.store.port import Record, RejectedMessage, StoredEvent, last_of_each_subject
 from trainjet.core.store.settings import StoreSettings, validate_operation_id
 
 log = logging.getLogger(__name__)
@@ -239,10 +239,7 @@ class JetStreamEventStore:
                     found = None  # no direct gets: read_operation below finds out and says so
             if found is not None:
                 return [self._decode(seq, subject, data) for seq, subject, data in found]
-        last: dict[str, Record] = {}
-        for record in await self.read_operation(operation_id):
-            last[record.subject] = record
-        return sorted(last.values(), key=lambda record: record.seq)
+        return last_of_each_subject(await self.read_operation(operation_id))
 
     def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         return self._records(self.settings.events_subjects[0], from_seq, stop_at_end=True)

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from trainjet.core.errors import ConcurrencyConflict
 from trainjet.core.events import CODEC, Event, MalformedEvent, subjects
-from trainjet.core.store.port import Record, RejectedMessage, RunnerInfo, StartCommand, StoredEvent
+from trainjet.core.store.port import (
+    Record,
+    RejectedMessage,
+    RunnerInfo,
+    StartCommand,
+    StoredEvent,
+    last_of_each_subject,
+)
 from trainjet.core.store.settings import (
     is_stale,
     stamp,
@@ -136,11 +143,7 @@ class MemoryEventStore:
 
     async def read_latest(self, operation_id: str) -> list[Record]:
         wanted = subjects.operation_filter(validate_operation_id(operation_id))
-        last: dict[str, Record] = {}
-        for record in self._records:
-            if subject_matches(wanted, record.subject):
-                last[record.subject] = record
-        return sorted(last.values(), key=lambda r: r.seq)
+        return last_of_each_subject(r for r in self._records if subject_matches(wanted, r.subject))
 
     async def read_all(self, from_seq: int = 1) -> AsyncIterator[Record]:
         end = len(self._records)

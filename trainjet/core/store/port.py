@@ -34,6 +34,16 @@ class RejectedMessage(msgspec.Struct, frozen=True):
 Record = StoredEvent | RejectedMessage
 
 
+def last_of_each_subject(records: Iterable[Record]) -> list[Record]:
+    """The last record of each subject among `records` (given in stream order), in stream
+    order: what `EventStore.read_latest` answers, from a whole history where a store cannot
+    ask for it directly."""
+    last: dict[str, Record] = {}
+    for record in records:
+        last[record.subject] = record
+    return sorted(last.values(), key=lambda record: record.seq)
+
+
 class StartCommand(msgspec.Struct, frozen=True, kw_only=True):
     """Asks a pool to run an operation. The inputs live in the operation's `operation_created`."""
 
