@@ -51,7 +51,10 @@ async def read_history(store: HistoryStore, operation_id: str, *, latest: bool =
     and its last sequence is the operation's: enough for a decision about whether an attempt
     still owns the operation, without reading every progress event on the way."""
     read = store.read_latest if latest else store.read_operation
-    records = await read(operation_id)
+    return _history(await read(operation_id))
+
+
+def _history(records: list[Record]) -> History:
     events = [r.event for r in records if isinstance(r, StoredEvent)]
     return History(events=events, last_seq=records[-1].seq if records else 0, info=fold(events))
 
@@ -61,10 +64,12 @@ async def read_whole_history(store: HistoryStore, operation_id: str) -> History:
     only its `operation_created` (an operation no runner has started yet, which is every
     first start): its last event of each type is then all of it. Otherwise read in full."""
     records = await store.read_latest(operation_id)
-    if len(records) == 1 and isinstance(records[0], StoredEvent):
-        event = records[0].event
-        if isinstance(event, OperationCreated):
-            return History(events=[event], last_seq=records[0].seq, info=fold([event]))
+    if (
+        len(records) == 1
+        and isinstance(records[0], StoredEvent)
+        and isinstance(records[0].event, OperationCreated)
+    ):
+        return _history(records)
     return await read_history(store, operation_id)
 
 

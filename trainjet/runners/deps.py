@@ -116,17 +116,25 @@ class Retrying:
         return seq
 
     async def read_operation(self, operation_id: str) -> list[Record]:
-        async def read() -> list[Record]:
-            async with self.reads:
-                return await self.store.read_operation(operation_id)
-
-        records: list[Record] = await self._retry(f"reading {operation_id}", read)
-        return records
+        return await self._read(
+            f"reading {operation_id}", self.reads, lambda: self.store.read_operation(operation_id)
+        )
 
     async def read_latest(self, operation_id: str) -> list[Record]:
-        async def read() -> list[Record]:
-            async with self.latest_reads:
-                return await self.store.read_latest(operation_id)
+        return await self._read(
+            f"reading the latest of {operation_id}",
+            self.latest_reads,
+            lambda: self.store.read_latest(operation_id),
+        )
 
-        records: list[Record] = await self._retry(f"reading the latest of {operation_id}", read)
+    async def _read(
+        self, what: str, gate: asyncio.Semaphore, read: Callable[[], Awaitable[list[Record]]]
+    ) -> list[Record]:
+        """A history read behind its gate, retried (each try waits for the gate anew)."""
+
+        async def gated() -> list[Record]:
+            async with gate:
+                return await read()
+
+        records: list[Record] = await self._retry(what, gated)
         return records
