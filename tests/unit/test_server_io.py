@@ -44,8 +44,8 @@ def test_the_switch_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_api_freezes_what_its_start_up_built() -> None:
-    """What the lifespan folded is left out of later cycle collections, and only once the
-    server has started (a failed start-up has nothing worth keeping)."""
+    """What the lifespan folded is frozen (left out of later cycle collections) by the time
+    the server says it is ready."""
     from fastapi import FastAPI
 
     built: list[object] = []
